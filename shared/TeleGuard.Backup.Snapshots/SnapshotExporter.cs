@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace TeleGuard.Backup.Snapshots;
+
+/// <summary>
+/// Exports a MongoDB database into a snapshot folder: per collection, canonical Extended JSON lines ordered by
+/// <c>_id</c> (split into parts) and a metadata file with options and indexes; then <c>manifest.json</c>.
+/// Streams document by document, so memory does not grow with the database. On a replica set every read happens in one
+/// snapshot session (one point in time); on a standalone server there is no such guarantee and the manifest says so.
+/// </summary>
+public sealed class SnapshotExporter(IMongoClient client, string databaseName, ILogger<SnapshotExporter> logger)
+{
+    public async Task<SnapshotManifest> ExportAsync(
+        string snapshotId, string outputDirectory, SnapshotExportOptions options, CancellationToken cancellationToken)
+    {
+        var startedAt = DateTimeOffset.UtcNow;
+        var database = client.GetDatabase(databaseName);
+        Directory.CreateDirectory(outputDirectory);
+
+        var hello = await database.RunCommandAsync<BsonDocument>(new BsonDocument("hello", 1), cancellationToken: cancellationToken);
+        var replicaSet = hello.TryGetValue("setName", out var setName) ? setName.AsString : null;
+        var isSharded = hello.TryGetValue("msg", out var msg) && msg == "isdbgrid";
+        var useSnapshot = replicaSet is not null || isSharded;
+
+        using var session = useSnapshot
+            ? await client.StartSessionAsync(new ClientSessionOptions { Snapshot = true }, cancellationToken)
+            : null;
+
+        var collections = await ListCollectionsAsync(database, options, cancellationToken);
+        var entries = new List<CollectionEntry>(collections.Count);
+        var writer = new CanonicalJsonWriter();
+        foreach (var info in collections)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            entries.Add(await ExportCollectionAsync(database, session, info, outputDirectory, options, writer, cancellationToken));
+        }
+
+        var consistency = session is null
+            ? new SnapshotConsistency(SnapshotConsistency.None, null)
+            : new SnapshotConsistency(SnapshotConsistency.Snapshot, ReadSnapshotTime(session));
+
+        var manifest = new SnapshotManifest
+        {
+            SnapshotId = snapshotId,
+            StartedAt = startedAt,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Source = new SnapshotSource(databaseName, client.Settings.Servers.Select(s => $"{s.Host}:{s.Port}").ToList(), replicaSet),
+            Consistency = consistency,
+            Collections = entries,
+        };
+        await File.WriteAllBytesAsync(Path.Combine(outputDirectory, SnapshotManifest.FileName), manifest.ToJsonBytes(), cancellationToken);
+        return manifest;
+    }
+
+    private async Task<List<BsonDocument>> ListCollectionsAsync(
+        IMongoDatabase database, SnapshotExportOptions options, CancellationToken cancellationToken)
+    {
+        using var cursor = await database.ListCollectionsAsync(cancellationToken: cancellationToken);
+        var all = await cursor.ToListAsync(cancellationToken);
+        var wanted = options.Collections is { Count: > 0 } list ? new HashSet<string>(list, StringComparer.Ordinal) : null;
+        var selected = all
+            .Where(c => c["name"].AsString is var name
+                        && !name.StartsWith("system.", StringComparison.Ordinal)
+                        && !options.ExcludedCollections.Contains(name)
+                        && (wanted is null || wanted.Contains(name)))
+            .Where(c => c.GetValue("type", "collection").AsString is "collection" or "view")
+            .OrderBy(c => c["name"].AsString, StringComparer.Ordinal)
+            .ToList();
+
+        if (wanted is not null)
+        {
+            var missing = wanted.Except(selected.Select(c => c["name"].AsString)).ToList();
+            if (missing.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"BACKUP_COLLECTIONS names collections that do not exist in database '{database.DatabaseNamespace.DatabaseName}': {string.Join(", ", missing)}.");
+            }
+        }
+
+        return selected;
+    }
+
+    private async Task<CollectionEntry> ExportCollectionAsync(
+        IMongoDatabase database, IClientSessionHandle? session, BsonDocument info, string outputDirectory,
+        SnapshotExportOptions options, CanonicalJsonWriter writer, CancellationToken cancellationToken)
+    {
+        var name = info["name"].AsString;
+        var type = info.GetValue("type", "collection").AsString;
+        var directory = SnapshotPaths.CollectionDirectory(name);
+        var stopwatch = Stopwatch.StartNew();
+        Directory.CreateDirectory(Path.Combine(outputDirectory, directory));
+
+        var indexes = new BsonArray();
+        if (type == "collection")
+        {
+            var collection = database.GetCollection<BsonDocument>(name);
+            using var indexCursor = await collection.Indexes.ListAsync(cancellationToken);
+            indexes.AddRange(await indexCursor.ToListAsync(cancellationToken));
+        }
+
+        var metadata = new BsonDocument
+        {
+            { "name", name },
+            { "type", type },
+            { "options", info.GetValue("options", new BsonDocument()) },
+            { "indexes", indexes },
+        };
+        writer.Reset();
+        writer.WriteLine(metadata.ToBson());
+        var metadataFile = SnapshotPaths.MetadataFile(directory);
+        await File.WriteAllBytesAsync(Path.Combine(outputDirectory, metadataFile), writer.WrittenMemory, cancellationToken);
+        var metadataEntry = new FileEntry(metadataFile, writer.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(writer.Written)));
+
+        using var parts = new JsonLinesPartWriter(outputDirectory, directory, options.PartSizeBytes);
+        if (type == "collection")
+        {
+            var collection = database.GetCollection<RawBsonDocument>(name);
+            var findOptions = new FindOptions<RawBsonDocument>
+            {
+                Sort = new BsonDocument("_id", 1),
+                BatchSize = options.BatchSize,
+            };
+            using var cursor = session is null
+                ? await collection.FindAsync(FilterDefinition<RawBsonDocument>.Empty, findOptions, cancellationToken)
+                : await collection.FindAsync(session, FilterDefinition<RawBsonDocument>.Empty, findOptions, cancellationToken);
+            byte[] scratch = [];
+            while (await cursor.MoveNextAsync(cancellationToken))
+            {
+                foreach (var document in cursor.Current)
+                {
+                    using (document)
+                    {
+                        writer.Reset();
+                        writer.WriteLine(RawBytes(document, ref scratch));
+                        parts.WriteLine(writer.Written);
+                    }
+                }
+            }
+        }
+
+        var (partEntries, sha256) = parts.Complete();
+        logger.LogInformation("Exported {Collection}: {Documents} documents, {Bytes} bytes, {Parts} parts in {ElapsedMs} ms",
+            name, parts.Documents, parts.Bytes, partEntries.Count, stopwatch.ElapsedMilliseconds);
+        return new CollectionEntry(name, type, directory, parts.Documents, parts.Bytes, sha256, metadataEntry, partEntries);
+    }
+
+    // The driver keeps each document's bytes in a (possibly chunked) buffer; use them in place when contiguous.
+    private static ReadOnlySpan<byte> RawBytes(RawBsonDocument document, ref byte[] scratch)
+    {
+        var slice = document.Slice;
+        var length = slice.Length;
+        var segment = slice.AccessBackingBytes(0);
+        if (segment.Count >= length)
+        {
+            return segment.AsSpan(0, length);
+        }
+
+        if (scratch.Length < length)
+        {
+            scratch = new byte[Math.Max(length, scratch.Length * 2)];
+        }
+
+        slice.GetBytes(0, scratch, 0, length);
+        return scratch.AsSpan(0, length);
+    }
+
+    private static ClusterTimestamp? ReadSnapshotTime(IClientSessionHandle session)
+    {
+        var time = session.WrappedCoreSession.SnapshotTime ?? session.OperationTime;
+        return time is null ? null : new ClusterTimestamp((uint)time.Timestamp, (uint)time.Increment);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace TeleGuard.Backup.Snapshots;
+
+/// <summary>
+/// <c>manifest.json</c>: what a snapshot holds and how to check it. Documented in docs/snapshot-format.md.
+/// Plain metadata only (no credentials): it is committed to the private repository as it is.
+/// </summary>
+public sealed record SnapshotManifest
+{
+    public const string FormatName = "teleguard-snapshot";
+    public const int CurrentFormatVersion = 1;
+    public const string FileName = "manifest.json";
+
+    public string Format { get; init; } = FormatName;
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public required string SnapshotId { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public required DateTimeOffset FinishedAt { get; init; }
+    public required SnapshotSource Source { get; init; }
+    public required SnapshotConsistency Consistency { get; init; }
+    public required IReadOnlyList<CollectionEntry> Collections { get; init; }
+
+    public long TotalDocuments => Collections.Sum(c => c.Documents);
+    public long TotalBytes => Collections.Sum(c => c.Bytes);
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions);
+
+    public static SnapshotManifest Parse(ReadOnlySpan<byte> json)
+    {
+        var manifest = JsonSerializer.Deserialize<SnapshotManifest>(json, JsonOptions)
+            ?? throw new InvalidDataException("manifest.json is empty.");
+        if (manifest.Format != FormatName)
+        {
+            throw new InvalidDataException($"manifest.json is not a {FormatName} manifest.");
+        }
+
+        if (manifest.FormatVersion != CurrentFormatVersion)
+        {
+            throw new InvalidDataException(
+                $"manifest.json has format version {manifest.FormatVersion}; this build reads version {CurrentFormatVersion}.");
+        }
+
+        return manifest;
+    }
+}
+
+/// <param name="Hosts">Server addresses as configured, without user names or passwords.</param>
+public sealed record SnapshotSource(string Database, IReadOnlyList<string> Hosts, string? ReplicaSet);
+
+/// <param name="Mode"><c>snapshot</c> (one snapshot session on a replica set) or <c>none</c> (standalone server).</param>
+/// <param name="ClusterTime">The snapshot's cluster time, when <paramref name="Mode"/> is <c>snapshot</c>.</param>
+public sealed record SnapshotConsistency(string Mode, ClusterTimestamp? ClusterTime)
+{
+    public const string Snapshot = "snapshot";
+    public const string None = "none";
+}
+
+public sealed record ClusterTimestamp(uint T, uint I);
+
+/// <summary>One collection (or view) of the snapshot.</summary>
+/// <param name="Name">Collection name as in MongoDB.</param>
+/// <param name="Type"><c>collection</c> or <c>view</c> (a view has options and no documents).</param>
+/// <param name="Directory">Archive folder of this collection, e.g. <c>collections/users</c> (see <see cref="SnapshotPaths"/>).</param>
+/// <param name="Sha256">SHA-256 of the collection's whole canonical JSONL (all parts concatenated): its content hash.</param>
+public sealed record CollectionEntry(
+    string Name,
+    string Type,
+    string Directory,
+    long Documents,
+    long Bytes,
+    string Sha256,
+    FileEntry Metadata,
+    IReadOnlyList<PartEntry> Parts);
+
+public sealed record FileEntry(string File, long Bytes, string Sha256);
+
+public sealed record PartEntry(string File, long Documents, long Bytes, string Sha256);
