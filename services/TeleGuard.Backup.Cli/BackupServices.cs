@@ -1,0 +1,22 @@
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Scheduler;
+using TeleGuard.Backup.Snapshot;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary>The same registrations as the individual services, composed into one process.</summary>
+public static class BackupServices
+{
+    public static IHostApplicationBuilder AddAllBackupServices(this IHostApplicationBuilder builder, bool includeScheduler)
+    {
+        if (includeScheduler)
+        {
+            builder.AddSchedulerService();
+        }
+
+        builder.AddSnapshotService();
+        return builder;
+    }
+
+    public static bool UsesRabbitMq(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[BusOptions.RabbitMqUriVariable]);
+}

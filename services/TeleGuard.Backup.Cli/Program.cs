@@ -1,0 +1,3 @@
+using TeleGuard.Backup.Cli;
+
+return await CommandLine.RunAsync(args);

@@ -1,0 +1,93 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary>
+/// <c>snapshot</c>: requests a snapshot now. With RabbitMQ the running services do the work and <c>--wait</c> follows
+/// it in backups_meta; without RabbitMQ this process hosts the pipeline (no scheduler) and always waits.
+/// </summary>
+public static class SnapshotCommand
+{
+    public static async Task<int> ExecuteAsync(CommandOptions options)
+    {
+        var wait = options.Flag("wait");
+        var timeout = TimeSpan.FromSeconds(options.Number("timeout", 1, 7 * 24 * 3600) ?? 3600);
+        options.RejectUnknown();
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddBackupDefaults(defaultLogFormat: "text");
+        var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
+        if (inProcess)
+        {
+            builder.AddAllBackupServices(includeScheduler: false);
+            wait = true;
+        }
+
+        builder.AddBackupBus();
+        using var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (OptionsValidationException e)
+        {
+            return ConfigurationFailure.Report(e);
+        }
+
+        try
+        {
+            var now = DateTimeOffset.UtcNow;
+            var id = SnapshotIds.FromTime(now);
+            var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+            await meta.RecordRequestedAsync(id, now, "manual", CancellationToken.None);
+            await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, now, "manual"));
+            Console.WriteLine($"Requested snapshot {id}{(inProcess ? " (in this process)" : "")}");
+            if (!wait)
+            {
+                return 0;
+            }
+
+            return await WaitAsync(meta, id, timeout);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private static async Task<int> WaitAsync(BackupsMetaStore meta, string id, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var lastStatus = "";
+        try
+        {
+            while (true)
+            {
+                var record = await meta.GetAsync(id, cancel.Token);
+                if (record is not null && record.Status != lastStatus)
+                {
+                    lastStatus = record.Status;
+                    Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss}Z  {id}  {record.Status}");
+                }
+
+                if (record is not null && BackupStatus.IsFinal(record.Status))
+                {
+                    StatusCommand.PrintOutcome(record);
+                    return record.Status == BackupStatus.Complete ? 0 : 1;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancel.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine($"Snapshot {id} did not finish within {timeout.TotalSeconds:0} s (last status: {lastStatus}).");
+            return 3;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using MongoDB.Bson.IO;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary><c>status</c>: recent snapshots × destinations from backups_meta, and the age of the newest complete one.</summary>
+public static class StatusCommand
+{
+    public static async Task<int> ExecuteAsync(CommandOptions options)
+    {
+        var json = options.Flag("json");
+        var limit = (int)(options.Number("limit", 1, 10_000) ?? 24);
+        var maxAgeHours = options.Number("max-age-hours", 0.01, 24 * 365);
+        options.RejectUnknown();
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddBackupDefaults(defaultLogFormat: "text");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        using var host = builder.Build();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (OptionsValidationException e)
+        {
+            return ConfigurationFailure.Report(e);
+        }
+
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var records = await meta.ListRecentAsync(limit, CancellationToken.None);
+        var latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+        var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - SnapshotIds.ToTime(latestComplete.Id);
+        await host.StopAsync();
+
+        if (json)
+        {
+            var document = new BsonDocument
+            {
+                { "snapshots", new BsonArray(records.Select(r => r.ToBsonDocument())) },
+                { "lastComplete", latestComplete is null ? BsonNull.Value : new BsonString(latestComplete.Id) },
+                { "lastCompleteAgeSeconds", age is null ? BsonNull.Value : new BsonDouble(Math.Round(age.Value.TotalSeconds)) },
+            };
+            Console.WriteLine(document.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = true }));
+        }
+        else
+        {
+            PrintTable(records);
+            Console.WriteLine(latestComplete is null
+                ? "No complete snapshot yet."
+                : $"Last complete snapshot: {latestComplete.Id} ({FormatAge(age!.Value)} ago)");
+        }
+
+        if (maxAgeHours is { } hours && (age is null || age.Value > TimeSpan.FromHours(hours)))
+        {
+            Console.Error.WriteLine($"ALERT: no complete snapshot in the last {hours} hours.");
+            return 3;
+        }
+
+        return 0;
+    }
+
+    private static void PrintTable(IReadOnlyList<BackupRecord> records)
+    {
+        if (records.Count == 0)
+        {
+            Console.WriteLine("No snapshots recorded in backups_meta.");
+            return;
+        }
+
+        var sinks = records.SelectMany(r => r.Sinks.Keys).Concat(BackupSinks.All).Distinct().Order().ToList();
+        var header = $"{"SNAPSHOT",-17} {"STATUS",-10} {"DOCUMENTS",10} {"BYTES",14}" + string.Concat(sinks.Select(s => $" {s.ToUpperInvariant(),-10}"));
+        Console.WriteLine(header);
+        foreach (var record in records)
+        {
+            var line = $"{record.Id,-17} {record.Status,-10} {record.Manifest?.Documents.ToString() ?? "-",10} {record.Manifest?.Bytes.ToString() ?? "-",14}"
+                       + string.Concat(sinks.Select(s => $" {record.Sinks.GetValueOrDefault(s)?.Status ?? "-",-10}"));
+            Console.WriteLine(line);
+        }
+    }
+
+    /// <summary>The outcome of one snapshot, destination by destination (used by <c>snapshot --wait</c>).</summary>
+    public static void PrintOutcome(BackupRecord record)
+    {
+        Console.WriteLine($"Snapshot {record.Id}: {record.Status}");
+        if (record.Manifest is { } manifest)
+        {
+            Console.WriteLine($"  export: {manifest.Collections.Count} collections, {manifest.Documents} documents, {manifest.Bytes} bytes, consistency {manifest.Consistency}");
+        }
+
+        if (record.Artifact is { } artifact)
+        {
+            Console.WriteLine($"  artifact: {artifact.Location} ({artifact.Size} bytes, sha256 {artifact.Sha256})");
+        }
+
+        if (record.Error is { } error)
+        {
+            Console.WriteLine($"  error: {error}");
+        }
+
+        var sinks = BackupSinks.All.Concat(record.Sinks.Keys).Distinct().Order().ToList();
+        if (sinks.Count == 0)
+        {
+            Console.WriteLine("  destinations: none configured");
+        }
+
+        foreach (var sink in sinks)
+        {
+            var outcome = record.Sinks.GetValueOrDefault(sink);
+            var where = outcome?.Location is { } location ? " " + location.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson }) : "";
+            var why = outcome?.Error is { } e ? $" ({e})" : "";
+            Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{where}{why}");
+        }
+    }
+
+    private static string FormatAge(TimeSpan age) =>
+        age.TotalHours >= 1 ? $"{(int)age.TotalHours} h {age.Minutes} min" : $"{(int)age.TotalMinutes} min";
+}

@@ -1,0 +1,7 @@
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Scheduler;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.AddBackupDefaults();
+builder.AddSchedulerService();
+return await builder.RunBackupServiceAsync();

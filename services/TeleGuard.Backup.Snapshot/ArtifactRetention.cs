@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Snapshot;
+
+/// <summary>
+/// Removes artifacts from the artifact store once their snapshot is older than <c>RETENTION_HOURS</c> and every sink
+/// has finished with it. The newest complete snapshot's artifact always stays, so <c>restore --from store</c> works.
+/// The destinations' copies are not touched here: each sink applies its own retention.
+/// </summary>
+public sealed class ArtifactRetention(
+    BackupsMetaStore meta, IArtifactStore artifacts, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<ArtifactRetention> logger)
+{
+    public async Task<int> ApplyAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
+        var latestComplete = await meta.FindLatestCompleteAsync(cancellationToken);
+        var deleted = 0;
+        foreach (var record in await meta.ListWithArtifactBeforeAsync(cutoff, cancellationToken))
+        {
+            if (record.Id == latestComplete?.Id || !BackupStatus.IsFinal(record.Status))
+            {
+                continue;
+            }
+
+            await artifacts.DeleteAsync(record.Artifact!.Location, cancellationToken);
+            await meta.MarkArtifactDeletedAsync(record.Id, cancellationToken);
+            deleted++;
+            logger.LogInformation("Artifact of snapshot {SnapshotId} removed from the artifact store (retention)", record.Id);
+        }
+
+        return deleted;
+    }
+}

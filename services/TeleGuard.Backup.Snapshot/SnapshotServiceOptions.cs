@@ -1,0 +1,33 @@
+using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.Snapshots;
+
+namespace TeleGuard.Backup.Snapshot;
+
+public sealed class SnapshotServiceOptions : EnvironmentOptions
+{
+    /// <summary><c>SNAPSHOT_DIR</c>: working directory for exports (and, for the sinks, git clones and temporary files).</summary>
+    public string WorkDirectory { get; private set; } = "/tmp/teleguard_snapshots";
+
+    /// <summary><c>BACKUP_COLLECTIONS</c>: comma-separated collection names; unset exports every non-system collection.</summary>
+    public IReadOnlyList<string> Collections { get; private set; } = [];
+
+    /// <summary><c>SNAPSHOT_PART_SIZE_MB</c>: collections are split into JSONL parts of at most this size (default 45).</summary>
+    public long PartSizeBytes { get; private set; } = SnapshotExportOptions.DefaultPartSizeBytes;
+
+    /// <summary><c>SNAPSHOT_LEASE_SECONDS</c>: how long an export lease lasts without renewal (a dead exporter's lease expires).</summary>
+    public TimeSpan Lease { get; private set; } = TimeSpan.FromSeconds(60);
+
+    protected override void Read(SettingsReader settings)
+    {
+        WorkDirectory = settings.OrDefault("SNAPSHOT_DIR", "/tmp/teleguard_snapshots");
+        if (!Path.IsPathFullyQualified(WorkDirectory))
+        {
+            settings.Fail("SNAPSHOT_DIR", "must be an absolute path");
+        }
+
+        Collections = (settings.Optional("BACKUP_COLLECTIONS") ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        PartSizeBytes = settings.Int("SNAPSHOT_PART_SIZE_MB", 45, 1, 95) * 1024L * 1024;
+        Lease = TimeSpan.FromSeconds(settings.Int("SNAPSHOT_LEASE_SECONDS", 60, 5, 3600));
+    }
+}

@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace TeleGuard.Backup.Configuration;
+
+/// <summary>
+/// Reads settings by their environment variable names and collects problems as messages that name the variable and
+/// never its value (values may be secrets, and URIs may carry passwords).
+/// </summary>
+public sealed class SettingsReader(IConfiguration configuration)
+{
+    private readonly List<string> _errors = [];
+
+    public IReadOnlyList<string> Errors => _errors;
+
+    public string? Optional(string name)
+    {
+        var value = configuration[name];
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    public string Required(string name)
+    {
+        var value = Optional(name);
+        if (value is null)
+        {
+            Fail(name, "is required but not set");
+            return "";
+        }
+
+        return value;
+    }
+
+    public string OrDefault(string name, string defaultValue) => Optional(name) ?? defaultValue;
+
+    public int Int(string name, int defaultValue, int min, int max)
+    {
+        var text = Optional(name);
+        if (text is null)
+        {
+            return defaultValue;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            || value < min || value > max)
+        {
+            Fail(name, $"must be a whole number from {min} to {max}");
+            return defaultValue;
+        }
+
+        return value;
+    }
+
+    public void Fail(string name, string problem) => _errors.Add($"{name} {problem}.");
+}
+
+/// <summary>
+/// Options read from environment variables (SYSTEM.md §6 names). Problems found while reading are kept and reported by
+/// <see cref="EnvironmentOptionsValidator{TOptions}"/> when the host starts (ValidateOnStart), so a service with bad
+/// configuration stops before doing anything, with every problem listed.
+/// </summary>
+public abstract class EnvironmentOptions
+{
+    private IReadOnlyList<string> _errors = [];
+
+    public IReadOnlyList<string> ConfigurationErrors => _errors;
+
+    public void Load(IConfiguration configuration)
+    {
+        var reader = new SettingsReader(configuration);
+        Read(reader);
+        _errors = reader.Errors.ToList();
+    }
+
+    protected abstract void Read(SettingsReader settings);
+}
+
+public sealed class EnvironmentOptionsValidator<TOptions> : IValidateOptions<TOptions>
+    where TOptions : EnvironmentOptions
+{
+    public ValidateOptionsResult Validate(string? name, TOptions options) =>
+        options.ConfigurationErrors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(options.ConfigurationErrors);
+}
+
+public static class EnvironmentOptionsRegistration
+{
+    /// <summary>Binds <typeparamref name="TOptions"/> from configuration and validates it when the host starts.</summary>
+    public static IServiceCollection AddEnvironmentOptions<TOptions>(this IServiceCollection services)
+        where TOptions : EnvironmentOptions
+    {
+        services.AddOptions<TOptions>()
+            .Configure<IConfiguration>((options, configuration) => options.Load(configuration))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, EnvironmentOptionsValidator<TOptions>>());
+        return services;
+    }
+}

@@ -1,0 +1,215 @@
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Hosting;
+
+public static class BackupHostingExtensions
+{
+    /// <summary>
+    /// What every service shares: settings from the environment (validated at start-up), structured console logs,
+    /// MongoDB / Redis / artifact storage, and health checks. Services then add their consumers with
+    /// <see cref="AddBackupConsumers"/>, and <see cref="AddBackupBus"/> wires them all to one bus.
+    /// </summary>
+    public static IHostApplicationBuilder AddBackupDefaults(this IHostApplicationBuilder builder, string defaultLogFormat = "json")
+    {
+        builder.ConfigureBackupLogging(defaultLogFormat);
+        builder.Services.AddBackupStorage();
+        builder.Services.AddEnvironmentOptions<BusOptions>();
+        builder.Services.AddEnvironmentOptions<RetentionOptions>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        return builder;
+    }
+
+    /// <summary><c>LOG_FORMAT</c> = <c>json</c> (default) or <c>text</c>; <c>LOG_LEVEL</c> (default Information).</summary>
+    public static IHostApplicationBuilder ConfigureBackupLogging(this IHostApplicationBuilder builder, string defaultFormat = "json")
+    {
+        var format = builder.Configuration["LOG_FORMAT"] ?? defaultFormat;
+        var level = Enum.TryParse<LogLevel>(builder.Configuration["LOG_LEVEL"], ignoreCase: true, out var parsed) ? parsed : LogLevel.Information;
+        builder.Logging.ClearProviders();
+        if (string.Equals(format, "text", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ssZ ";
+            });
+        }
+        else
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+
+        builder.Logging.SetMinimumLevel(level);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        // HttpClient's own logging writes request URLs; the Telegram token is part of every Bot API URL.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.None);
+        return builder;
+    }
+
+    /// <summary>Adds a service's consumers; they join the one bus that <see cref="AddBackupBus"/> configures.</summary>
+    public static IServiceCollection AddBackupConsumers(this IServiceCollection services, Action<IBusRegistrationConfigurator> register)
+    {
+        BusRegistrations.Of(services).Add(register);
+        return services;
+    }
+
+    /// <summary>
+    /// MassTransit on RabbitMQ when <c>RABBITMQ_URI</c> is set, else in memory, with every consumer added so far.
+    /// Failures are retried with exponential backoff; what still fails moves to the endpoint's <c>_error</c> queue
+    /// (MassTransit's default), never discarded.
+    /// </summary>
+    public static IHostApplicationBuilder AddBackupBus(this IHostApplicationBuilder builder)
+    {
+        var bus = new BusOptions();
+        bus.Load(builder.Configuration);
+        var registrations = BusRegistrations.Of(builder.Services);
+        builder.Services.AddMassTransit(x =>
+        {
+            x.SetKebabCaseEndpointNameFormatter();
+            foreach (var register in registrations)
+            {
+                register(x);
+            }
+
+            if (bus.UseRabbitMq)
+            {
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    cfg.Host(bus.Host, bus.Port, bus.VirtualHost, h =>
+                    {
+                        h.Username(bus.Username);
+                        h.Password(bus.Password);
+                        if (bus.UseTls)
+                        {
+                            h.UseSsl(s => s.ServerName = bus.Host);
+                        }
+                    });
+                    ConfigureRetry(cfg, bus);
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, cfg) =>
+                {
+                    ConfigureRetry(cfg, bus);
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+        });
+        return builder;
+    }
+
+    private static void ConfigureRetry(IBusFactoryConfigurator cfg, BusOptions bus)
+    {
+        if (bus.RetryLimit > 0)
+        {
+            cfg.UseMessageRetry(r =>
+            {
+                r.Exponential(bus.RetryLimit, bus.RetryMinInterval, bus.RetryMaxInterval, bus.RetryMinInterval);
+                r.Ignore<PermanentFailureException>();
+            });
+        }
+    }
+
+    /// <summary>Adds the bus, builds the app and maps <c>/health/live</c> and <c>/health/ready</c>.</summary>
+    public static WebApplication BuildBackupApp(this WebApplicationBuilder builder)
+    {
+        builder.AddBackupBus();
+        var app = builder.Build();
+        app.MapBackupHealth();
+        return app;
+    }
+
+    public static WebApplication MapBackupHealth(this WebApplication app)
+    {
+        // Live: the process answers. Ready: RabbitMQ (MassTransit's bus check), MongoDB and Redis.
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        return app;
+    }
+
+    /// <summary>Builds and runs a service; configuration errors end it with exit code 2 and a message naming each variable.</summary>
+    public static async Task<int> RunBackupServiceAsync(this WebApplicationBuilder builder)
+    {
+        WebApplication app;
+        try
+        {
+            app = builder.BuildBackupApp();
+        }
+        catch (OptionsValidationException e)
+        {
+            return ConfigurationFailure.Report(e);
+        }
+
+        return await ConfigurationFailure.RunGuardedAsync(() => app.RunAsync());
+    }
+}
+
+/// <summary>Start-up failures reported without stack traces or values: the variable names and what is wrong.</summary>
+public static class ConfigurationFailure
+{
+    public const int ExitCode = 2;
+
+    public static int Report(OptionsValidationException exception)
+    {
+        Console.Error.WriteLine("teleguard-backup: configuration error:");
+        foreach (var failure in exception.Failures.Distinct())
+        {
+            Console.Error.WriteLine($"  {failure}");
+        }
+
+        return ExitCode;
+    }
+
+    public static async Task<int> RunGuardedAsync(Func<Task> run)
+    {
+        try
+        {
+            await run();
+            return 0;
+        }
+        catch (OptionsValidationException e)
+        {
+            return Report(e);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<OptionsValidationException>().Any())
+        {
+            var failures = e.InnerExceptions.OfType<OptionsValidationException>().SelectMany(x => x.Failures).ToList();
+            return Report(new OptionsValidationException("configuration", typeof(object), failures));
+        }
+    }
+}
+
+/// <summary>Consumer registrations collected from every Add…Service() before the bus is configured once.</summary>
+internal sealed class BusRegistrations : List<Action<IBusRegistrationConfigurator>>
+{
+    public static BusRegistrations Of(IServiceCollection services)
+    {
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(BusRegistrations))?.ImplementationInstance;
+        if (existing is BusRegistrations registrations)
+        {
+            return registrations;
+        }
+
+        registrations = [];
+        services.AddSingleton(registrations);
+        return registrations;
+    }
+}

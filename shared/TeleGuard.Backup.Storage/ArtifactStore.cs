@@ -1,0 +1,30 @@
+namespace TeleGuard.Backup.Storage;
+
+/// <param name="Location">Where the artifact is: <c>gridfs:BUCKET/FILE-ID</c> or <c>dir:FILE-NAME</c>.</param>
+public sealed record StoredArtifact(string Location, long Size, string Sha256);
+
+/// <summary>
+/// The claim-check store for snapshot artifacts, reachable from every host (GridFS by default, or a directory on a
+/// shared volume). A save is all-or-nothing: until it returns, no location exists that a reader could be given.
+/// </summary>
+public interface IArtifactStore
+{
+    /// <summary>Stores what <paramref name="writeContent"/> writes, computing its size and SHA-256 on the way.</summary>
+    Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken);
+
+    /// <summary>Opens an artifact for reading; throws <see cref="ArtifactNotFoundException"/> when it is gone.</summary>
+    Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken);
+
+    Task DeleteAsync(string location, CancellationToken cancellationToken);
+}
+
+public sealed class ArtifactNotFoundException(string location)
+    : Exception($"Snapshot artifact {location} is not in the artifact store.")
+{
+    public string Location { get; } = location;
+}
+
+public static class ArtifactNames
+{
+    public static string FileName(string snapshotId) => $"snapshot-{snapshotId}.tar";
+}

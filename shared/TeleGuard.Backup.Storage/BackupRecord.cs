@@ -1,0 +1,104 @@
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization.Attributes;
+
+namespace TeleGuard.Backup.Storage;
+
+public static class BackupStatus
+{
+    public const string Requested = "requested";
+    public const string Exporting = "exporting";
+    public const string Created = "created";
+    public const string Complete = "complete";
+    public const string Degraded = "degraded";
+    public const string Failed = "failed";
+
+    /// <summary>Statuses after which nothing more is expected for the snapshot.</summary>
+    public static bool IsFinal(string status) => status is Complete or Degraded or Failed;
+}
+
+public static class SinkStatus
+{
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Skipped = "skipped";
+
+    public static bool IsFinal(string? status) => status is Succeeded or Failed or Skipped;
+}
+
+/// <summary>
+/// The destinations every snapshot is expected in. A snapshot is <c>complete</c> once each has recorded
+/// <c>succeeded</c> or <c>skipped</c> (a disabled sink records <c>skipped</c>). Each sink issue adds its name here.
+/// </summary>
+public static class BackupSinks
+{
+    public static readonly IReadOnlyList<string> All = [];
+}
+
+/// <summary>One document of <c>backups_meta</c>; <c>_id</c> is the snapshot id.</summary>
+[BsonIgnoreExtraElements]
+public sealed class BackupRecord
+{
+    [BsonId] public string Id { get; set; } = "";
+    [BsonElement("status")] public string Status { get; set; } = BackupStatus.Requested;
+    [BsonElement("reason")] public string? Reason { get; set; }
+    [BsonElement("requestedAt")] public DateTime? RequestedAt { get; set; }
+    [BsonElement("createdAt")] public DateTime? CreatedAt { get; set; }
+    [BsonElement("updatedAt")] public DateTime? UpdatedAt { get; set; }
+    [BsonElement("error")] public string? Error { get; set; }
+    [BsonElement("export")] public ExportState? Export { get; set; }
+    [BsonElement("artifact")] public ArtifactRecord? Artifact { get; set; }
+    [BsonElement("manifest")] public ManifestSummary? Manifest { get; set; }
+    [BsonElement("sinks")] public Dictionary<string, SinkRecord> Sinks { get; set; } = [];
+}
+
+[BsonIgnoreExtraElements]
+public sealed class ExportState
+{
+    [BsonElement("owner")] public string? Owner { get; set; }
+    [BsonElement("leaseUntil")] public DateTime? LeaseUntil { get; set; }
+    [BsonElement("attempts")] public int Attempts { get; set; }
+    [BsonElement("startedAt")] public DateTime? StartedAt { get; set; }
+}
+
+[BsonIgnoreExtraElements]
+public sealed class ArtifactRecord
+{
+    [BsonElement("location")] public string Location { get; set; } = "";
+    [BsonElement("size")] public long Size { get; set; }
+    [BsonElement("sha256")] public string Sha256 { get; set; } = "";
+
+    /// <summary>Set when retention removed the artifact from the store (the destinations keep their copies).</summary>
+    [BsonElement("deletedAt")] public DateTime? DeletedAt { get; set; }
+}
+
+[BsonIgnoreExtraElements]
+public sealed class ManifestSummary
+{
+    [BsonElement("formatVersion")] public int FormatVersion { get; set; }
+    [BsonElement("consistency")] public string Consistency { get; set; } = "";
+    [BsonElement("clusterTime")] public BsonTimestamp? ClusterTime { get; set; }
+    [BsonElement("documents")] public long Documents { get; set; }
+    [BsonElement("bytes")] public long Bytes { get; set; }
+    [BsonElement("collections")] public List<CollectionSummary> Collections { get; set; } = [];
+}
+
+[BsonIgnoreExtraElements]
+public sealed class CollectionSummary
+{
+    [BsonElement("name")] public string Name { get; set; } = "";
+    [BsonElement("documents")] public long Documents { get; set; }
+    [BsonElement("bytes")] public long Bytes { get; set; }
+    [BsonElement("sha256")] public string Sha256 { get; set; } = "";
+}
+
+/// <summary>A destination's result for one snapshot. <see cref="Location"/> says where the copy is (commit, message ids...).</summary>
+[BsonIgnoreExtraElements]
+public sealed class SinkRecord
+{
+    [BsonElement("status")] public string Status { get; set; } = "";
+    [BsonElement("at")] public DateTime? At { get; set; }
+    [BsonElement("attempts")] public int Attempts { get; set; }
+    [BsonElement("error")] public string? Error { get; set; }
+    [BsonElement("location")] public BsonDocument? Location { get; set; }
+}

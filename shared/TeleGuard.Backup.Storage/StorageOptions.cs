@@ -1,0 +1,130 @@
+using MongoDB.Driver;
+using TeleGuard.Backup.Configuration;
+
+namespace TeleGuard.Backup.Storage;
+
+/// <summary><c>MONGODB_URI</c>: the database to back up, which also holds <c>backups_meta</c> and (by default) the artifacts.</summary>
+public sealed class MongoOptions : EnvironmentOptions
+{
+    public const string UriVariable = "MONGODB_URI";
+
+    public string ConnectionString { get; private set; } = "";
+    public string DatabaseName { get; private set; } = "";
+
+    protected override void Read(SettingsReader settings)
+    {
+        ConnectionString = settings.Required(UriVariable);
+        if (ConnectionString.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var url = MongoUrl.Create(ConnectionString);
+            DatabaseName = url.DatabaseName ?? "";
+            if (DatabaseName.Length == 0)
+            {
+                settings.Fail(UriVariable, "must name the database in its path, e.g. mongodb://host:27017/teleguard");
+            }
+        }
+        catch (Exception)
+        {
+            // The driver's message may quote the URI, and with it a password: say only what is wrong.
+            settings.Fail(UriVariable, "is not a valid MongoDB connection string (mongodb://[user:password@]host[:port]/database)");
+        }
+    }
+}
+
+/// <summary><c>REDIS_URL</c> as <c>redis://[:password@]host:port[/db]</c> (locks and the backups_meta fallback).</summary>
+public sealed class RedisOptions : EnvironmentOptions
+{
+    public const string UrlVariable = "REDIS_URL";
+    public const string DefaultUrl = "redis://localhost:6379";
+    public const string KeyPrefixVariable = "REDIS_KEY_PREFIX";
+
+    /// <summary>Prefix of every key this system writes, so several deployments (or test runs) can share a server.</summary>
+    public string KeyPrefix { get; private set; } = "teleguard";
+
+    public string Host { get; private set; } = "localhost";
+    public int Port { get; private set; } = 6379;
+    public string? Password { get; private set; }
+    public string? User { get; private set; }
+    public int Database { get; private set; }
+    public bool UseTls { get; private set; }
+
+    protected override void Read(SettingsReader settings)
+    {
+        KeyPrefix = settings.OrDefault(KeyPrefixVariable, "teleguard");
+        var text = settings.OrDefault(UrlVariable, DefaultUrl);
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("redis" or "rediss") || uri.Host.Length == 0)
+        {
+            settings.Fail(UrlVariable, "must be redis://[:password@]host:port[/db]");
+            return;
+        }
+
+        Host = uri.Host;
+        Port = uri.IsDefaultPort || uri.Port <= 0 ? 6379 : uri.Port;
+        UseTls = uri.Scheme == "rediss";
+        if (uri.UserInfo.Length > 0)
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            User = parts[0].Length > 0 ? Uri.UnescapeDataString(parts[0]) : null;
+            Password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : null;
+        }
+
+        var path = uri.AbsolutePath.Trim('/');
+        if (path.Length > 0)
+        {
+            if (!int.TryParse(path, out var database) || database < 0)
+            {
+                settings.Fail(UrlVariable, "has a database number in its path that is not a whole number");
+                return;
+            }
+
+            Database = database;
+        }
+    }
+}
+
+/// <summary>Where snapshot artifacts are kept: <c>ARTIFACT_STORE</c> = <c>gridfs</c> (default) or <c>directory</c> with <c>ARTIFACT_DIR</c>.</summary>
+public sealed class ArtifactStoreOptions : EnvironmentOptions
+{
+    public const string StoreVariable = "ARTIFACT_STORE";
+    public const string DirectoryVariable = "ARTIFACT_DIR";
+    public const string BucketVariable = "ARTIFACT_GRIDFS_BUCKET";
+    public const string DefaultBucket = "teleguard_artifacts";
+
+    public string Kind { get; private set; } = "gridfs";
+    public string? Directory { get; private set; }
+    public string GridFsBucket { get; private set; } = DefaultBucket;
+
+    /// <summary>The collections GridFS keeps for the bucket; never exported, so snapshots do not nest.</summary>
+    public IReadOnlySet<string> OwnCollections => new HashSet<string> { $"{GridFsBucket}.files", $"{GridFsBucket}.chunks" };
+
+    protected override void Read(SettingsReader settings)
+    {
+        Kind = settings.OrDefault(StoreVariable, "gridfs").ToLowerInvariant();
+        GridFsBucket = settings.OrDefault(BucketVariable, DefaultBucket);
+        switch (Kind)
+        {
+            case "gridfs":
+                break;
+            case "directory":
+                Directory = settings.Optional(DirectoryVariable);
+                if (Directory is null)
+                {
+                    settings.Fail(DirectoryVariable, "is required when ARTIFACT_STORE is directory");
+                }
+                else if (!Path.IsPathFullyQualified(Directory))
+                {
+                    settings.Fail(DirectoryVariable, "must be an absolute path");
+                }
+
+                break;
+            default:
+                settings.Fail(StoreVariable, "must be gridfs or directory");
+                break;
+        }
+    }
+}

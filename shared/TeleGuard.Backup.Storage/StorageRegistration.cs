@@ -1,0 +1,32 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using MongoDB.Driver;
+using TeleGuard.Backup.Configuration;
+
+namespace TeleGuard.Backup.Storage;
+
+public static class StorageRegistration
+{
+    /// <summary>MongoDB (<c>MONGODB_URI</c>), <c>backups_meta</c>, the artifact store and Redis, validated at start-up.</summary>
+    public static IServiceCollection AddBackupStorage(this IServiceCollection services)
+    {
+        services.AddEnvironmentOptions<MongoOptions>();
+        services.AddEnvironmentOptions<RedisOptions>();
+        services.AddEnvironmentOptions<ArtifactStoreOptions>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IMongoClient>(sp => new MongoClient(sp.GetRequiredService<IOptions<MongoOptions>>().Value.ConnectionString));
+        services.TryAddSingleton(sp => sp.GetRequiredService<IMongoClient>().GetDatabase(sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName));
+        services.TryAddSingleton(sp => new BackupsMetaStore(sp.GetRequiredService<IMongoDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IArtifactStore>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value;
+            return options.Kind == "directory"
+                ? new DirectoryArtifactStore(options.Directory!)
+                : new GridFsArtifactStore(sp.GetRequiredService<IMongoDatabase>(), options.GridFsBucket);
+        });
+        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<RedisLocks>();
+        return services;
+    }
+}
