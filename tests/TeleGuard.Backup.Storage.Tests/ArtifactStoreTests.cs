@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Storage.Tests;
+
+public sealed class ArtifactStoreTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    private async Task<(IArtifactStore Store, IMongoDatabase? Database)> CreateAsync(string kind)
+    {
+        if (kind == "directory")
+        {
+            return (new DirectoryArtifactStore(_directory), null);
+        }
+
+        var uri = await TestServices.MongoUriAsync();
+        var database = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        return (new GridFsArtifactStore(database, "artifacts"), database);
+    }
+
+    [Theory]
+    [InlineData("gridfs")]
+    [InlineData("directory")]
+    public async Task Saved_bytes_read_back_identical_with_the_recorded_size_and_sha256(string kind)
+    {
+        var (store, _) = await CreateAsync(kind);
+        var content = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
+        var stored = await store.SaveAsync("20261126T040000Z", async (s, ct) =>
+        {
+            for (var offset = 0; offset < content.Length; offset += 100_000)
+            {
+                await s.WriteAsync(content.AsMemory(offset, Math.Min(100_000, content.Length - offset)), ct);
+            }
+        }, CancellationToken.None);
+
+        Assert.Equal(content.Length, stored.Size);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), stored.Sha256);
+        await using var read = await store.OpenReadAsync(stored.Location, CancellationToken.None);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        Assert.Equal(content, copy.ToArray());
+
+        await store.DeleteAsync(stored.Location, CancellationToken.None);
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(stored.Location, CancellationToken.None));
+        await store.DeleteAsync(stored.Location, CancellationToken.None); // idempotent
+    }
+
+    [Theory]
+    [InlineData("gridfs")]
+    [InlineData("directory")]
+    public async Task A_save_that_fails_midway_leaves_no_artifact_behind(string kind)
+    {
+        var (store, database) = await CreateAsync(kind);
+        await Assert.ThrowsAsync<IOException>(() => store.SaveAsync("20261126T040000Z", async (s, ct) =>
+        {
+            await s.WriteAsync(new byte[2 * 1024 * 1024], ct);
+            throw new IOException("export crashed");
+        }, CancellationToken.None));
+
+        if (database is not null)
+        {
+            Assert.Equal(0, await database.GetCollection<BsonDocument>("artifacts.files").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
+            Assert.Equal(0, await database.GetCollection<BsonDocument>("artifacts.chunks").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
+        }
+        else
+        {
+            Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+        }
+    }
+
+    [Fact]
+    public async Task Saving_a_snapshot_again_replaces_the_earlier_gridfs_file()
+    {
+        var (store, database) = await CreateAsync("gridfs");
+        var first = await store.SaveAsync("20261126T040000Z", (s, ct) => s.WriteAsync(new byte[] { 1 }, ct).AsTask(), CancellationToken.None);
+        var second = await store.SaveAsync("20261126T040000Z", (s, ct) => s.WriteAsync(new byte[] { 2 }, ct).AsTask(), CancellationToken.None);
+
+        Assert.NotEqual(first.Location, second.Location);
+        Assert.Equal(1, await database!.GetCollection<BsonDocument>("artifacts.files").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(first.Location, CancellationToken.None));
+    }
+}

@@ -1,0 +1,85 @@
+using MongoDB.Bson;
+
+namespace TeleGuard.Backup.TestSupport;
+
+/// <summary>Documents holding every BSON type the snapshot format must keep (issue 2), each with an ObjectId _id.</summary>
+public static class BsonTestData
+{
+    public static List<BsonDocument> EveryType(bool includeLargeDocument = true)
+    {
+        var documents = new List<BsonDocument>
+        {
+            new()
+            {
+                { "_id", ObjectId.Parse("64b7f0000000000000000001") },
+                { "objectId", ObjectId.Parse("5f1e2d3c4b5a697887766554") },
+                { "decimal", Decimal128.Parse("1234.5600") },
+                { "decimalNegativeZero", Decimal128.Parse("-0.00") },
+                { "decimalHuge", Decimal128.Parse("9.999999999999999999999999999999999E+6144") },
+                { "int32", 42 },
+                { "int32Min", int.MinValue },
+                { "int64", 42L },
+                { "int64Max", long.MaxValue },
+                { "double", 1.0 },
+                { "doubleFraction", 0.1 },
+                { "doubleLarge", 1.2345678921232E+18 },
+                { "doubleSmall", 5e-324 },
+                { "nan", double.NaN },
+                { "positiveInfinity", double.PositiveInfinity },
+                { "negativeInfinity", double.NegativeInfinity },
+                { "negativeZero", new BsonDouble(-0.0) }, // the constructor: BsonValue's implicit conversion caches 0.0 and loses the sign
+                { "true", true },
+                { "false", false },
+                { "null", BsonNull.Value },
+            },
+            new()
+            {
+                { "_id", ObjectId.Parse("64b7f0000000000000000002") },
+                { "before1970", new BsonDateTime(new DateTime(1901, 12, 13, 20, 45, 52, DateTimeKind.Utc)) },
+                { "epochMinusOne", new BsonDateTime(-1) },
+                { "after2038", new BsonDateTime(new DateTime(2100, 1, 19, 3, 14, 8, 123, DateTimeKind.Utc)) },
+                { "binaryGeneric", new BsonBinaryData([0, 1, 2, 253, 254, 255], BsonBinarySubType.Binary) },
+                { "binaryEmpty", new BsonBinaryData([], BsonBinarySubType.Binary) },
+                { "uuidLegacy", new BsonBinaryData(Enumerable.Range(0, 16).Select(i => (byte)i).ToArray(), BsonBinarySubType.UuidLegacy) },
+                { "uuid", new BsonBinaryData(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff"), GuidRepresentation.Standard) },
+                { "regex", new BsonRegularExpression("^a.*\"b\\\\c$", "imsx") },
+                { "timestamp", new BsonTimestamp(1700000000, 7) },
+                { "timestampMax", new BsonTimestamp(unchecked((int)uint.MaxValue), unchecked((int)uint.MaxValue)) },
+                { "minKey", BsonMinKey.Value },
+                { "maxKey", BsonMaxKey.Value },
+                { "code", new BsonJavaScript("function () { return 1; }") },
+            },
+            new()
+            {
+                { "_id", ObjectId.Parse("64b7f0000000000000000003") },
+                { "nested", new BsonDocument { { "a", new BsonArray { 1, 2L, new BsonArray { "x", new BsonDocument("deep", new BsonArray()) } } }, { "empty", new BsonDocument() } } },
+                { "emptyDocument", new BsonDocument() },
+                { "emptyArray", new BsonArray() },
+                { "unicode", "héllo wörld — 日本語 — 😀𝄞 (astral)" },
+                { "controlChars", "tab\tnewline\nquote\"backslash\\nul\0bell\u0007del\u007f" },
+                { "lineSeparators", "\u2028\u2029" },
+                { "field.with.dots", "dots" },
+                { "nestedDollar", new BsonDocument { { "$price", 10 }, { "a.b", new BsonDocument("$c", "d") } } },
+                { "$topLevelDollar", "allowed since MongoDB 5.0" },
+            },
+            new() { { "_id", ObjectId.Parse("64b7f0000000000000000004") } },
+            new() { { "_id", 7 }, { "kind", "int32 _id" } },
+            new() { { "_id", 7L << 40 }, { "kind", "int64 _id" } },
+            new() { { "_id", "string-id" }, { "kind", "string _id" } },
+            new() { { "_id", new BsonDocument { { "tenant", 1 }, { "user", "x" } } }, { "kind", "document _id" } },
+        };
+
+        if (includeLargeDocument)
+        {
+            // About 15 MB: below MongoDB's 16 MiB document limit, above any single write buffer.
+            documents.Add(new BsonDocument
+            {
+                { "_id", ObjectId.Parse("64b7f00000000000000000ff") },
+                { "payload", new string('x', 10 * 1024 * 1024) },
+                { "blob", new BsonBinaryData(Enumerable.Range(0, 5 * 1024 * 1024).Select(i => (byte)(i * 31)).ToArray()) },
+            });
+        }
+
+        return documents;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net.Http.Headers;
+using System.Text;
+using MongoDB.Driver;
+using Testcontainers.MongoDb;
+using Testcontainers.RabbitMq;
+using Testcontainers.Redis;
+using Xunit;
+
+namespace TeleGuard.Backup.TestSupport;
+
+/// <summary>
+/// The servers integration tests talk to: from the variables of services.env (CI and the team's machines); else from
+/// Testcontainers where a Docker engine exists; else the test is skipped, saying why, unless
+/// <c>TELEGUARD_TEST_SERVICES=required</c>, where a missing server fails it.
+/// </summary>
+public static class TestServices
+{
+    private static readonly Lazy<Task<string>> MongoContainer = new(() => StartMongoAsync(replicaSet: false));
+    private static readonly Lazy<Task<string>> MongoReplicaSetContainer = new(() => StartMongoAsync(replicaSet: true));
+    private static readonly Lazy<Task<string>> RedisContainer = new(StartRedisAsync);
+    private static readonly Lazy<Task<(string Amqp, string Management)>> RabbitContainer = new(StartRabbitAsync);
+
+    public static bool Required => Environment.GetEnvironmentVariable("TELEGUARD_TEST_SERVICES") == "required";
+
+    /// <summary>A standalone MongoDB (or the stand-in) with a fresh database name in the path.</summary>
+    public static async Task<string> MongoUriAsync(string? database = null) =>
+        WithDatabase(await ResolveAsync("MONGODB_URI", () => MongoContainer.Value), database ?? UniqueName("db"));
+
+    /// <summary>A (single-node) replica set with a fresh database name in the path.</summary>
+    public static async Task<string> MongoReplicaSetUriAsync(string? database = null) =>
+        WithDatabase(await ResolveAsync("MONGODB_RS_URI", () => MongoReplicaSetContainer.Value), database ?? UniqueName("db"));
+
+    public static Task<string> RedisUrlAsync() => ResolveAsync("REDIS_URL", () => RedisContainer.Value);
+
+    /// <summary>A fresh RabbitMQ virtual host, deleted on dispose, so parallel tests never see each other's messages.</summary>
+    public static async Task<RabbitMqVirtualHost> RabbitMqVirtualHostAsync()
+    {
+        string amqp, management;
+        var fromEnvironment = Environment.GetEnvironmentVariable("RABBITMQ_URI");
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            amqp = fromEnvironment;
+            management = Environment.GetEnvironmentVariable("RABBITMQ_MANAGEMENT_URI") ?? "http://127.0.0.1:15672/";
+        }
+        else
+        {
+            (amqp, management) = await ResolveAsync("RABBITMQ_URI", () => RabbitContainer.Value);
+        }
+
+        return await RabbitMqVirtualHost.CreateAsync(new Uri(amqp), new Uri(management), UniqueName("vh"));
+    }
+
+    public static string UniqueName(string prefix) => $"{prefix}_{Guid.NewGuid():N}"[..(prefix.Length + 13)];
+
+    public static string WithDatabase(string uri, string database) =>
+        new MongoUrlBuilder(uri) { DatabaseName = database }.ToString();
+
+    private static async Task<T> ResolveAsync<T>(string variable, Func<Task<T>> container)
+    {
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (!string.IsNullOrWhiteSpace(value) && value is T text)
+        {
+            return text;
+        }
+
+        if (Required)
+        {
+            throw new InvalidOperationException(
+                $"{variable} is not set and TELEGUARD_TEST_SERVICES=required: start the servers with `bash ../shared/ci/services.sh start` and source services.env.");
+        }
+
+        try
+        {
+            return await container();
+        }
+        catch (Exception e)
+        {
+            Assert.Skip($"{variable} is not set and no Docker engine could start a container ({e.GetType().Name}); integration test skipped.");
+            throw; // unreachable: Assert.Skip throws
+        }
+    }
+
+    private static async Task<string> StartMongoAsync(bool replicaSet)
+    {
+        var builder = new MongoDbBuilder("mongo:7").WithUsername("").WithPassword("");
+        if (replicaSet)
+        {
+            builder = builder.WithReplicaSet("rs0");
+        }
+
+        var container = builder.Build();
+        await container.StartAsync();
+        return container.GetConnectionString();
+    }
+
+    private static async Task<string> StartRedisAsync()
+    {
+        var container = new RedisBuilder("redis:7").Build();
+        await container.StartAsync();
+        return $"redis://{container.Hostname}:{container.GetMappedPublicPort(6379)}";
+    }
+
+    private static async Task<(string, string)> StartRabbitAsync()
+    {
+        var container = new RabbitMqBuilder("rabbitmq:3-management").WithUsername("guest").WithPassword("guest").WithPortBinding(15672, true).Build();
+        await container.StartAsync();
+        return ($"amqp://guest:guest@{container.Hostname}:{container.GetMappedPublicPort(5672)}/",
+            $"http://{container.Hostname}:{container.GetMappedPublicPort(15672)}/");
+    }
+}
+
+/// <summary>A RabbitMQ virtual host made for one test through the management API.</summary>
+public sealed class RabbitMqVirtualHost : IAsyncDisposable
+{
+    private readonly HttpClient _management;
+    private readonly string _name;
+
+    private RabbitMqVirtualHost(HttpClient management, string name, string amqpUri)
+    {
+        _management = management;
+        _name = name;
+        AmqpUri = amqpUri;
+    }
+
+    /// <summary><c>amqp://user:pass@host:port/VHOST</c>.</summary>
+    public string AmqpUri { get; }
+
+    public string Name => _name;
+
+    public static async Task<RabbitMqVirtualHost> CreateAsync(Uri amqp, Uri management, string name)
+    {
+        var userInfo = amqp.UserInfo.Length > 0 ? Uri.UnescapeDataString(amqp.UserInfo) : "guest:guest";
+        var user = userInfo.Split(':')[0];
+        var client = new HttpClient { BaseAddress = management, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(userInfo)));
+        (await client.PutAsync($"api/vhosts/{name}", new StringContent("{}", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        (await client.PutAsync($"api/permissions/{name}/{Uri.EscapeDataString(user)}",
+            new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        var uri = new UriBuilder(amqp) { Path = "/" + name }.Uri.ToString();
+        return new RabbitMqVirtualHost(client, name, uri);
+    }
+
+    /// <summary>Messages ready in a queue of this vhost (0 when the queue does not exist).</summary>
+    public async Task<int> CountMessagesAsync(string queue)
+    {
+        var response = await _management.GetAsync($"api/queues/{_name}/{queue}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return 0;
+        }
+
+        response.EnsureSuccessStatusCode();
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.TryGetProperty("messages", out var messages) ? messages.GetInt32() : 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _management.DeleteAsync($"api/vhosts/{_name}");
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        _management.Dispose();
+    }
+}
