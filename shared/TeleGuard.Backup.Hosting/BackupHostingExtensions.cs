@@ -79,6 +79,13 @@ public static class BackupHostingExtensions
         var bus = new BusOptions();
         bus.Load(builder.Configuration);
         var registrations = BusRegistrations.Of(builder.Services);
+        // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
+        builder.Services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromSeconds(60);
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+        });
         builder.Services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();

@@ -72,7 +72,7 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
 
         if (wanted is not null)
         {
-            var missing = wanted.Except(selected.Select(c => c["name"].AsString)).ToList();
+            var missing = wanted.Except(all.Select(c => c["name"].AsString)).ToList();
             if (missing.Count > 0)
             {
                 throw new InvalidOperationException(

@@ -8,23 +8,7 @@ namespace TeleGuard.Backup.Snapshots.Tests;
 
 public sealed class CanonicalJsonWriterTests
 {
-    // Through RawBsonDocument: the driver's reader streams values straight into BSON bytes. (Deserializing into a
-    // BsonDocument would lose -0.0, because BsonDouble.Create returns a cached 0.0 for it.)
-    private static BsonDocument ParseWithDriver(string json)
-    {
-        using var reader = new JsonReader(json);
-        using var raw = BsonSerializer.Deserialize<RawBsonDocument>(reader);
-        return new BsonDocument(raw.Elements.Select(e => new BsonElement(e.Name, e.Value)));
-    }
-
-    private static byte[] ParseToBsonWithDriver(string json)
-    {
-        using var reader = new JsonReader(json);
-        using var raw = BsonSerializer.Deserialize<RawBsonDocument>(reader);
-        var bytes = new byte[raw.Slice.Length];
-        raw.Slice.GetBytes(0, bytes, 0, bytes.Length);
-        return bytes;
-    }
+    private static byte[] ParseToBsonWithDriver(string json) => BsonTestData.ParseLineWithDriver(json);
 
     private static string Write(BsonDocument document)
     {
@@ -41,7 +25,7 @@ public sealed class CanonicalJsonWriterTests
             var line = Write(document);
             Assert.EndsWith("\n", line);
             Assert.DoesNotContain('\n', line[..^1]);
-            Assert.Equal(WithoutNegativeZero(document).ToBson(), ParseToBsonWithDriver(line));
+            Assert.Equal(BsonTestData.WithoutNegativeZero(document).ToBson(), ParseToBsonWithDriver(line));
         }
     }
 
@@ -59,100 +43,6 @@ public sealed class CanonicalJsonWriterTests
         // BsonDouble.Create, whose cache returns +0.0 for -0.0. Restores must not rely on it for -0.0.
         var bytes = ParseToBsonWithDriver("{\"d\":{\"$numberDouble\":\"-0.0\"}}");
         Assert.Equal(new BsonDocument("d", new BsonDouble(0.0)).ToBson(), bytes);
-    }
-
-    // The driver's reader cannot produce -0.0 (see above); everything else must come back bit for bit.
-    private static BsonDocument WithoutNegativeZero(BsonDocument document)
-    {
-        var copy = new BsonDocument();
-        foreach (var element in document)
-        {
-            copy.Add(element.Name, WithoutNegativeZero(element.Value));
-        }
-
-        return copy;
-    }
-
-    private static BsonValue WithoutNegativeZero(BsonValue value) => value switch
-    {
-        BsonDouble d when d.Value == 0 && double.IsNegative(d.Value) => new BsonDouble(0.0),
-        BsonDocument d => WithoutNegativeZero(d),
-        BsonArray a => new BsonArray(a.Select(WithoutNegativeZero)),
-        _ => value,
-    };
-
-    [Fact]
-    public void Output_is_compact_canonical_extended_json()
-    {
-        var document = new BsonDocument
-        {
-            { "_id", ObjectId.Parse("5f1e2d3c4b5a697887766554") },
-            { "i", 1 },
-            { "l", 2L },
-            { "d", 1.5 },
-            { "whole", 3.0 },
-            { "m", Decimal128.Parse("1.10") },
-            { "t", new BsonDateTime(0) },
-            { "b", new BsonBinaryData([1, 2, 3], BsonBinarySubType.UserDefined) },
-            { "r", new BsonRegularExpression("a/b", "i") },
-            { "ts", new BsonTimestamp(5, 6) },
-            { "s", "é\"" },
-            { "a", new BsonArray { true, BsonNull.Value, BsonMinKey.Value, BsonMaxKey.Value } },
-        };
-
-        Assert.Equal(
-            "{\"_id\":{\"$oid\":\"5f1e2d3c4b5a697887766554\"},\"i\":{\"$numberInt\":\"1\"},\"l\":{\"$numberLong\":\"2\"},"
-            + "\"d\":{\"$numberDouble\":\"1.5\"},\"whole\":{\"$numberDouble\":\"3.0\"},\"m\":{\"$numberDecimal\":\"1.10\"},"
-            + "\"t\":{\"$date\":{\"$numberLong\":\"0\"}},\"b\":{\"$binary\":{\"base64\":\"AQID\",\"subType\":\"80\"}},"
-            + "\"r\":{\"$regularExpression\":{\"pattern\":\"a/b\",\"options\":\"i\"}},\"ts\":{\"$timestamp\":{\"t\":5,\"i\":6}},"
-            + "\"s\":\"é\\\"\",\"a\":[true,null,{\"$minKey\":1},{\"$maxKey\":1}]}\n",
-            Write(document));
-    }
-
-    [Fact]
-    public void Output_is_identical_to_the_driver_canonical_writer_apart_from_whitespace_for_ordinary_values()
-    {
-        // The driver loses the sign of -0.0 (see SYSTEM.md); everything else must agree value for value.
-        foreach (var document in BsonTestData.EveryType(includeLargeDocument: false))
-        {
-            var ours = System.Text.Json.Nodes.JsonNode.Parse(Write(document));
-            var driver = System.Text.Json.Nodes.JsonNode.Parse(document.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.CanonicalExtendedJson }));
-            Normalize(ours!);
-            Normalize(driver!);
-            Assert.Equal(driver!.ToJsonString(), ours!.ToJsonString());
-        }
-    }
-
-    // Doubles may be spelled differently but must denote the same value; the one known driver bug (-0.0) is aligned.
-    private static void Normalize(System.Text.Json.Nodes.JsonNode node)
-    {
-        if (node is System.Text.Json.Nodes.JsonObject obj)
-        {
-            if (obj.Count == 1 && obj["$numberDouble"] is { } text)
-            {
-                var value = double.Parse(text.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
-                obj["$numberDouble"] = value == 0 ? "0" : value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-                return;
-            }
-
-            foreach (var (_, child) in obj.ToList())
-            {
-                if (child is not null)
-                {
-                    Normalize(child);
-                }
-            }
-        }
-        else if (node is System.Text.Json.Nodes.JsonArray array)
-        {
-            foreach (var child in array)
-            {
-                if (child is not null)
-                {
-                    Normalize(child);
-                }
-            }
-        }
     }
 
     [Fact]

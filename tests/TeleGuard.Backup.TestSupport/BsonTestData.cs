@@ -82,4 +82,37 @@ public static class BsonTestData
 
         return documents;
     }
+
+    /// <summary>
+    /// The driver's JSON reader turns -0.0 into 0.0 (BsonDouble.Create caches zero), so a document parsed with it can
+    /// only be compared with a source whose -0.0 became 0.0. The snapshot text itself keeps "-0.0" (tested separately).
+    /// </summary>
+    public static BsonDocument WithoutNegativeZero(BsonDocument document)
+    {
+        var copy = new BsonDocument();
+        foreach (var element in document)
+        {
+            copy.Add(element.Name, WithoutNegativeZero(element.Value));
+        }
+
+        return copy;
+    }
+
+    private static BsonValue WithoutNegativeZero(BsonValue value) => value switch
+    {
+        BsonDouble d when d.Value == 0 && double.IsNegative(d.Value) => new BsonDouble(0.0),
+        BsonDocument d => WithoutNegativeZero(d),
+        BsonArray a => new BsonArray(a.Select(WithoutNegativeZero)),
+        _ => value,
+    };
+
+    /// <summary>Parses one canonical JSON line with the driver's own Extended JSON reader, into BSON bytes.</summary>
+    public static byte[] ParseLineWithDriver(string line)
+    {
+        using var reader = new MongoDB.Bson.IO.JsonReader(line);
+        using var raw = MongoDB.Bson.Serialization.BsonSerializer.Deserialize<RawBsonDocument>(reader);
+        var bytes = new byte[raw.Slice.Length];
+        raw.Slice.GetBytes(0, bytes, 0, bytes.Length);
+        return bytes;
+    }
 }
