@@ -8,12 +8,23 @@ namespace TeleGuard.Backup.Scheduler;
 /// schedule within the last hour is requested if no scheduler requested it yet (a restart across a slot loses nothing).
 /// </summary>
 public sealed class ScheduleLoop(
-    IServiceScopeFactory scopes, IOptions<SchedulerOptions> options, TimeProvider time, ILogger<ScheduleLoop> logger) : BackgroundService
+    IServiceScopeFactory scopes,
+    IOptions<SchedulerOptions> options,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<ScheduleLoop> logger) : BackgroundService
 {
     private static readonly TimeSpan CatchUpWindow = TimeSpan.FromHours(1);
+    private DateTimeOffset? _nextDue;
+
+    /// <summary>The slot the loop is waiting for (null before it starts waiting).</summary>
+    public DateTimeOffset? NextDue => _nextDue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Publish only once every hosted service, the bus included, has started.
+        await WaitForApplicationStartedAsync(stoppingToken);
+
         var schedules = new (ScheduleKind Kind, CronExpression Cron)[]
         {
             (ScheduleKind.Backup, options.Value.BackupSchedule),
@@ -47,6 +58,7 @@ public sealed class ScheduleLoop(
             }
 
             var due = next.Min(s => s.At!.Value);
+            _nextDue = due;
             var delay = due - time.GetUtcNow();
             if (delay > TimeSpan.Zero)
             {
@@ -60,6 +72,14 @@ public sealed class ScheduleLoop(
 
             after = due;
         }
+    }
+
+    private Task WaitForApplicationStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        stoppingToken.Register(() => started.TrySetCanceled(stoppingToken));
+        return started.Task;
     }
 
     // A failed publish (broker or MongoDB down) is logged and the loop goes on to the next slot.
