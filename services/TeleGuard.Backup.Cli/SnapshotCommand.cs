@@ -1,5 +1,4 @@
 using MassTransit;
-using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
@@ -30,14 +29,12 @@ public static class SnapshotCommand
 
         builder.AddBackupBus();
         using var host = builder.Build();
-        try
+        if (ConfigurationFailure.Check(host.Services) is { } exitCode)
         {
-            await host.StartAsync();
+            return exitCode;
         }
-        catch (OptionsValidationException e)
-        {
-            return ConfigurationFailure.Report(e);
-        }
+
+        await host.StartAsync();
 
         try
         {

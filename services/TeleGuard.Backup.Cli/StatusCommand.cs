@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
 using TeleGuard.Backup.Hosting;
@@ -21,14 +20,12 @@ public static class StatusCommand
         builder.AddBackupDefaults(defaultLogFormat: "text");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         using var host = builder.Build();
-        try
+        if (ConfigurationFailure.Check(host.Services) is { } exitCode)
         {
-            await host.StartAsync();
+            return exitCode;
         }
-        catch (OptionsValidationException e)
-        {
-            return ConfigurationFailure.Report(e);
-        }
+
+        await host.StartAsync();
 
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
         var records = await meta.ListRecentAsync(limit, CancellationToken.None);

@@ -54,6 +54,8 @@ public static class BackupHostingExtensions
             });
         }
 
+        // Every log line goes to stderr: stdout is for command output (status --json).
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(level);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
@@ -155,17 +157,14 @@ public static class BackupHostingExtensions
     /// <summary>Builds and runs a service; configuration errors end it with exit code 2 and a message naming each variable.</summary>
     public static async Task<int> RunBackupServiceAsync(this WebApplicationBuilder builder)
     {
-        WebApplication app;
-        try
+        var app = builder.BuildBackupApp();
+        if (ConfigurationFailure.Check(app.Services) is { } exitCode)
         {
-            app = builder.BuildBackupApp();
-        }
-        catch (OptionsValidationException e)
-        {
-            return ConfigurationFailure.Report(e);
+            return exitCode;
         }
 
-        return await ConfigurationFailure.RunGuardedAsync(() => app.RunAsync());
+        await app.RunAsync();
+        return 0;
     }
 }
 
@@ -185,18 +184,22 @@ public static class ConfigurationFailure
         return ExitCode;
     }
 
-    public static async Task<int> RunGuardedAsync(Func<Task> run)
+    /// <summary>
+    /// Validates every option registered with ValidateOnStart before anything starts (no log line, no stack trace);
+    /// returns the exit code to stop with, or null when the configuration is valid.
+    /// </summary>
+    public static int? Check(IServiceProvider services)
     {
         try
         {
-            await run();
-            return 0;
+            services.GetService<IStartupValidator>()?.Validate();
+            return null;
         }
         catch (OptionsValidationException e)
         {
             return Report(e);
         }
-        catch (AggregateException e) when (e.InnerExceptions.OfType<OptionsValidationException>().Any())
+        catch (AggregateException e) when (e.InnerExceptions.All(x => x is OptionsValidationException))
         {
             var failures = e.InnerExceptions.OfType<OptionsValidationException>().SelectMany(x => x.Failures).ToList();
             return Report(new OptionsValidationException("configuration", typeof(object), failures));

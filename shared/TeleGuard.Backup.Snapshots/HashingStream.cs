@@ -2,15 +2,23 @@ using System.Security.Cryptography;
 
 namespace TeleGuard.Backup.Snapshots;
 
-/// <summary>A write-only or read-only pass-through stream that counts and SHA-256-hashes every byte.</summary>
+/// <summary>
+/// A pass-through stream that counts and SHA-256-hashes every byte read or written. Disposing it (as a StreamReader
+/// does) leaves the hash usable, so the owner can still drain the rest and call <see cref="GetSha256"/>.
+/// </summary>
 public sealed class HashingStream(Stream inner, bool leaveOpen = false) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     public long BytesHashed { get; private set; }
 
-    /// <summary>Lower-case hex SHA-256 of everything that passed so far (call once, at the end).</summary>
-    public string GetSha256() => Convert.ToHexStringLower(_hash.GetHashAndReset());
+    /// <summary>Lower-case hex SHA-256 of everything that passed (call once, at the end).</summary>
+    public string GetSha256()
+    {
+        var hash = Convert.ToHexStringLower(_hash.GetHashAndReset());
+        _hash.Dispose();
+        return hash;
+    }
 
     public override bool CanRead => inner.CanRead;
     public override bool CanSeek => false;
@@ -68,13 +76,9 @@ public sealed class HashingStream(Stream inner, bool leaveOpen = false) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !leaveOpen)
         {
-            _hash.Dispose();
-            if (!leaveOpen)
-            {
-                inner.Dispose();
-            }
+            inner.Dispose();
         }
 
         base.Dispose(disposing);

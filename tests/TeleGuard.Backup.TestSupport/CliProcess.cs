@@ -13,6 +13,7 @@ public sealed class CliProcess : IDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _standardOutput = new();
 
     private CliProcess(Process process) => _process = process;
 
@@ -25,6 +26,18 @@ public sealed class CliProcess : IDisposable
             lock (_output)
             {
                 return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Only what the program wrote to stdout (its command output; logs go to stderr).</summary>
+    public string StandardOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _standardOutput.ToString();
             }
         }
     }
@@ -61,20 +74,20 @@ public sealed class CliProcess : IDisposable
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var cli = new CliProcess(process);
-        process.OutputDataReceived += (_, e) => cli.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => cli.Append(e.Data);
+        process.OutputDataReceived += (_, e) => cli.Append(e.Data, standardOutput: true);
+        process.ErrorDataReceived += (_, e) => cli.Append(e.Data, standardOutput: false);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return cli;
     }
 
-    /// <summary>Runs to completion and returns the exit code.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
+    /// <summary>Runs to completion: the exit code, everything printed, and stdout alone.</summary>
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
     {
         using var cli = Start(environment, args);
         var exitCode = await cli.WaitForExitAsync(timeout);
-        return (exitCode, cli.Output);
+        return new CliResult(exitCode, cli.Output, cli.StandardOutput);
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -104,7 +117,7 @@ public sealed class CliProcess : IDisposable
         }
     }
 
-    private void Append(string? line)
+    private void Append(string? line, bool standardOutput)
     {
         if (line is null)
         {
@@ -114,6 +127,10 @@ public sealed class CliProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (standardOutput)
+            {
+                _standardOutput.AppendLine(line);
+            }
         }
     }
 
@@ -121,5 +138,14 @@ public sealed class CliProcess : IDisposable
     {
         Kill();
         _process.Dispose();
+    }
+}
+
+public sealed record CliResult(int ExitCode, string Output, string StandardOutput)
+{
+    public void Deconstruct(out int exitCode, out string output)
+    {
+        exitCode = ExitCode;
+        output = Output;
     }
 }

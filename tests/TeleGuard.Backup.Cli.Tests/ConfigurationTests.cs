@@ -1,0 +1,53 @@
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Cli.Tests;
+
+/// <summary>Start-up refusal, as an operator meets it: exit code and message of the real program.</summary>
+public sealed class ConfigurationTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("snapshot")]
+    [InlineData("status")]
+    public async Task Missing_mongodb_uri_stops_every_command_naming_the_variable(string command)
+    {
+        var (exitCode, output) = await CliProcess.RunAsync(new Dictionary<string, string?>(), Timeout, command);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("MONGODB_URI is required", output);
+        Assert.DoesNotContain("   at ", output); // an operator message, not a stack trace
+    }
+
+    [Fact]
+    public async Task Malformed_values_are_named_and_never_echoed()
+    {
+        var (exitCode, output) = await CliProcess.RunAsync(new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = "mongodb://admin:CanaryMongoSecret@db.example:27017",
+            ["RABBITMQ_URI"] = "http://guest:CanaryRabbitSecret@broker",
+            ["REDIS_URL"] = "CanaryRedisSecret",
+            ["BACKUP_SCHEDULE"] = "every hour",
+            ["RETENTION_HOURS"] = "-3",
+            ["SNAPSHOT_PART_SIZE_MB"] = "0",
+        }, Timeout, "run");
+
+        Assert.Equal(2, exitCode);
+        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB" })
+        {
+            Assert.Contains(variable, output);
+        }
+
+        Assert.DoesNotContain("Canary", output);
+        Assert.DoesNotContain("every hour", output);
+    }
+
+    [Fact]
+    public async Task An_unknown_command_or_option_is_a_usage_error()
+    {
+        Assert.Equal(64, (await CliProcess.RunAsync(new Dictionary<string, string?>(), Timeout, "frobnicate")).ExitCode);
+        var (exitCode, output) = await CliProcess.RunAsync(new Dictionary<string, string?>(), Timeout, "status", "--jsn");
+        Assert.Equal(64, exitCode);
+        Assert.Contains("--jsn", output);
+    }
+}

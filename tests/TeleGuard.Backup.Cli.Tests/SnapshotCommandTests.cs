@@ -1,0 +1,221 @@
+using System.Net.Http;
+using System.Text.RegularExpressions;
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization;
+using MongoDB.Driver;
+using MongoDB.Driver.GridFS;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Cli.Tests;
+
+/// <summary>
+/// The product run as an operator runs it: <c>teleguard-backup run</c> as a process, <c>teleguard-backup snapshot
+/// --wait</c> as another, and the result checked in MongoDB with the driver.
+/// </summary>
+public sealed partial class SnapshotCommandTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly string _workDirectory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private RabbitMqVirtualHost? _vhost;
+
+    private async Task<(Dictionary<string, string?> Environment, IMongoDatabase Database)> PrepareAsync(bool replicaSet, bool rabbit, int users = 100)
+    {
+        var uri = replicaSet ? await TestServices.MongoReplicaSetUriAsync() : await TestServices.MongoUriAsync();
+        var database = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        await database.GetCollection<BsonDocument>("everything").InsertManyAsync(BsonTestData.EveryType());
+        if (users > 0)
+        {
+            await database.GetCollection<BsonDocument>("users").InsertManyAsync(Enumerable.Range(0, users)
+                .Select(i => new BsonDocument { { "_id", i }, { "name", $"user {i}" }, { "pad", new string('p', 200) } }));
+        }
+
+        var environment = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _workDirectory,
+            ["LOG_FORMAT"] = "text",
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            // No scheduled or catch-up requests during the test: only the snapshots it asks for.
+            ["BACKUP_SCHEDULE"] = "0 0 1 1 *",
+            ["SCHEDULER_CATCH_UP"] = "false",
+        };
+        if (rabbit)
+        {
+            _vhost = await TestServices.RabbitMqVirtualHostAsync();
+            environment["RABBITMQ_URI"] = _vhost.AmqpUri;
+        }
+
+        return (environment, database);
+    }
+
+    private static string SnapshotIdIn(string output) => SnapshotIdPattern().Match(output).Groups[1].Value;
+
+    [GeneratedRegex(@"Requested snapshot (\d{8}T\d{6}Z)")]
+    private static partial Regex SnapshotIdPattern();
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningPattern();
+
+    /// <summary>Reads the recorded artifact and checks it against the source database with the driver.</summary>
+    private static async Task<SnapshotManifest> AssertArtifactMatchesSourceAsync(IMongoDatabase database, BackupRecord record)
+    {
+        var location = record.Artifact!.Location;
+        Assert.StartsWith("gridfs:teleguard_artifacts/", location);
+        var bucket = new GridFSBucket(database, new GridFSBucketOptions { BucketName = "teleguard_artifacts" });
+        await using var artifact = await bucket.OpenDownloadStreamAsync(ObjectId.Parse(location.Split('/')[1]));
+        var lines = new Dictionary<string, List<string>>();
+        var manifest = await SnapshotArchive.ReadAsync(artifact, async (m, file, data, ct) =>
+        {
+            if (file.EndsWith(".jsonl", StringComparison.Ordinal))
+            {
+                var collection = m.Collections.Single(c => c.Parts.Any(p => p.File == file)).Name;
+                using var reader = new StreamReader(data);
+                var list = lines.TryGetValue(collection, out var existing) ? existing : lines[collection] = [];
+                while (await reader.ReadLineAsync(ct) is { } line)
+                {
+                    list.Add(line);
+                }
+            }
+        }, CancellationToken.None);
+
+        Assert.Equal(record.Manifest!.Documents, manifest.TotalDocuments);
+        foreach (var collection in manifest.Collections.Where(c => c.Name != BackupsMetaStore.CollectionName))
+        {
+            var source = await database.GetCollection<BsonDocument>(collection.Name).Find(FilterDefinition<BsonDocument>.Empty)
+                .Sort(new BsonDocument("_id", 1)).ToListAsync();
+            Assert.Equal(source.Count, collection.Documents);
+            Assert.Equal(source.Count, record.Manifest.Collections.Single(c => c.Name == collection.Name).Documents);
+            var exported = lines.GetValueOrDefault(collection.Name) ?? [];
+            Assert.Equal(source.Count, exported.Count);
+            for (var i = 0; i < source.Count; i++)
+            {
+                Assert.Equal(BsonTestData.WithoutNegativeZero(source[i]).ToBson(), BsonTestData.ParseLineWithDriver(exported[i]));
+            }
+        }
+
+        return manifest;
+    }
+
+    private static async Task<BackupRecord> RecordAsync(IMongoDatabase database, string id) =>
+        BsonSerializer.Deserialize<BackupRecord>(await database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName)
+            .Find(new BsonDocument("_id", id)).SingleAsync());
+
+    [Fact]
+    public async Task Run_on_rabbitmq_then_snapshot_wait_records_a_complete_snapshot_whose_artifact_equals_the_source()
+    {
+        var (environment, database) = await PrepareAsync(replicaSet: true, rabbit: true);
+        using var service = CliProcess.Start(environment, "run");
+        var health = await TestHosts.EventuallyAsync(() => Task.FromResult(ListeningPattern().Match(service.Output) is { Success: true } m ? m.Groups[1].Value : null),
+            TimeSpan.FromSeconds(60), "teleguard-backup run to listen");
+        using (var http = new HttpClient { BaseAddress = new Uri(health) })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/health/live")).StatusCode);
+            var ready = await TestHosts.EventuallyAsync(async () =>
+            {
+                var response = await http.GetAsync("/health/ready");
+                return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : null;
+            }, TimeSpan.FromSeconds(30), "/health/ready");
+            Assert.Equal("Healthy", ready);
+        }
+
+        var (exitCode, output) = await CliProcess.RunAsync(environment, Timeout, "snapshot", "--wait", "--timeout", "120");
+        Assert.True(exitCode == 0, output + "\n--- run ---\n" + service.Output);
+        Assert.Contains(": complete", output);
+        Assert.Contains("consistency snapshot", output);
+
+        var record = await RecordAsync(database, SnapshotIdIn(output));
+        Assert.Equal(BackupStatus.Complete, record.Status);
+        Assert.Equal("manual", record.Reason);
+        Assert.Equal("snapshot", record.Manifest!.Consistency);
+        Assert.NotNull(record.Manifest.ClusterTime);
+        await AssertArtifactMatchesSourceAsync(database, record);
+
+        var status = await CliProcess.RunAsync(environment, Timeout, "status", "--json");
+        Assert.Equal(0, status.ExitCode);
+        var json = BsonDocument.Parse(status.StandardOutput);
+        Assert.Equal(record.Id, json["lastComplete"].AsString);
+        Assert.Contains(json["snapshots"].AsBsonArray, s => s["_id"] == record.Id && s["status"] == "complete");
+    }
+
+    [Fact]
+    public async Task Without_rabbitmq_snapshot_runs_the_pipeline_in_process_and_a_standalone_server_has_no_consistency()
+    {
+        var (environment, database) = await PrepareAsync(replicaSet: false, rabbit: false);
+        var (exitCode, output) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("(in this process)", output);
+        Assert.Contains("consistency none", output);
+
+        var record = await RecordAsync(database, SnapshotIdIn(output));
+        Assert.Equal(BackupStatus.Complete, record.Status);
+        Assert.Equal("none", record.Manifest!.Consistency);
+        await AssertArtifactMatchesSourceAsync(database, record);
+    }
+
+    [Fact]
+    public async Task Killing_the_service_mid_export_leaves_nothing_created_and_after_restart_the_snapshot_completes_once()
+    {
+        var (environment, database) = await PrepareAsync(replicaSet: true, rabbit: true, users: 0);
+        // Enough data that the export through the stand-in takes a few seconds.
+        var big = database.GetCollection<BsonDocument>("users");
+        for (var batch = 0; batch < 6; batch++)
+        {
+            await big.InsertManyAsync(Enumerable.Range(batch * 5000, 5000)
+                .Select(i => new BsonDocument { { "_id", i }, { "pad", new string('k', 400) } }));
+        }
+
+        environment["SNAPSHOT_LEASE_SECONDS"] = "5";
+        environment["RETRY_MIN_SECONDS"] = "1";
+        environment["RETRY_MAX_SECONDS"] = "3";
+        environment["RETRY_LIMIT"] = "10";
+        var meta = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
+        var files = database.GetCollection<BsonDocument>("teleguard_artifacts.files");
+
+        string id;
+        using (var first = CliProcess.Start(environment, "run"))
+        {
+            await TestHosts.EventuallyAsync(() => Task.FromResult(first.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
+            var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+            Assert.Equal(0, requestCode);
+            id = SnapshotIdIn(requestOutput);
+            await TestHosts.EventuallyAsync(async () =>
+                (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "exporting" : null,
+                TimeSpan.FromSeconds(60), "the export to start");
+            first.Kill(); // SIGKILL mid-export
+        }
+
+        var afterCrash = await meta.Find(new BsonDocument("_id", id)).SingleAsync();
+        Assert.Equal("exporting", afterCrash["status"].AsString);
+        Assert.False(afterCrash.Contains("artifact"));
+
+        using var second = CliProcess.Start(environment, "run");
+        var completed = await TestHosts.EventuallyAsync(async () =>
+        {
+            var document = await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync();
+            return document?["status"] == "complete" ? document : null;
+        }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
+
+        var record = BsonSerializer.Deserialize<BackupRecord>(completed);
+        Assert.True(record.Export!.Attempts >= 2, "the redelivered request took over the dead exporter's lease");
+        Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("filename", $"snapshot-{id}.tar")));
+        var manifest = await AssertArtifactMatchesSourceAsync(database, record);
+        Assert.Equal(30_000, manifest.Collections.Single(c => c.Name == "users").Documents);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_vhost is not null)
+        {
+            await _vhost.DisposeAsync();
+        }
+
+        if (Directory.Exists(_workDirectory))
+        {
+            Directory.Delete(_workDirectory, recursive: true);
+        }
+    }
+}
