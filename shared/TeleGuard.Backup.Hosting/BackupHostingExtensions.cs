@@ -82,6 +82,7 @@ public static class BackupHostingExtensions
         bus.Load(builder.Configuration);
         var registrations = BusRegistrations.Of(builder.Services);
         // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
+        // A broker that stays unreachable for the start timeout ends the process (exit 1) for its restart policy.
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
             o.WaitUntilStarted = true;
@@ -163,8 +164,17 @@ public static class BackupHostingExtensions
             return exitCode;
         }
 
-        await app.RunAsync();
-        return 0;
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Typically the broker unreachable for the whole start timeout: exit, and let the restart policy retry.
+            Console.Error.WriteLine($"teleguard-backup: could not start: {ErrorText.Describe(e)}");
+            return 1;
+        }
     }
 }
 
