@@ -17,7 +17,7 @@ namespace TeleGuard.Backup.Cli.Tests;
 public sealed partial class SnapshotCommandTests : IAsyncDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
-    private readonly string _workDirectory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _workDirectory = new();
     private RabbitMqVirtualHost? _vhost;
 
     private async Task<(Dictionary<string, string?> Environment, IMongoDatabase Database)> PrepareAsync(bool replicaSet, bool rabbit, int users = 100)
@@ -36,7 +36,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
             ["MONGODB_URI"] = uri,
             ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
-            ["SNAPSHOT_DIR"] = _workDirectory,
+            ["SNAPSHOT_DIR"] = _workDirectory.Path,
             ["LOG_FORMAT"] = "text",
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             // No scheduled or catch-up requests during the test: only the snapshots it asks for.
@@ -213,9 +213,6 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
             await _vhost.DisposeAsync();
         }
 
-        if (Directory.Exists(_workDirectory))
-        {
-            Directory.Delete(_workDirectory, recursive: true);
-        }
+        _workDirectory.Dispose();
     }
 }

@@ -10,15 +10,9 @@ namespace TeleGuard.Backup.Snapshot.Tests;
 
 public sealed class SnapshotExporterTests : IDisposable
 {
-    private readonly string _output = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _temp = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_output))
-        {
-            Directory.Delete(_output, recursive: true);
-        }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static SnapshotExporter Exporter(SourceDatabase source) =>
         new(source.Client, source.Database.DatabaseNamespace.DatabaseName, NullLogger<SnapshotExporter>.Instance);
@@ -33,20 +27,20 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task A_replica_set_export_holds_every_document_in_id_order_losslessly_with_indexes_and_snapshot_consistency()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: true);
-        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _output, new SnapshotExportOptions(), CancellationToken.None);
+        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _temp.Path, new SnapshotExportOptions(), CancellationToken.None);
 
         Assert.Equal(SnapshotConsistency.Snapshot, manifest.Consistency.Mode);
         Assert.NotNull(manifest.Consistency.ClusterTime);
         Assert.Equal(["dotted.name", "empty", "everything", "users"], manifest.Collections.Select(c => c.Name));
         Assert.Equal(source.Database.DatabaseNamespace.DatabaseName, manifest.Source.Database);
         Assert.Equal("rs0", manifest.Source.ReplicaSet);
-        await SnapshotArchive.VerifyDirectoryAsync(_output, CancellationToken.None);
+        await SnapshotArchive.VerifyDirectoryAsync(_temp.Path, CancellationToken.None);
 
         foreach (var collection in manifest.Collections)
         {
             var expected = await source.ReadOrderedAsync(collection.Name);
             Assert.Equal(expected.Count, collection.Documents);
-            var lines = collection.Parts.SelectMany(p => File.ReadAllLines(Path.Combine(_output, p.File), Encoding.UTF8)).ToList();
+            var lines = collection.Parts.SelectMany(p => File.ReadAllLines(Path.Combine(_temp.Path, p.File), Encoding.UTF8)).ToList();
             Assert.Equal(expected.Count, lines.Count);
             for (var i = 0; i < lines.Count; i++)
             {
@@ -57,10 +51,10 @@ public sealed class SnapshotExporterTests : IDisposable
 
         // The sign of -0.0 is in the text even though the driver's reader cannot return it.
         var everything = manifest.Collections.Single(c => c.Name == "everything");
-        var text = string.Concat(everything.Parts.Select(p => File.ReadAllText(Path.Combine(_output, p.File))));
+        var text = string.Concat(everything.Parts.Select(p => File.ReadAllText(Path.Combine(_temp.Path, p.File))));
         Assert.Contains("\"negativeZero\":{\"$numberDouble\":\"-0.0\"}", text);
 
-        var metadata = await ReadDocumentAsync(Path.Combine(_output, manifest.Collections.Single(c => c.Name == "users").Metadata.File));
+        var metadata = await ReadDocumentAsync(Path.Combine(_temp.Path, manifest.Collections.Single(c => c.Name == "users").Metadata.File));
         var indexes = metadata["indexes"].AsBsonArray.Select(i => i.AsBsonDocument).ToDictionary(i => i["name"].AsString);
         Assert.Equal(["_id_", "active_tenant", "email_unique", "seen_ttl", "tenant_email"], indexes.Keys.Order());
         Assert.True(indexes["email_unique"]["unique"].ToBoolean());
@@ -73,7 +67,7 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task A_standalone_export_says_it_has_no_point_in_time_consistency()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: false, users: 10);
-        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _output, new SnapshotExportOptions(), CancellationToken.None);
+        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _temp.Path, new SnapshotExportOptions(), CancellationToken.None);
         Assert.Equal(SnapshotConsistency.None, manifest.Consistency.Mode);
         Assert.Null(manifest.Consistency.ClusterTime);
         Assert.Equal(10, manifest.Collections.Single(c => c.Name == "users").Documents);
@@ -83,13 +77,13 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task Large_collections_are_split_into_parts_whose_concatenation_is_the_collection_hash()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: false, users: 3000);
-        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _output,
+        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _temp.Path,
             new SnapshotExportOptions { PartSizeBytes = 32 * 1024 }, CancellationToken.None);
 
         var users = manifest.Collections.Single(c => c.Name == "users");
         Assert.True(users.Parts.Count > 3);
         Assert.All(users.Parts, p => Assert.True(p.Bytes <= 32 * 1024));
-        var whole = users.Parts.SelectMany(p => File.ReadAllBytes(Path.Combine(_output, p.File))).ToArray();
+        var whole = users.Parts.SelectMany(p => File.ReadAllBytes(Path.Combine(_temp.Path, p.File))).ToArray();
         Assert.Equal(users.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(whole)));
         Assert.Equal(users.Bytes, whole.Length);
         // The ~15 MB document is larger than the part size: it gets a part of its own rather than being cut.
@@ -101,7 +95,7 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task Only_the_chosen_collections_are_exported_and_excluded_ones_never()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: false, users: 5);
-        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _output, new SnapshotExportOptions
+        var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _temp.Path, new SnapshotExportOptions
         {
             Collections = ["users", "everything"],
             ExcludedCollections = new HashSet<string> { "everything" },
@@ -113,7 +107,7 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task Naming_a_collection_that_does_not_exist_fails_clearly()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: false, users: 1);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Exporter(source).ExportAsync("20261126T040000Z", _output,
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Exporter(source).ExportAsync("20261126T040000Z", _temp.Path,
             new SnapshotExportOptions { Collections = ["users", "nope"] }, CancellationToken.None));
         Assert.Contains("nope", error.Message);
         Assert.Contains("BACKUP_COLLECTIONS", error.Message);

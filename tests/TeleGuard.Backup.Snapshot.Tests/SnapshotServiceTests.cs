@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Snapshot.Tests;
 /// <summary>The snapshot service in a host on a real RabbitMQ (a virtual host of its own) against the replica-set server.</summary>
 public sealed class SnapshotServiceTests : IAsyncDisposable
 {
-    private readonly string _workDirectory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _workDirectory = new();
     private RabbitMqVirtualHost? _vhost;
     private IHost? _host;
 
@@ -62,7 +62,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             ["RABBITMQ_URI"] = _vhost.AmqpUri,
             ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
-            ["SNAPSHOT_DIR"] = _workDirectory,
+            ["SNAPSHOT_DIR"] = _workDirectory.Path,
             ["RETRY_LIMIT"] = "1",
             ["RETRY_MIN_SECONDS"] = "0",
             ["RETRY_MAX_SECONDS"] = "1",
@@ -135,7 +135,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
-        Assert.False(Directory.Exists(Path.Combine(_workDirectory, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory, "exports")).Any(),
+        Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
             "export folders are removed once the artifact is stored");
     }
 
@@ -187,9 +187,6 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             await _vhost.DisposeAsync();
         }
 
-        if (Directory.Exists(_workDirectory))
-        {
-            Directory.Delete(_workDirectory, recursive: true);
-        }
+        _workDirectory.Dispose();
     }
 }

@@ -1,24 +1,19 @@
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text;
+using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Snapshots.Tests;
 
 public sealed class SnapshotArchiveTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _temp = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root))
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private (string Directory, SnapshotManifest Manifest) MakeSnapshot()
     {
-        var directory = Path.Combine(_root, "snapshot");
+        var directory = Path.Combine(_temp.Path, "snapshot");
         var entries = new List<CollectionEntry>();
         foreach (var name in new[] { "accounts", "users" })
         {
@@ -61,7 +56,7 @@ public sealed class SnapshotArchiveTests : IDisposable
     {
         var (directory, manifest) = MakeSnapshot();
         var archive = await ArchiveAsync(directory, manifest);
-        var destination = Path.Combine(_root, "extracted");
+        var destination = Path.Combine(_temp.Path, "extracted");
         var read = await SnapshotArchive.ExtractAsync(new MemoryStream(archive), destination, TestContext.Current.CancellationToken);
 
         Assert.Equal(manifest.SnapshotId, read.SnapshotId);
@@ -83,7 +78,7 @@ public sealed class SnapshotArchiveTests : IDisposable
         var at = archive.AsSpan().LastIndexOf(needle);
         archive[at + 6] ^= 0x01;
 
-        var destination = Path.Combine(_root, "extracted");
+        var destination = Path.Combine(_temp.Path, "extracted");
         var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
             SnapshotArchive.ExtractAsync(new MemoryStream(archive), destination, TestContext.Current.CancellationToken));
         Assert.Contains("20261126T040000Z", error.Message);

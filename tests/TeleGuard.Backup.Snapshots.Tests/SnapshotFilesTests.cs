@@ -1,25 +1,20 @@
 using System.Security.Cryptography;
 using System.Text;
+using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Snapshots.Tests;
 
 public sealed class SnapshotFilesTests : IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _temp = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Parts_never_exceed_the_part_size_never_split_a_line_and_hash_to_the_whole()
     {
         var lines = Enumerable.Range(0, 5000).Select(i => Encoding.UTF8.GetBytes($"{{\"n\":{i},\"pad\":\"{new string('p', i % 300)}\"}}\n")).ToList();
-        using var writer = new JsonLinesPartWriter(_directory, "collections/c", maxPartBytes: 64 * 1024);
+        using var writer = new JsonLinesPartWriter(_temp.Path, "collections/c", maxPartBytes: 64 * 1024);
         foreach (var line in lines)
         {
             writer.WriteLine(line);
@@ -29,11 +24,11 @@ public sealed class SnapshotFilesTests : IDisposable
         var whole = lines.SelectMany(l => l).ToArray();
         Assert.True(parts.Count > 5);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(whole)), sha256);
-        var concatenated = parts.SelectMany(p => File.ReadAllBytes(Path.Combine(_directory, p.File))).ToArray();
+        var concatenated = parts.SelectMany(p => File.ReadAllBytes(Path.Combine(_temp.Path, p.File))).ToArray();
         Assert.Equal(whole, concatenated);
         Assert.All(parts, p =>
         {
-            var bytes = File.ReadAllBytes(Path.Combine(_directory, p.File));
+            var bytes = File.ReadAllBytes(Path.Combine(_temp.Path, p.File));
             Assert.True(bytes.Length <= 64 * 1024);
             Assert.Equal((byte)'\n', bytes[^1]);
             Assert.Equal(p.Bytes, bytes.Length);
@@ -46,7 +41,7 @@ public sealed class SnapshotFilesTests : IDisposable
     [Fact]
     public void A_line_larger_than_the_part_size_gets_a_part_of_its_own()
     {
-        using var writer = new JsonLinesPartWriter(_directory, "collections/c", maxPartBytes: 2048);
+        using var writer = new JsonLinesPartWriter(_temp.Path, "collections/c", maxPartBytes: 2048);
         writer.WriteLine(new byte[10]);
         writer.WriteLine(new byte[5000]);
         writer.WriteLine(new byte[10]);

@@ -7,21 +7,15 @@ namespace TeleGuard.Backup.Storage.Tests;
 
 public sealed class ArtifactStoreTests : IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "tg-tests", Guid.NewGuid().ToString("N"));
+    private readonly TemporaryDirectory _temp = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_directory))
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private async Task<(IArtifactStore Store, IMongoDatabase? Database)> CreateAsync(string kind)
     {
         if (kind == "directory")
         {
-            return (new DirectoryArtifactStore(_directory), null);
+            return (new DirectoryArtifactStore(_temp.Path), null);
         }
 
         var uri = await TestServices.MongoUriAsync();
@@ -75,7 +69,7 @@ public sealed class ArtifactStoreTests : IDisposable
         }
         else
         {
-            Assert.Empty(Directory.EnumerateFileSystemEntries(_directory));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path));
         }
     }
 
