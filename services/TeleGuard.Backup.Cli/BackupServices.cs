@@ -1,3 +1,4 @@
+using TeleGuard.Backup.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Scheduler;
 using TeleGuard.Backup.Snapshot;
@@ -15,6 +16,7 @@ public static class BackupServices
         }
 
         builder.AddSnapshotService();
+        builder.AddGitHubSinkService();
         return builder;
     }
 

@@ -18,6 +18,7 @@ public sealed class SnapshotProducer(
     BackupsMetaStore meta,
     IOptions<SnapshotServiceOptions> options,
     IOptions<ArtifactStoreOptions> storeOptions,
+    IOptions<WorkDirectoryOptions> workDirectory,
     ILogger<SnapshotProducer> logger)
 {
     // One owner per process: a retry in the same process takes its own lease back at once.
@@ -50,20 +51,20 @@ public sealed class SnapshotProducer(
                 throw new SnapshotExportInProgressException(id);
         }
 
-        var workDirectory = Path.Combine(settings.WorkDirectory, "exports", $"{id}.{Guid.NewGuid():N}");
+        var exportDirectory = Path.Combine(workDirectory.Value.Path, "exports", $"{id}.{Guid.NewGuid():N}");
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewal = RenewLeaseAsync(id, settings.Lease, leaseLost);
         try
         {
-            RemoveStaleExports(settings.WorkDirectory, id);
-            var manifest = await exporter.ExportAsync(id, workDirectory, new SnapshotExportOptions
+            RemoveStaleExports(workDirectory.Value.Path, id);
+            var manifest = await exporter.ExportAsync(id, exportDirectory, new SnapshotExportOptions
             {
                 Collections = settings.Collections,
                 ExcludedCollections = storeOptions.Value.OwnCollections,
                 PartSizeBytes = settings.PartSizeBytes,
             }, leaseLost.Token);
 
-            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(workDirectory, manifest, stream, ct), leaseLost.Token);
+            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(exportDirectory, manifest, stream, ct), leaseLost.Token);
             var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
             if (!await meta.MarkCreatedAsync(id, Owner, artifact, manifest, cancellationToken))
             {
@@ -87,7 +88,7 @@ public sealed class SnapshotProducer(
         {
             await leaseLost.CancelAsync();
             await renewal;
-            DeleteQuietly(workDirectory);
+            DeleteQuietly(exportDirectory);
         }
     }
 

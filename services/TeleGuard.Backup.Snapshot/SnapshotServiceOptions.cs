@@ -5,9 +5,6 @@ namespace TeleGuard.Backup.Snapshot;
 
 public sealed class SnapshotServiceOptions : EnvironmentOptions
 {
-    /// <summary><c>SNAPSHOT_DIR</c>: working directory for exports (and, for the sinks, git clones and temporary files).</summary>
-    public string WorkDirectory { get; private set; } = "/tmp/teleguard_snapshots";
-
     /// <summary><c>BACKUP_COLLECTIONS</c>: comma-separated collection names; unset exports every non-system collection.</summary>
     public IReadOnlyList<string> Collections { get; private set; } = [];
 
@@ -19,12 +16,6 @@ public sealed class SnapshotServiceOptions : EnvironmentOptions
 
     protected override void Read(SettingsReader settings)
     {
-        WorkDirectory = settings.OrDefault("SNAPSHOT_DIR", "/tmp/teleguard_snapshots");
-        if (!Path.IsPathFullyQualified(WorkDirectory))
-        {
-            settings.Fail("SNAPSHOT_DIR", "must be an absolute path");
-        }
-
         Collections = (settings.Optional("BACKUP_COLLECTIONS") ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         PartSizeBytes = settings.Int("SNAPSHOT_PART_SIZE_MB", 45, 1, 95) * 1024L * 1024;

@@ -24,6 +24,7 @@ public static class BackupHostingExtensions
         builder.Services.AddBackupStorage();
         builder.Services.AddEnvironmentOptions<BusOptions>();
         builder.Services.AddEnvironmentOptions<RetentionOptions>();
+        builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddHealthChecks()
             .AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"])
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);

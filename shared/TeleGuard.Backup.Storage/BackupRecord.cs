@@ -32,7 +32,9 @@ public static class SinkStatus
 /// </summary>
 public static class BackupSinks
 {
-    public static readonly IReadOnlyList<string> All = [];
+    public const string GitHub = "github";
+
+    public static readonly IReadOnlyList<string> All = [GitHub];
 }
 
 /// <summary>One document of <c>backups_meta</c>; <c>_id</c> is the snapshot id.</summary>
@@ -101,4 +103,7 @@ public sealed class SinkRecord
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
     [BsonElement("location")] public BsonDocument? Location { get; set; }
+
+    /// <summary>When retention removed this copy from the destination (the record of where it was stays).</summary>
+    [BsonElement("removedAt")] public DateTime? RemovedAt { get; set; }
 }

@@ -187,6 +187,33 @@ public sealed class BackupsMetaStore
         await RefreshStatusAsync(snapshotId, cancellationToken);
     }
 
+    /// <summary>A failed sink attempt that will be retried: the error is kept, the status stays <c>running</c>.</summary>
+    public Task RecordSinkErrorAsync(string snapshotId, string sink, string error, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
+            Update.Set($"sinks.{sink}.error", error).Set($"sinks.{sink}.at", Now),
+            cancellationToken: cancellationToken);
+
+    /// <summary>Replaces where a sink's copy of a snapshot is (e.g. a commit that was replayed or compacted).</summary>
+    public Task UpdateSinkLocationAsync(string snapshotId, string sink, BsonDocument location, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId),
+            Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, Now),
+            cancellationToken: cancellationToken);
+
+    /// <summary>Marks the sink's copies of snapshots older than <paramref name="keptSnapshotId"/> as removed by retention.</summary>
+    public Task MarkSinkCopiesRemovedAsync(string sink, string keptSnapshotId, CancellationToken cancellationToken) =>
+        _records.UpdateManyAsync(
+            Filter.Lt(r => r.Id, keptSnapshotId) & Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded)
+            & Filter.Exists($"sinks.{sink}.removedAt", false),
+            Update.Set($"sinks.{sink}.removedAt", Now),
+            cancellationToken: cancellationToken);
+
+    /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
+    public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken) =>
+        await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))
+            .Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(1).FirstOrDefaultAsync(cancellationToken);
+
     /// <summary>Derives created / complete / degraded / failed from the sinks' outcomes.</summary>
     private async Task RefreshStatusAsync(string snapshotId, CancellationToken cancellationToken)
     {

@@ -22,6 +22,49 @@ public sealed class RedisLocks(RedisConnection redis)
         }
     }
 
+    /// <summary>
+    /// Takes an exclusive lease on <paramref name="key"/>, waiting up to <paramref name="wait"/> for it. Returns null
+    /// when Redis is unavailable (the caller proceeds unlocked and relies on its own conflict handling); throws
+    /// <see cref="TimeoutException"/> when another holder keeps it longer than the wait.
+    /// </summary>
+    public async Task<RedisLease?> AcquireAsync(string key, TimeSpan ttl, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        IDatabase database;
+        try
+        {
+            database = await redis.GetDatabaseAsync(cancellationToken);
+        }
+        catch (RedisUnavailableException)
+        {
+            return null;
+        }
+
+        var token = Guid.NewGuid().ToString("N");
+        var fullKey = redis.Key(key);
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            try
+            {
+                if (await database.StringSetAsync(fullKey, token, ttl, When.NotExists))
+                {
+                    return new RedisLease(database, fullKey, token);
+                }
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+            {
+                return null;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Lock {key} is held by another instance.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+    }
+
     /// <summary>Whether a claim exists (for catch-up: was this slot already requested?).</summary>
     public async Task<bool> IsClaimedAsync(string key, CancellationToken cancellationToken)
     {
@@ -33,6 +76,24 @@ public sealed class RedisLocks(RedisConnection redis)
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
         {
             throw new RedisUnavailableException("Redis did not answer.", e);
+        }
+    }
+}
+
+/// <summary>An exclusive Redis lease, released on dispose only if still ours.</summary>
+public sealed class RedisLease(IDatabase database, RedisKey key, string token) : IAsyncDisposable
+{
+    private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await database.ScriptEvaluateAsync(ReleaseScript, [key], [token]);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            // The lease expires on its own.
         }
     }
 }

@@ -99,8 +99,8 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         var record = await TestHosts.EventuallyAsync(async () =>
         {
             var r = await meta.GetAsync(id, CancellationToken.None);
-            return r is { Status: BackupStatus.Complete } ? r : null;
-        }, TimeSpan.FromSeconds(60), "the snapshot to complete");
+            return r is { Status: BackupStatus.Created } ? r : null; // no sink runs in this host: it stays created
+        }, TimeSpan.FromSeconds(60), "the snapshot to be created");
         await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 2 ? "both" : null),
             TimeSpan.FromSeconds(30), "both requests to be consumed");
         await Task.Delay(1000); // a second announcement, if any, would have arrived by now
@@ -131,7 +131,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         var second = await TestHosts.EventuallyAsync(async () =>
         {
             var r = await meta.GetAsync("20261126T050000Z", CancellationToken.None);
-            return r is { Status: BackupStatus.Complete } ? r : null;
+            return r is { Status: BackupStatus.Created } ? r : null;
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);

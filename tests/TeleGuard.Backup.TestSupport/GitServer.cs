@@ -37,6 +37,28 @@ public sealed record GitServer(string BaseUrl, string Root, string User, string 
         return (new Uri($"{BaseUrl}/{name}.git"), path);
     }
 
+    /// <summary>The exact bytes of a file in a commit of a bare repository on the server.</summary>
+    public static byte[] ReadBlob(string repositoryPath, string commitish, string file)
+    {
+        var start = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-C", repositoryPath, "cat-file", "blob", $"{commitish}:{file}" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        using var bytes = new MemoryStream();
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.BaseStream.CopyTo(bytes);
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"git cat-file {commitish}:{file} failed: {error.Result}");
+        }
+
+        return bytes.ToArray();
+    }
+
     /// <summary>Runs the git CLI and returns its standard output (throws on a non-zero exit).</summary>
     public static string Run(string? directory, params string[] args)
     {

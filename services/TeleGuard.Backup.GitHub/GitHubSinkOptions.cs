@@ -1,0 +1,70 @@
+using LibGit2Sharp;
+using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.Git;
+
+namespace TeleGuard.Backup.GitHub;
+
+/// <summary>
+/// <c>GITHUB_REPO</c> (https URL of the private repository), <c>GITHUB_TOKEN</c>, <c>GITHUB_BACKUP_BRANCH</c>
+/// (default <c>backups</c>), <c>GITHUB_USER</c> (default <c>x-access-token</c>, what GitHub expects with a token).
+/// None set: the sink is disabled. Some set: start-up refuses and names what is missing.
+/// </summary>
+public sealed class GitHubSinkOptions : EnvironmentOptions
+{
+    public const string RepositoryVariable = "GITHUB_REPO";
+    public const string TokenVariable = "GITHUB_TOKEN";
+    public const string BranchVariable = "GITHUB_BACKUP_BRANCH";
+
+    /// <summary>GitHub rejects files over 100 MB and warns over 50 MB: parts stay at or under 45 MiB.</summary>
+    public const long MaxFileBytes = 45L * 1024 * 1024;
+
+    public bool Enabled { get; private set; }
+    public GitRemote? Remote { get; private set; }
+
+    protected override void Read(SettingsReader settings)
+    {
+        var repository = settings.Optional(RepositoryVariable);
+        var token = settings.Optional(TokenVariable);
+        var branch = settings.Optional(BranchVariable);
+        if (repository is null && token is null && branch is null)
+        {
+            return;
+        }
+
+        if (repository is null)
+        {
+            settings.Fail(RepositoryVariable, $"is required when {TokenVariable} or {BranchVariable} is set");
+        }
+
+        if (token is null)
+        {
+            settings.Fail(TokenVariable, $"is required when {RepositoryVariable} or {BranchVariable} is set");
+        }
+
+        branch ??= "backups";
+        if (!Reference.IsValidName($"refs/heads/{branch}"))
+        {
+            settings.Fail(BranchVariable, "is not a valid branch name");
+        }
+
+        if (repository is null || token is null)
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(repository, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http"))
+        {
+            settings.Fail(RepositoryVariable, "must be the repository's https URL, e.g. https://github.com/owner/backups.git");
+            return;
+        }
+
+        if (url.UserInfo.Length > 0)
+        {
+            settings.Fail(RepositoryVariable, $"must not contain credentials; put the token in {TokenVariable}");
+            return;
+        }
+
+        Enabled = true;
+        Remote = new GitRemote(url, branch, settings.OrDefault("GITHUB_USER", "x-access-token"), token);
+    }
+}

@@ -1,0 +1,7 @@
+using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Hosting;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.AddBackupDefaults();
+builder.AddGitHubSinkService();
+return await builder.RunBackupServiceAsync();

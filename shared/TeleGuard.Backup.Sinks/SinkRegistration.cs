@@ -1,0 +1,15 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace TeleGuard.Backup.Sinks;
+
+public static class SinkRegistration
+{
+    /// <summary>What every sink uses; safe to call from each sink's registration in a composed host.</summary>
+    public static IServiceCollection AddSnapshotSinkDefaults(this IServiceCollection services)
+    {
+        services.TryAddSingleton<SnapshotSinkRunner>();
+        services.TryAddSingleton<SnapshotArtifactFetcher>();
+        return services;
+    }
+}

@@ -1,0 +1,269 @@
+using System.Security.Cryptography;
+using System.Text;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshot;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.GitHub.Tests;
+
+/// <summary>
+/// The snapshot service and the GitHub sink in one host on a real RabbitMQ, against the replica-set server and the
+/// git smart-HTTP server. What is on the git server is read with the git CLI from its bare repository.
+/// </summary>
+public sealed class GitHubSinkTests : IAsyncDisposable
+{
+    private readonly TemporaryDirectory _work = new();
+    private readonly GitServer _git = GitServer.FromEnvironment();
+    private readonly CapturedLogs _logs = new();
+    private readonly List<IHost> _hosts = [];
+    private RabbitMqVirtualHost? _vhost;
+
+    private sealed record Pipeline(IHost Host, IMongoDatabase Database, BackupsMetaStore Meta, IBus Bus, string RepositoryPath);
+
+    private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
+    {
+        var uri = await TestServices.MongoReplicaSetUriAsync();
+        var database = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        _vhost = await TestServices.RabbitMqVirtualHostAsync();
+        var (url, path) = _git.CreateRepository();
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["RABBITMQ_URI"] = _vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = _git.Token,
+            ["RETRY_LIMIT"] = "1",
+            ["RETRY_MIN_SECONDS"] = "0",
+            ["RETRY_MAX_SECONDS"] = "1",
+            ["LOG_LEVEL"] = "Trace",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
+        builder.AddBackupDefaults();
+        builder.Logging.AddProvider(_logs);
+        builder.AddSnapshotService();
+        builder.AddGitHubSinkService();
+        builder.AddBackupBus();
+        var host = builder.Build();
+        await host.StartAsync();
+        _hosts.Add(host);
+        return new Pipeline(host, database, host.Services.GetRequiredService<BackupsMetaStore>(), host.Services.GetRequiredService<IBus>(), path);
+    }
+
+    private static Task<BackupRecord> WaitForAsync(Pipeline pipeline, string id, Func<BackupRecord, bool> condition, string what) =>
+        TestHosts.EventuallyAsync(async () => await pipeline.Meta.GetAsync(id, CancellationToken.None) is { } r && condition(r) ? r : null,
+            TimeSpan.FromSeconds(90), what);
+
+    private static async Task<BackupRecord> SnapshotAsync(Pipeline pipeline, string id)
+    {
+        await pipeline.Bus.Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        return await WaitForAsync(pipeline, id, r => BackupStatus.IsFinal(r.Status), $"snapshot {id} to finish");
+    }
+
+    private static List<string> ServerHistory(Pipeline pipeline) =>
+        GitServer.Run(pipeline.RepositoryPath, "log", "--format=%H %(trailers:key=Snapshot-Id,valueonly,separator=)", "backups")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+
+    /// <summary>Every file of the artifact, byte for byte, under snapshot/ in the given commit on the server.</summary>
+    private static async Task AssertCommitHoldsArtifactAsync(Pipeline pipeline, BackupRecord record, string commit)
+    {
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        await using var artifact = await store.OpenReadAsync(record.Artifact!.Location, CancellationToken.None);
+        var files = 0;
+        await SnapshotArchive.ReadAsync(artifact, async (_, file, data, ct) =>
+        {
+            using var bytes = new MemoryStream();
+            await data.CopyToAsync(bytes, ct);
+            Assert.Equal(bytes.ToArray(), GitServer.ReadBlob(pipeline.RepositoryPath, commit, $"snapshot/{file}"));
+            files++;
+        }, CancellationToken.None);
+        Assert.True(files >= 3);
+        var manifest = SnapshotManifest.Parse(GitServer.ReadBlob(pipeline.RepositoryPath, commit, "snapshot/manifest.json"));
+        Assert.Equal(record.Id, manifest.SnapshotId);
+    }
+
+    [Fact]
+    public async Task Three_snapshots_are_three_commits_holding_the_artifact_a_redelivery_adds_none_and_cleanup_leaves_one_orphan()
+    {
+        var pipeline = await StartAsync();
+        var users = pipeline.Database.GetCollection<BsonDocument>("users");
+        await users.InsertManyAsync(Enumerable.Range(0, 300).Select(i => new BsonDocument { { "_id", i }, { "name", $"user {i}" } }));
+        await pipeline.Database.GetCollection<BsonDocument>("everything").InsertManyAsync(BsonTestData.EveryType(includeLargeDocument: false));
+
+        var records = new List<BackupRecord>();
+        foreach (var (id, hour) in new[] { ("20261126T010000Z", 1), ("20261126T020000Z", 2), ("20261126T030000Z", 3) })
+        {
+            await users.UpdateOneAsync(new BsonDocument("_id", hour), new BsonDocument("$set", new BsonDocument("name", $"changed at {hour}")));
+            var record = await SnapshotAsync(pipeline, id);
+            Assert.Equal(BackupStatus.Complete, record.Status);
+            records.Add(record);
+        }
+
+        var history = ServerHistory(pipeline);
+        Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], history.Select(h => h.Split(' ')[1]));
+        for (var i = 0; i < 3; i++)
+        {
+            var github = records[i].Sinks[BackupSinks.GitHub];
+            Assert.Equal(SinkStatus.Succeeded, github.Status);
+            Assert.Equal(1, github.Attempts);
+            Assert.Equal("backups", github.Location!["branch"].AsString);
+            var commit = github.Location["commit"].AsString;
+            Assert.Equal(history[2 - i].Split(' ')[0], commit);
+            await AssertCommitHoldsArtifactAsync(pipeline, records[i], commit);
+        }
+
+        var message = GitServer.Run(pipeline.RepositoryPath, "log", "-1", "--format=%B", "backups");
+        Assert.Contains("Snapshot 20261126T030000Z: 3 collections", message); // backups_meta, everything, users
+        Assert.Contains("users: 300 documents", message);
+        // Only the changed document differs between two hourly commits.
+        var diff = GitServer.Run(pipeline.RepositoryPath, "diff", "--stat", "backups~1", "backups", "--", "snapshot/collections/users");
+        Assert.Contains("1 file changed, 1 insertion(+), 1 deletion(-)", diff);
+        Assert.DoesNotContain(_git.Token, _logs.All);
+
+        // A redelivered SnapshotCreated makes no new commit and keeps the recorded one.
+        var first = records[0];
+        await pipeline.Bus.Publish(new SnapshotCreated(first.Id, DateTimeOffset.UtcNow, first.Artifact!.Location, first.Artifact.Size,
+            first.Artifact.Sha256, first.Manifest!.Collections.Count, first.Manifest.Documents));
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"snapshot {first.Id} already copied") ? "seen" : null),
+            TimeSpan.FromSeconds(30), "the redelivery to be handled");
+        Assert.Equal(3, ServerHistory(pipeline).Count);
+        var again = await pipeline.Meta.GetAsync(first.Id, CancellationToken.None);
+        Assert.Equal(first.Sinks[BackupSinks.GitHub].Location!["commit"], again!.Sinks[BackupSinks.GitHub].Location!["commit"]);
+        Assert.Equal(1, again.Sinks[BackupSinks.GitHub].Attempts);
+
+        // Cleanup: one commit without parents, holding the latest snapshot.
+        await pipeline.Bus.Publish(new CleanupRequested("20261126T030500Z", DateTimeOffset.UtcNow, "schedule"));
+        var latest = await WaitForAsync(pipeline, "20261126T030000Z",
+            r => r.Sinks[BackupSinks.GitHub].Location!.Contains("compactedAt"), "the compaction to be recorded");
+        var orphan = latest.Sinks[BackupSinks.GitHub].Location!["commit"].AsString;
+        Assert.Equal(orphan, GitServer.Run(pipeline.RepositoryPath, "rev-parse", "backups").Trim());
+        Assert.Equal("1", GitServer.Run(pipeline.RepositoryPath, "rev-list", "--count", "backups").Trim());
+        Assert.Equal("", GitServer.Run(pipeline.RepositoryPath, "log", "-1", "--format=%P", "backups").Trim());
+        await AssertCommitHoldsArtifactAsync(pipeline, latest, orphan);
+        Assert.NotNull((await pipeline.Meta.GetAsync("20261126T010000Z", CancellationToken.None))!.Sinks[BackupSinks.GitHub].RemovedAt);
+        Assert.Null(latest.Sinks[BackupSinks.GitHub].RemovedAt);
+    }
+
+    [Fact]
+    public async Task A_collection_over_100_MiB_is_committed_in_parts_of_at_most_45_MiB_and_the_push_is_accepted()
+    {
+        var pipeline = await StartAsync(new() { ["ARTIFACT_STORE"] = "directory", ["ARTIFACT_DIR"] = Path.Combine(_work.Path, "artifacts") });
+        const string id = "20261126T040000Z";
+
+        // An artifact whose one part holds 110 MiB (as with SNAPSHOT_PART_SIZE_MB above 45): the sink must split it.
+        var folder = Path.Combine(_work.Path, "big-snapshot");
+        var directory = SnapshotPaths.CollectionDirectory("big");
+        Directory.CreateDirectory(Path.Combine(folder, directory));
+        var metadata = Encoding.UTF8.GetBytes("{\"name\":\"big\",\"type\":\"collection\",\"options\":{},\"indexes\":[]}\n");
+        await File.WriteAllBytesAsync(Path.Combine(folder, SnapshotPaths.MetadataFile(directory)), metadata);
+        using (var writer = new JsonLinesPartWriter(folder, directory, 200L * 1024 * 1024))
+        {
+            var random = new Random(1);
+            var pad = new byte[1000];
+            for (var i = 0; i < 115_000; i++)
+            {
+                random.NextBytes(pad);
+                writer.WriteLine(Encoding.UTF8.GetBytes($"{{\"_id\":{{\"$numberInt\":\"{i}\"}},\"pad\":\"{Convert.ToBase64String(pad)}\"}}\n"));
+            }
+
+            var (parts, sha256) = writer.Complete();
+            var manifest = new SnapshotManifest
+            {
+                SnapshotId = id,
+                StartedAt = DateTimeOffset.UtcNow,
+                FinishedAt = DateTimeOffset.UtcNow,
+                Source = new SnapshotSource("db", ["localhost:27017"], null),
+                Consistency = new SnapshotConsistency(SnapshotConsistency.None, null),
+                Collections = [new CollectionEntry("big", "collection", directory, writer.Documents, writer.Bytes, sha256,
+                    new FileEntry(SnapshotPaths.MetadataFile(directory), metadata.Length, Convert.ToHexStringLower(SHA256.HashData(metadata))), parts)],
+            };
+            Assert.True(manifest.TotalBytes > 100L * 1024 * 1024);
+            var stored = await pipeline.Host.Services.GetRequiredService<IArtifactStore>()
+                .SaveAsync(id, (s, ct) => SnapshotArchive.WriteAsync(folder, manifest, s, ct), CancellationToken.None);
+            await pipeline.Meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "test", CancellationToken.None);
+            await pipeline.Meta.TryClaimExportAsync(id, "test", TimeSpan.FromMinutes(5), CancellationToken.None);
+            var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
+            Assert.True(await pipeline.Meta.MarkCreatedAsync(id, "test", artifact, manifest, CancellationToken.None));
+            await pipeline.Bus.Publish(new SnapshotCreated(id, DateTimeOffset.UtcNow, stored.Location, stored.Size, stored.Sha256, 1, writer.Documents));
+
+            var record = await WaitForAsync(pipeline, id, r => BackupStatus.IsFinal(r.Status), "the big snapshot to be committed");
+            Assert.True(record.Sinks[BackupSinks.GitHub].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Error);
+
+            var committed = SnapshotManifest.Parse(GitServer.ReadBlob(pipeline.RepositoryPath, "backups", "snapshot/manifest.json"));
+            var big = committed.Collections.Single();
+            Assert.True(big.Parts.Count >= 3, $"{big.Parts.Count} parts");
+            using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            foreach (var part in big.Parts)
+            {
+                var bytes = GitServer.ReadBlob(pipeline.RepositoryPath, "backups", $"snapshot/{part.File}");
+                Assert.True(bytes.Length <= 45 * 1024 * 1024, $"{part.File} has {bytes.Length} bytes");
+                Assert.Equal(part.Sha256, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+                whole.AppendData(bytes);
+            }
+
+            Assert.Equal(sha256, Convert.ToHexStringLower(whole.GetHashAndReset()));
+            Assert.Equal(sha256, big.Sha256);
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_token_fails_the_github_copy_clearly_without_the_token_in_any_log_line()
+    {
+        const string wrongToken = "ghs_CanaryWrongToken0123456789abcdefABCDEF";
+        var pipeline = await StartAsync(new() { ["GITHUB_TOKEN"] = wrongToken });
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument("_id", 1));
+
+        var record = await SnapshotAsync(pipeline, "20261126T050000Z");
+        var github = record.Sinks[BackupSinks.GitHub];
+        Assert.Equal(SinkStatus.Failed, github.Status);
+        Assert.Contains("Authentication", github.Error);
+        Assert.Equal(1, github.Attempts); // authentication failures are not retried
+        Assert.Equal(BackupStatus.Failed, record.Status); // GitHub is the only destination so far
+        Assert.NotNull(record.Artifact); // the snapshot itself is intact for the other destinations
+        Assert.DoesNotContain(wrongToken, _logs.All);
+        Assert.DoesNotContain(wrongToken, record.ToBsonDocument().ToJson());
+        Assert.Contains(_logs.Lines, l => l.Contains("Authentication"));
+    }
+
+    [Fact]
+    public async Task Without_any_github_variable_the_sink_records_skipped_and_the_snapshot_completes()
+    {
+        var pipeline = await StartAsync(new() { ["GITHUB_REPO"] = null, ["GITHUB_TOKEN"] = null });
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument("_id", 1));
+        var record = await SnapshotAsync(pipeline, "20261126T060000Z");
+        Assert.Equal(SinkStatus.Skipped, record.Sinks[BackupSinks.GitHub].Status);
+        Assert.Equal(BackupStatus.Complete, record.Status);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+
+        if (_vhost is not null)
+        {
+            await _vhost.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
