@@ -40,10 +40,11 @@ public sealed class SnapshotProducer(
         {
             case ExportClaim.AlreadyCreated:
                 logger.LogInformation("Snapshot {SnapshotId} already exists ({Status})", id, record!.Status);
-                if (record.Status == BackupStatus.Created && record.Artifact is { DeletedAt: null } artifact && record.Manifest is { } summary)
+                if (record.AnnouncedAt is null && record.Artifact is { DeletedAt: null } artifact && record.Manifest is { } summary)
                 {
                     // A crash between recording and announcing would otherwise leave the sinks waiting forever.
                     await publish.Publish(Announcement(id, record.CreatedAt, artifact, summary.Collections.Count, summary.Documents), cancellationToken);
+                    await meta.MarkAnnouncedAsync(id, cancellationToken);
                 }
 
                 return;
@@ -76,6 +77,7 @@ public sealed class SnapshotProducer(
                 "Snapshot {SnapshotId} created: {Collections} collections, {Documents} documents, {Bytes} bytes of JSON, artifact {Location} ({Size} bytes, sha256 {Sha256})",
                 id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);
             await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), cancellationToken);
+            await meta.MarkAnnouncedAsync(id, cancellationToken);
         }
         catch (Exception e) when (e is not SnapshotExportInProgressException)
         {

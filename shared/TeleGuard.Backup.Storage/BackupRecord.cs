@@ -46,6 +46,9 @@ public sealed class BackupRecord
     [BsonElement("reason")] public string? Reason { get; set; }
     [BsonElement("requestedAt")] public DateTime? RequestedAt { get; set; }
     [BsonElement("createdAt")] public DateTime? CreatedAt { get; set; }
+
+    /// <summary>When SnapshotCreated was published; null after a crash between recording and announcing.</summary>
+    [BsonElement("announcedAt")] public DateTime? AnnouncedAt { get; set; }
     [BsonElement("updatedAt")] public DateTime? UpdatedAt { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
     [BsonElement("export")] public ExportState? Export { get; set; }

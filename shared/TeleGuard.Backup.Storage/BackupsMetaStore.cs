@@ -134,6 +134,10 @@ public sealed class BackupsMetaStore
         return true;
     }
 
+    /// <summary>Notes that SnapshotCreated went out, so a repeated request does not announce the snapshot again.</summary>
+    public Task MarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(Filter.Eq(r => r.Id, snapshotId), Update.Set(r => r.AnnouncedAt, Now), cancellationToken: cancellationToken);
+
     /// <summary>
     /// Records a failed export attempt and releases the lease. A failure that will be retried puts the snapshot back to
     /// <c>requested</c> (with the error kept); only the final attempt marks it <c>failed</c>.
