@@ -4,6 +4,7 @@ return args.FirstOrDefault() switch
 {
     "writer" => WriterBenchmark.Run(args[1..]),
     "export-mongo" => await ExportBenchmark.RunAsync(args[1..]),
+    "git-growth" => GitGrowthBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -13,6 +14,9 @@ static int Usage()
         usage: dotnet run -c Release --project tests/TeleGuard.Backup.Benchmarks -- MODE [options]
           writer [--mb 512]          canonical JSONL + SHA-256 from in-process BSON, one thread; and the driver's JsonWriter
           export-mongo [--mb 1024]   export a collection of that size from MONGODB_URI (filled if needed); peak memory
+          git-growth [--mb 100] [--hours 24] [--churn 0.01]
+                                     hourly commits + pushes to the git server of services.env (GIT_HTTP_*); repository
+                                     size after git gc relative to one gzip-compressed snapshot
         """);
     return 64;
 }

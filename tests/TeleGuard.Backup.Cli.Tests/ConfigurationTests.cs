@@ -30,10 +30,11 @@ public sealed class ConfigurationTests
             ["BACKUP_SCHEDULE"] = "every hour",
             ["RETENTION_HOURS"] = "-3",
             ["SNAPSHOT_PART_SIZE_MB"] = "0",
+            ["GITHUB_TOKEN"] = "ghs_CanaryGitHubToken", // without GITHUB_REPO: the sink refuses to start
         }, Timeout, "run");
 
         Assert.Equal(2, exitCode);
-        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB" })
+        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB", "GITHUB_REPO is required" })
         {
             Assert.Contains(variable, output);
         }
