@@ -1,3 +1,4 @@
+using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Scheduler;
@@ -17,6 +18,7 @@ public static class BackupServices
 
         builder.AddSnapshotService();
         builder.AddGitHubSinkService();
+        builder.AddEncryptionSinkService();
         return builder;
     }
 

@@ -15,6 +15,10 @@ public static class CommandLine
           status [--json] [--limit N] [--max-age-hours H]
                                        recent snapshots and each destination's outcome; with --max-age-hours, exit 3
                                        when the newest complete snapshot is older than H hours (or there is none)
+          keygen                       print a new ENCRYPTION_KEY (base64 of 32 random bytes)
+          decrypt --in FILE|DIR [--snapshot ID] --out FILE
+                                       decrypt a downloaded public snapshot (.tgb, its parts, or the folder holding them)
+                                       into the snapshot archive (tar), with ENCRYPTION_KEY / ENCRYPTION_PREVIOUS_KEYS
 
         Configuration comes from environment variables (see README.md).
         """;
@@ -35,6 +39,8 @@ public static class CommandLine
                 "run" => await RunCommand.ExecuteAsync(options),
                 "snapshot" => await SnapshotCommand.ExecuteAsync(options),
                 "status" => await StatusCommand.ExecuteAsync(options),
+                "keygen" => KeyCommands.Keygen(options),
+                "decrypt" => await KeyCommands.DecryptAsync(options),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

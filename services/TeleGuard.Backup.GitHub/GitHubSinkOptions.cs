@@ -1,4 +1,3 @@
-using LibGit2Sharp;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Git;
 
@@ -41,30 +40,7 @@ public sealed class GitHubSinkOptions : EnvironmentOptions
             settings.Fail(TokenVariable, $"is required when {RepositoryVariable} or {BranchVariable} is set");
         }
 
-        branch ??= "backups";
-        if (!Reference.IsValidName($"refs/heads/{branch}"))
-        {
-            settings.Fail(BranchVariable, "is not a valid branch name");
-        }
-
-        if (repository is null || token is null)
-        {
-            return;
-        }
-
-        if (!Uri.TryCreate(repository, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http"))
-        {
-            settings.Fail(RepositoryVariable, "must be the repository's https URL, e.g. https://github.com/owner/backups.git");
-            return;
-        }
-
-        if (url.UserInfo.Length > 0)
-        {
-            settings.Fail(RepositoryVariable, $"must not contain credentials; put the token in {TokenVariable}");
-            return;
-        }
-
-        Enabled = true;
-        Remote = new GitRemote(url, branch, settings.OrDefault("GITHUB_USER", "x-access-token"), token);
+        Remote = GitRemoteSettings.Read(settings, RepositoryVariable, repository, BranchVariable, branch ?? "backups", token);
+        Enabled = Remote is not null;
     }
 }

@@ -129,6 +129,28 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         }
     }
 
+    /// <summary>
+    /// Replaces the branch with one commit without parents whose tree <paramref name="buildTree"/> makes from the current
+    /// head's tree (retention on a branch whose files, not history, carry the snapshots). Returns the new commit's SHA.
+    /// </summary>
+    public string ReplaceWithOrphan(string snapshotId, string message, DateTimeOffset when,
+        Func<Repository, Tree?, TreeDefinition> buildTree, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var repository = OpenFetched();
+            var head = RemoteHead(repository);
+            var signature = new Signature(Author.Name, Author.Email, when);
+            var tree = repository.ObjectDatabase.CreateTree(buildTree(repository, head?.Tree));
+            var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailer(message, snapshotId), tree, [], prettifyMessage: false);
+            if (TryPush(repository, orphan, force: true, attempt))
+            {
+                return orphan.Sha;
+            }
+        }
+    }
+
     /// <summary>The commit of <paramref name="snapshotId"/> on the remote branch, if any (fetches first).</summary>
     public string? FindSnapshotCommit(string snapshotId)
     {

@@ -33,8 +33,9 @@ public static class SinkStatus
 public static class BackupSinks
 {
     public const string GitHub = "github";
+    public const string Public = "public";
 
-    public static readonly IReadOnlyList<string> All = [GitHub];
+    public static readonly IReadOnlyList<string> All = [GitHub, Public];
 }
 
 /// <summary>One document of <c>backups_meta</c>; <c>_id</c> is the snapshot id.</summary>

@@ -213,6 +213,13 @@ public sealed class BackupsMetaStore
             Update.Set($"sinks.{sink}.removedAt", Now),
             cancellationToken: cancellationToken);
 
+    /// <summary>Marks one snapshot's copy in <paramref name="sink"/> as removed by retention.</summary>
+    public Task MarkSinkCopyRemovedAsync(string snapshotId, string sink, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Exists($"sinks.{sink}", true),
+            Update.Set($"sinks.{sink}.removedAt", Now),
+            cancellationToken: cancellationToken);
+
     /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
     public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken) =>
         await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))

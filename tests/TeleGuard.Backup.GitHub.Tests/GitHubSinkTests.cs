@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshot;
 using TeleGuard.Backup.Snapshots;
@@ -59,6 +60,7 @@ public sealed class GitHubSinkTests : IAsyncDisposable
         builder.Logging.AddProvider(_logs);
         builder.AddSnapshotService();
         builder.AddGitHubSinkService();
+        builder.AddEncryptionSinkService(); // disabled here (no ENCRYPTION_KEY): records skipped
         builder.AddBackupBus();
         var host = builder.Build();
         await host.StartAsync();

@@ -1,0 +1,216 @@
+using System.IO.Compression;
+using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Hosting;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary><c>keygen</c> and <c>decrypt</c>: work offline, with keys from the environment only.</summary>
+public static class KeyCommands
+{
+    /// <summary>Prints a fresh key for ENCRYPTION_KEY (stdout: the key alone; stderr: its id and how to use it).</summary>
+    public static int Keygen(CommandOptions options)
+    {
+        options.RejectUnknown();
+        var key = EncryptionKeyRing.GenerateKey();
+        Console.WriteLine(Convert.ToBase64String(key));
+        Console.Error.WriteLine($"key id {EncryptionKeyRing.KeyIdOf(key)}: set it as ENCRYPTION_KEY; when rotating, move the old key to ENCRYPTION_PREVIOUS_KEYS.");
+        return 0;
+    }
+
+    /// <summary>
+    /// Decrypts a downloaded public snapshot (a .tgb file, or a folder holding its parts) into the snapshot archive
+    /// (tar). The output appears only when every chunk verified; on any error nothing is left behind.
+    /// </summary>
+    public static async Task<int> DecryptAsync(CommandOptions options)
+    {
+        var input = options.Value("in") ?? throw new UsageException("decrypt needs --in FILE|DIR");
+        var output = options.Value("out") ?? throw new UsageException("decrypt needs --out FILE");
+        var snapshot = options.Value("snapshot");
+        options.RejectUnknown();
+
+        var settings = new SettingsReader(new ConfigurationBuilder().AddEnvironmentVariables().Build());
+        var keys = EncryptionKeyOptions.ReadKeyRing(settings, required: true);
+        if (settings.Errors.Count > 0 || keys is null)
+        {
+            return ConfigurationFailure.Report(new Microsoft.Extensions.Options.OptionsValidationException("keys", typeof(EncryptionKeyRing), settings.Errors));
+        }
+
+        IReadOnlyList<string> files;
+        try
+        {
+            files = EncryptedFiles.Resolve(input, snapshot);
+        }
+        catch (FileNotFoundException e)
+        {
+            Console.Error.WriteLine($"teleguard-backup: {e.Message}");
+            return 1;
+        }
+
+        var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            await using (var ciphertext = new ConcatenatedFilesStream(files))
+            await using (var plaintext = File.Create(temporary))
+            await using (var gunzip = new DecompressingWriteStream(plaintext))
+            {
+                var header = await StreamingEncryption.DecryptAsync(ciphertext, gunzip, keys, CancellationToken.None);
+                await gunzip.FinishAsync();
+                Console.Error.WriteLine($"decrypted {files.Count} file(s) encrypted with key {header.KeyId}");
+            }
+
+            File.Move(temporary, output, overwrite: true);
+            Console.Error.WriteLine($"wrote {output} ({new FileInfo(output).Length} bytes, the snapshot archive)");
+            return 0;
+        }
+        catch (Exception e) when (e is EncryptedFileException or InvalidDataException or IOException)
+        {
+            Console.Error.WriteLine($"teleguard-backup: cannot decrypt {input}: {e.Message} Nothing was written.");
+            return 1;
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+}
+
+/// <summary>The files of one encrypted snapshot: a .tgb file, its parts, or a folder holding one snapshot's files.</summary>
+public static class EncryptedFiles
+{
+    public static IReadOnlyList<string> Resolve(string input, string? snapshotId)
+    {
+        if (File.Exists(input))
+        {
+            return [input];
+        }
+
+        if (!Directory.Exists(input))
+        {
+            throw new FileNotFoundException($"{input} does not exist.");
+        }
+
+        var candidates = Directory.EnumerateFiles(input, "*.tgb*", SearchOption.AllDirectories)
+            .Where(f => snapshotId is null || Path.GetFileName(f).StartsWith(snapshotId + ".tgb", StringComparison.Ordinal))
+            .GroupBy(f => Path.GetFileName(f).Split(".tgb")[0])
+            .ToList();
+        if (candidates.Count != 1)
+        {
+            throw new FileNotFoundException(candidates.Count == 0
+                ? $"{input} holds no encrypted snapshot{(snapshotId is null ? "" : $" {snapshotId}")}."
+                : $"{input} holds several snapshots ({string.Join(", ", candidates.Select(c => c.Key))}); choose one with --snapshot.");
+        }
+
+        return candidates[0].OrderBy(f => f, StringComparer.Ordinal).ToList(); // .tgb.part-0001, .part-0002, …
+    }
+}
+
+/// <summary>Reads several files one after the other as one stream.</summary>
+public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : Stream
+{
+    private int _index = -1;
+    private FileStream? _current;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (_current is null)
+            {
+                if (++_index >= files.Count)
+                {
+                    return 0;
+                }
+
+                _current = File.OpenRead(files[_index]);
+            }
+
+            var read = await _current.ReadAsync(buffer, cancellationToken);
+            if (read > 0)
+            {
+                return read;
+            }
+
+            await _current.DisposeAsync();
+            _current = null;
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _current?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>A write-side gunzip: bytes written are gzip data; their decompressed form goes to the inner stream.</summary>
+public sealed class DecompressingWriteStream : Stream
+{
+    private readonly System.IO.Pipelines.Pipe _pipe = new();
+    private readonly Task _pump;
+
+    public DecompressingWriteStream(Stream inner)
+    {
+        _pump = Task.Run(async () =>
+        {
+            await using var gzip = new GZipStream(_pipe.Reader.AsStream(), CompressionMode.Decompress);
+            await gzip.CopyToAsync(inner);
+        });
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _pipe.Writer.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Ends the gzip data and waits until all of it is decompressed; throws when it was not valid gzip.</summary>
+    public async Task FinishAsync()
+    {
+        await _pipe.Writer.CompleteAsync();
+        await _pump;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _pipe.Writer.CompleteAsync();
+        try
+        {
+            await _pump;
+        }
+        catch (Exception) when (!_pump.IsCompletedSuccessfully)
+        {
+            // Disposing after a failure upstream: that failure is the one to report, not the cut-off gzip stream.
+        }
+
+        await base.DisposeAsync();
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,200 @@
+using System.IO.Compression;
+using LibGit2Sharp;
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Git;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Encryption;
+
+/// <summary>
+/// Publishes a snapshot in the open, readable only with the key: the artifact (manifest + collections, one tar
+/// archive) is gzip-compressed, encrypted in the streaming format, split into files of at most 45 MiB and committed as
+/// <c>snapshots/&lt;id&gt;.tgb</c> with <c>index.json</c> and <c>README.md</c>. Nothing on the branch names a collection
+/// or counts documents; commit messages say only the snapshot id.
+/// </summary>
+public sealed class EncryptedSnapshotPublisher(
+    IOptions<EncryptionSinkOptions> options,
+    IOptions<WorkDirectoryOptions> workDirectory,
+    IOptions<RetentionOptions> retention,
+    IArtifactStore artifacts,
+    BackupsMetaStore meta,
+    RedisLocks locks,
+    TimeProvider time,
+    ILogger<EncryptedSnapshotPublisher> logger)
+{
+    public const string SnapshotsFolder = "snapshots";
+
+    private EncryptionSinkOptions Settings => options.Value.Enabled ? options.Value : throw new InvalidOperationException("The encryption sink is disabled.");
+
+    private GitBranchWriter Writer() => new(Settings.Remote!, workDirectory.Value.Path, logger);
+
+    private string LockKey => $"git:{Path.GetFileName(Writer().ClonePath)}";
+
+    public async Task<BsonDocument> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
+    {
+        var id = snapshot.SnapshotId;
+        var work = Path.Combine(workDirectory.Value.Path, "public", $"{id}.{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        try
+        {
+            var compressed = Path.Combine(work, "snapshot.tar.gz");
+            await CompressVerifiedAsync(snapshot, compressed, cancellationToken);
+
+            var output = Path.Combine(work, "out");
+            Directory.CreateDirectory(output);
+            var name = $"{id}.tgb";
+            IReadOnlyList<(string FileName, long Size, string Sha256)> files;
+            string sha256;
+            long size;
+            await using (var input = File.OpenRead(compressed))
+            await using (var parts = new PartFileStream(output, name, EncryptionSinkOptions.MaxFileBytes))
+            {
+                await StreamingEncryption.EncryptAsync(input, parts, Settings.Keys!, cancellationToken);
+                (files, sha256) = parts.Complete();
+                size = parts.TotalBytes;
+            }
+
+            var entry = new PublicSnapshot(id, size, sha256, Settings.Keys!.PrimaryKeyId,
+                files.Select(f => new PublicFile($"{SnapshotsFolder}/{f.FileName}", f.Size, f.Sha256)).ToList());
+
+            await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+            var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", snapshot.CreatedAt,
+                (repository, parent) => WithSnapshot(repository, parent, output, entry), cancellationToken: cancellationToken), cancellationToken);
+            logger.LogInformation("Public: snapshot {SnapshotId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})",
+                id, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, entry.KeyId);
+            return new BsonDocument
+            {
+                { "repository", Settings.Remote!.RepositoryUrl.ToString() },
+                { "branch", Settings.Remote.Branch },
+                { "commit", commit.Sha },
+                { "files", new BsonArray(entry.Files.Select(f => f.File)) },
+                { "size", size },
+                { "sha256", sha256 },
+                { "keyId", entry.KeyId },
+            };
+        }
+        catch (GitPermanentException e)
+        {
+            throw new PermanentFailureException(e.Message, e);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Removes snapshots older than <c>RETENTION_HOURS</c> from the branch, never the newest one, and rewrites the
+    /// branch as one commit so its history stays bounded. Returns the snapshot ids removed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CleanupAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
+        await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+        var removed = new List<string>();
+        string? newest = null;
+        await Task.Run(() =>
+        {
+            var writer = Writer();
+            var history = writer.History(limit: 2);
+            if (history.Count == 0)
+            {
+                return;
+            }
+
+            writer.ReplaceWithOrphan(history[0].SnapshotId ?? "cleanup", "Encrypted snapshots (older ones removed by retention)", time.GetUtcNow(),
+                (repository, parent) =>
+                {
+                    var index = ReadIndex(parent);
+                    newest = index.Snapshots.Select(s => s.Id).Max(StringComparer.Ordinal);
+                    var tree = TreeDefinition.From(parent!);
+                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && s.Id != newest).ToList())
+                    {
+                        foreach (var file in old.Files)
+                        {
+                            tree.Remove(file.File);
+                        }
+
+                        index.Snapshots.Remove(old);
+                        removed.Add(old.Id);
+                    }
+
+                    AddBlob(repository, tree, PublicIndex.FileName, index.ToJsonBytes());
+                    return tree;
+                }, cancellationToken);
+        }, cancellationToken);
+
+        foreach (var id in removed)
+        {
+            await meta.MarkSinkCopyRemovedAsync(id, BackupSinks.Public, cancellationToken);
+        }
+
+        logger.LogInformation("Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}", removed.Count, string.Join(", ", removed), newest);
+        return removed;
+    }
+
+    private async Task CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
+    {
+        Stream artifact;
+        try
+        {
+            artifact = await artifacts.OpenReadAsync(snapshot.ArtifactLocation, cancellationToken);
+        }
+        catch (ArtifactNotFoundException e)
+        {
+            throw new PermanentFailureException(e.Message, e);
+        }
+
+        await using (artifact)
+        await using (var hashing = new HashingStream(artifact))
+        {
+            await using (var output = File.Create(destination))
+            await using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
+            {
+                await hashing.CopyToAsync(gzip, 1 << 20, cancellationToken);
+            }
+
+            var sha256 = hashing.GetSha256();
+            if (hashing.BytesHashed != snapshot.ArtifactSize || sha256 != snapshot.ArtifactSha256)
+            {
+                throw new PermanentFailureException(
+                    $"Snapshot {snapshot.SnapshotId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {snapshot.ArtifactSize} bytes and {snapshot.ArtifactSha256}.");
+            }
+        }
+    }
+
+    private static TreeDefinition WithSnapshot(Repository repository, Tree? parent, string folder, PublicSnapshot entry)
+    {
+        var tree = parent is null ? new TreeDefinition() : TreeDefinition.From(parent);
+        var index = ReadIndex(parent);
+        index.Snapshots.RemoveAll(s => s.Id == entry.Id);
+        index.Snapshots.Add(entry);
+        foreach (var file in entry.Files)
+        {
+            tree.Add(file.File, repository.ObjectDatabase.CreateBlob(Path.Combine(folder, Path.GetFileName(file.File))), Mode.NonExecutableFile);
+        }
+
+        AddBlob(repository, tree, PublicIndex.FileName, index.ToJsonBytes());
+        AddBlob(repository, tree, PublicBranchReadme.FileName, System.Text.Encoding.UTF8.GetBytes(PublicBranchReadme.Text));
+        return tree;
+    }
+
+    private static PublicIndex ReadIndex(Tree? tree) =>
+        tree?[PublicIndex.FileName]?.Target is Blob blob ? PublicIndex.Parse(ReadAll(blob)) : new PublicIndex();
+
+    private static byte[] ReadAll(Blob blob)
+    {
+        using var stream = blob.GetContentStream();
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+
+    private static void AddBlob(Repository repository, TreeDefinition tree, string path, byte[] content) =>
+        tree.Add(path, repository.ObjectDatabase.CreateBlob(new MemoryStream(content)), Mode.NonExecutableFile);
+}

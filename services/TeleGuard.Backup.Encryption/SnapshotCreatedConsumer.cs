@@ -1,0 +1,29 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Sinks;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Encryption;
+
+public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, EncryptedSnapshotPublisher publisher, IOptions<EncryptionSinkOptions> options)
+    : IConsumer<SnapshotCreated>
+{
+    public Task Consume(ConsumeContext<SnapshotCreated> context) =>
+        runner.RunAsync(BackupSinks.Public, options.Value.Enabled, context, ct => publisher.PublishAsync(context.Message, ct));
+}
+
+public sealed class SnapshotCreatedConsumerDefinition : ConsumerDefinition<SnapshotCreatedConsumer>
+{
+    public SnapshotCreatedConsumerDefinition()
+    {
+        EndpointName = "teleguard-public";
+        ConcurrentMessageLimit = 1;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<SnapshotCreatedConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = 1;
+    }
+}
