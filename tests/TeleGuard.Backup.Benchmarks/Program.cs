@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
     "writer" => WriterBenchmark.Run(args[1..]),
     "export-mongo" => await ExportBenchmark.RunAsync(args[1..]),
     "git-growth" => GitGrowthBenchmark.Run(args[1..]),
+    "crypto" => await CryptoBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -17,6 +18,8 @@ static int Usage()
           git-growth [--mb 100] [--hours 24] [--churn 0.01]
                                      hourly commits + pushes to the git server of services.env (GIT_HTTP_*); repository
                                      size after git gc relative to one gzip-compressed snapshot
+          crypto [--mb 1024]         encrypt a stream of that size to a file and decrypt it back; MB/s next to
+                                     `openssl speed -evp aes-256-gcm`, and peak memory
         """);
     return 64;
 }

@@ -172,3 +172,74 @@ public sealed class StreamingEncryptionTests
     public void Keys_are_base64_of_exactly_32_bytes(string text, bool valid) =>
         Assert.Equal(valid, EncryptionKeyRing.ParseKey(text) is not null);
 }
+
+public sealed class LargeStreamTests
+{
+    [Fact]
+    public async Task One_gibibyte_round_trips_through_a_pipe_without_being_held_in_memory()
+    {
+        const long size = 1L << 30;
+        var keys = new EncryptionKeyRing(EncryptionKeyRing.GenerateKey());
+        var block = RandomNumberGenerator.GetBytes(1 << 20);
+        using var inputHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var outputHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var pipe = new System.IO.Pipelines.Pipe();
+
+        var encrypt = Task.Run(async () =>
+        {
+            await using var ciphertext = pipe.Writer.AsStream();
+            await StreamingEncryption.EncryptAsync(new GeneratedStream(size, block, inputHash), ciphertext, keys, CancellationToken.None);
+        });
+        var decrypt = Task.Run(async () =>
+        {
+            await using var ciphertext = pipe.Reader.AsStream();
+            await StreamingEncryption.DecryptAsync(ciphertext, new HashingSink(outputHash), keys, CancellationToken.None);
+        });
+        await Task.WhenAll(encrypt, decrypt);
+
+        Assert.Equal(inputHash.GetHashAndReset(), outputHash.GetHashAndReset());
+    }
+
+    private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : Stream
+    {
+        private long _position;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var take = (int)Math.Min(count, Math.Min(length - _position, block.Length - _position % block.Length));
+            block.AsSpan((int)(_position % block.Length), take).CopyTo(buffer.AsSpan(offset));
+            if (take >= 8)
+            {
+                BitConverter.TryWriteBytes(buffer.AsSpan(offset, 8), _position); // no two blocks alike
+            }
+
+            hash.AppendData(buffer, offset, take);
+            _position += take;
+            return take;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private sealed class HashingSink(IncrementalHash hash) : Stream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => hash.AppendData(buffer, offset, count);
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
