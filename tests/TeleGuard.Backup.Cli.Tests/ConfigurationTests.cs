@@ -31,15 +31,17 @@ public sealed class ConfigurationTests
             ["RETENTION_HOURS"] = "-3",
             ["SNAPSHOT_PART_SIZE_MB"] = "0",
             ["GITHUB_TOKEN"] = "ghs_CanaryGitHubToken", // without GITHUB_REPO: the sink refuses to start
+            ["ENCRYPTION_KEY"] = "Q2FuYXJ5S2V5MzFCeXRlc0xvbmdYWFhYWFhYWFhYWA==", // 31 bytes
         }, Timeout, "run");
 
         Assert.Equal(2, exitCode);
-        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB", "GITHUB_REPO is required" })
+        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB", "GITHUB_REPO is required", "ENCRYPTION_KEY must be base64 of exactly 32 bytes" })
         {
             Assert.Contains(variable, output);
         }
 
         Assert.DoesNotContain("Canary", output);
+        Assert.DoesNotContain("Q2FuYXJ5", output);
         Assert.DoesNotContain("every hour", output);
     }
 
