@@ -3,6 +3,7 @@ using TeleGuard.Backup.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Scheduler;
 using TeleGuard.Backup.Snapshot;
+using TeleGuard.Backup.Telegram;
 
 namespace TeleGuard.Backup.Cli;
 
@@ -19,6 +20,7 @@ public static class BackupServices
         builder.AddSnapshotService();
         builder.AddGitHubSinkService();
         builder.AddEncryptionSinkService();
+        builder.AddTelegramSinkService();
         return builder;
     }
 

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using LibGit2Sharp;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
@@ -6,6 +5,7 @@ using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Sinks;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
 
@@ -21,7 +21,7 @@ public sealed class EncryptedSnapshotPublisher(
     IOptions<EncryptionSinkOptions> options,
     IOptions<WorkDirectoryOptions> workDirectory,
     IOptions<RetentionOptions> retention,
-    IArtifactStore artifacts,
+    SnapshotArtifactFetcher fetcher,
     BackupsMetaStore meta,
     RedisLocks locks,
     TimeProvider time,
@@ -43,7 +43,7 @@ public sealed class EncryptedSnapshotPublisher(
         try
         {
             var compressed = Path.Combine(work, "snapshot.tar.gz");
-            await CompressVerifiedAsync(snapshot, compressed, cancellationToken);
+            await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
 
             var output = Path.Combine(work, "out");
             Directory.CreateDirectory(output);
@@ -136,36 +136,6 @@ public sealed class EncryptedSnapshotPublisher(
 
         logger.LogInformation("Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}", removed.Count, string.Join(", ", removed), newest);
         return removed;
-    }
-
-    private async Task CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
-    {
-        Stream artifact;
-        try
-        {
-            artifact = await artifacts.OpenReadAsync(snapshot.ArtifactLocation, cancellationToken);
-        }
-        catch (ArtifactNotFoundException e)
-        {
-            throw new PermanentFailureException(e.Message, e);
-        }
-
-        await using (artifact)
-        await using (var hashing = new HashingStream(artifact))
-        {
-            await using (var output = File.Create(destination))
-            await using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
-            {
-                await hashing.CopyToAsync(gzip, 1 << 20, cancellationToken);
-            }
-
-            var sha256 = hashing.GetSha256();
-            if (hashing.BytesHashed != snapshot.ArtifactSize || sha256 != snapshot.ArtifactSha256)
-            {
-                throw new PermanentFailureException(
-                    $"Snapshot {snapshot.SnapshotId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {snapshot.ArtifactSize} bytes and {snapshot.ArtifactSha256}.");
-            }
-        }
     }
 
     private static TreeDefinition WithSnapshot(Repository repository, Tree? parent, string folder, PublicSnapshot entry)

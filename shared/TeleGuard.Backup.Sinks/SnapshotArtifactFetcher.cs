@@ -12,6 +12,41 @@ namespace TeleGuard.Backup.Sinks;
 /// </summary>
 public sealed class SnapshotArtifactFetcher(IArtifactStore store)
 {
+    /// <summary>
+    /// Writes the artifact gzip-compressed to <paramref name="destination"/>, checking it against the announced size and
+    /// SHA-256 on the way (the compressed file is deleted when it does not match).
+    /// </summary>
+    public async Task CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
+    {
+        Stream artifact;
+        try
+        {
+            artifact = await store.OpenReadAsync(snapshot.ArtifactLocation, cancellationToken);
+        }
+        catch (ArtifactNotFoundException e)
+        {
+            throw new PermanentFailureException(e.Message, e);
+        }
+
+        await using (artifact)
+        await using (var hashing = new HashingStream(artifact))
+        {
+            await using (var output = File.Create(destination))
+            await using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal))
+            {
+                await hashing.CopyToAsync(gzip, 1 << 20, cancellationToken);
+            }
+
+            var sha256 = hashing.GetSha256();
+            if (hashing.BytesHashed != snapshot.ArtifactSize || sha256 != snapshot.ArtifactSha256)
+            {
+                File.Delete(destination);
+                throw new PermanentFailureException(
+                    $"Snapshot {snapshot.SnapshotId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {snapshot.ArtifactSize} bytes and {snapshot.ArtifactSha256}.");
+            }
+        }
+    }
+
     public async Task<SnapshotManifest> ExtractVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
     {
         try

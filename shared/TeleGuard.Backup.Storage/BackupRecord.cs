@@ -34,8 +34,9 @@ public static class BackupSinks
 {
     public const string GitHub = "github";
     public const string Public = "public";
+    public const string Telegram = "telegram";
 
-    public static readonly IReadOnlyList<string> All = [GitHub, Public];
+    public static readonly IReadOnlyList<string> All = [GitHub, Public, Telegram];
 }
 
 /// <summary>One document of <c>backups_meta</c>; <c>_id</c> is the snapshot id.</summary>
@@ -110,4 +111,7 @@ public sealed class SinkRecord
 
     /// <summary>When retention removed this copy from the destination (the record of where it was stays).</summary>
     [BsonElement("removedAt")] public DateTime? RemovedAt { get; set; }
+
+    /// <summary>What retention removed and what the destination refused to remove.</summary>
+    [BsonElement("removal")] public BsonDocument? Removal { get; set; }
 }

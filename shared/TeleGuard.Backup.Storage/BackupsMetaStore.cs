@@ -220,6 +220,19 @@ public sealed class BackupsMetaStore
             Update.Set($"sinks.{sink}.removedAt", Now),
             cancellationToken: cancellationToken);
 
+    /// <summary>Snapshots older than <paramref name="beforeSnapshotId"/> whose copy in <paramref name="sink"/> exists (fully or in part) and was not removed.</summary>
+    public async Task<List<BackupRecord>> ListSinkCopiesBeforeAsync(string sink, string beforeSnapshotId, CancellationToken cancellationToken) =>
+        await _records.Find(Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true)
+                            & Filter.Exists($"sinks.{sink}.removedAt", false))
+            .Sort(Builders<BackupRecord>.Sort.Ascending(r => r.Id)).ToListAsync(cancellationToken);
+
+    /// <summary>Records that retention removed a sink's copy, with what was and was not removed.</summary>
+    public Task RecordSinkRemovalAsync(string snapshotId, string sink, BsonDocument removal, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId),
+            Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal).Set(r => r.UpdatedAt, Now),
+            cancellationToken: cancellationToken);
+
     /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
     public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken) =>
         await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))

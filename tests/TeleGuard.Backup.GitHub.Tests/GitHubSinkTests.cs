@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshot;
 using TeleGuard.Backup.Snapshots;
@@ -58,9 +57,7 @@ public sealed class GitHubSinkTests : IAsyncDisposable
         var builder = TestHosts.CreateBuilder(settings);
         builder.AddBackupDefaults();
         builder.Logging.AddProvider(_logs);
-        builder.AddSnapshotService();
-        builder.AddGitHubSinkService();
-        builder.AddEncryptionSinkService(); // disabled here (no ENCRYPTION_KEY): records skipped
+        builder.AddAllBackupServices(includeScheduler: false); // the other sinks are disabled here: they record skipped
         builder.AddBackupBus();
         var host = builder.Build();
         await host.StartAsync();
@@ -169,59 +166,26 @@ public sealed class GitHubSinkTests : IAsyncDisposable
         const string id = "20261126T040000Z";
 
         // An artifact whose one part holds 110 MiB (as with SNAPSHOT_PART_SIZE_MB above 45): the sink must split it.
-        var folder = Path.Combine(_work.Path, "big-snapshot");
-        var directory = SnapshotPaths.CollectionDirectory("big");
-        Directory.CreateDirectory(Path.Combine(folder, directory));
-        var metadata = Encoding.UTF8.GetBytes("{\"name\":\"big\",\"type\":\"collection\",\"options\":{},\"indexes\":[]}\n");
-        await File.WriteAllBytesAsync(Path.Combine(folder, SnapshotPaths.MetadataFile(directory)), metadata);
-        using (var writer = new JsonLinesPartWriter(folder, directory, 200L * 1024 * 1024))
+        await SyntheticSnapshots.AnnounceAsync(pipeline.Host.Services, _work.Path, id, 110L * 1024 * 1024);
+        var record = await WaitForAsync(pipeline, id, r => BackupStatus.IsFinal(r.Status), "the big snapshot to be committed");
+        Assert.True(record.Sinks[BackupSinks.GitHub].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Error);
+        var sha256 = record.Manifest!.Collections.Single().Sha256;
+        Assert.True(record.Manifest.Bytes > 100L * 1024 * 1024);
+
+        var committed = SnapshotManifest.Parse(GitServer.ReadBlob(pipeline.RepositoryPath, "backups", "snapshot/manifest.json"));
+        var big = committed.Collections.Single();
+        Assert.True(big.Parts.Count >= 3, $"{big.Parts.Count} parts");
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in big.Parts)
         {
-            var random = new Random(1);
-            var pad = new byte[1000];
-            for (var i = 0; i < 115_000; i++)
-            {
-                random.NextBytes(pad);
-                writer.WriteLine(Encoding.UTF8.GetBytes($"{{\"_id\":{{\"$numberInt\":\"{i}\"}},\"pad\":\"{Convert.ToBase64String(pad)}\"}}\n"));
-            }
-
-            var (parts, sha256) = writer.Complete();
-            var manifest = new SnapshotManifest
-            {
-                SnapshotId = id,
-                StartedAt = DateTimeOffset.UtcNow,
-                FinishedAt = DateTimeOffset.UtcNow,
-                Source = new SnapshotSource("db", ["localhost:27017"], null),
-                Consistency = new SnapshotConsistency(SnapshotConsistency.None, null),
-                Collections = [new CollectionEntry("big", "collection", directory, writer.Documents, writer.Bytes, sha256,
-                    new FileEntry(SnapshotPaths.MetadataFile(directory), metadata.Length, Convert.ToHexStringLower(SHA256.HashData(metadata))), parts)],
-            };
-            Assert.True(manifest.TotalBytes > 100L * 1024 * 1024);
-            var stored = await pipeline.Host.Services.GetRequiredService<IArtifactStore>()
-                .SaveAsync(id, (s, ct) => SnapshotArchive.WriteAsync(folder, manifest, s, ct), CancellationToken.None);
-            await pipeline.Meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "test", CancellationToken.None);
-            await pipeline.Meta.TryClaimExportAsync(id, "test", TimeSpan.FromMinutes(5), CancellationToken.None);
-            var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
-            Assert.True(await pipeline.Meta.MarkCreatedAsync(id, "test", artifact, manifest, CancellationToken.None));
-            await pipeline.Bus.Publish(new SnapshotCreated(id, DateTimeOffset.UtcNow, stored.Location, stored.Size, stored.Sha256, 1, writer.Documents));
-
-            var record = await WaitForAsync(pipeline, id, r => BackupStatus.IsFinal(r.Status), "the big snapshot to be committed");
-            Assert.True(record.Sinks[BackupSinks.GitHub].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Error);
-
-            var committed = SnapshotManifest.Parse(GitServer.ReadBlob(pipeline.RepositoryPath, "backups", "snapshot/manifest.json"));
-            var big = committed.Collections.Single();
-            Assert.True(big.Parts.Count >= 3, $"{big.Parts.Count} parts");
-            using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            foreach (var part in big.Parts)
-            {
-                var bytes = GitServer.ReadBlob(pipeline.RepositoryPath, "backups", $"snapshot/{part.File}");
-                Assert.True(bytes.Length <= 45 * 1024 * 1024, $"{part.File} has {bytes.Length} bytes");
-                Assert.Equal(part.Sha256, Convert.ToHexStringLower(SHA256.HashData(bytes)));
-                whole.AppendData(bytes);
-            }
-
-            Assert.Equal(sha256, Convert.ToHexStringLower(whole.GetHashAndReset()));
-            Assert.Equal(sha256, big.Sha256);
+            var bytes = GitServer.ReadBlob(pipeline.RepositoryPath, "backups", $"snapshot/{part.File}");
+            Assert.True(bytes.Length <= 45 * 1024 * 1024, $"{part.File} has {bytes.Length} bytes");
+            Assert.Equal(part.Sha256, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+            whole.AppendData(bytes);
         }
+
+        Assert.Equal(sha256, Convert.ToHexStringLower(whole.GetHashAndReset()));
+        Assert.Equal(sha256, big.Sha256);
     }
 
     [Fact]

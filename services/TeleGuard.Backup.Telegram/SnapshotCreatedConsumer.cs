@@ -1,0 +1,29 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Sinks;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Telegram;
+
+public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, TelegramUploader uploader, IOptions<TelegramSinkOptions> options)
+    : IConsumer<SnapshotCreated>
+{
+    public Task Consume(ConsumeContext<SnapshotCreated> context) =>
+        runner.RunAsync(BackupSinks.Telegram, options.Value.Enabled, context, ct => uploader.UploadAsync(context.Message, ct));
+}
+
+public sealed class SnapshotCreatedConsumerDefinition : ConsumerDefinition<SnapshotCreatedConsumer>
+{
+    public SnapshotCreatedConsumerDefinition()
+    {
+        EndpointName = "teleguard-telegram";
+        ConcurrentMessageLimit = 1;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<SnapshotCreatedConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = 1;
+    }
+}

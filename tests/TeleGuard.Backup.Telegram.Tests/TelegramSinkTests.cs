@@ -1,0 +1,208 @@
+using System.Security.Cryptography;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Telegram.Tests;
+
+/// <summary>Every service in one host on RabbitMQ, the Telegram sink talking to the fake Bot API with the real Telegram.Bot client.</summary>
+public sealed class TelegramSinkTests : IAsyncDisposable
+{
+    private readonly TemporaryDirectory _work = new();
+    private readonly CapturedLogs _logs = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
+    private readonly List<IAsyncDisposable> _disposables = [];
+    private IHost? _host;
+
+    private async Task<(IHost Host, FakeTelegramBotApi Telegram, BackupsMetaStore Meta)> StartAsync(
+        Dictionary<string, string?>? overrides = null, bool fakeClock = false)
+    {
+        var telegram = await FakeTelegramBotApi.StartAsync(fakeClock ? _time : TimeProvider.System);
+        _disposables.Add(telegram);
+        var vhost = await TestServices.RabbitMqVirtualHostAsync();
+        _disposables.Add(vhost);
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = await TestServices.MongoReplicaSetUriAsync(),
+            ["RABBITMQ_URI"] = vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["ARTIFACT_STORE"] = "directory",
+            ["ARTIFACT_DIR"] = Path.Combine(_work.Path, "artifacts"),
+            ["TELEGRAM_BOT_TOKEN"] = telegram.Token,
+            ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
+            ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
+            ["RETRY_LIMIT"] = "1",
+            ["RETRY_MIN_SECONDS"] = "0",
+            ["LOG_LEVEL"] = "Trace",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
+        if (fakeClock)
+        {
+            builder.Services.AddSingleton<TimeProvider>(_time);
+        }
+
+        builder.AddBackupDefaults();
+        builder.Logging.AddProvider(_logs);
+        builder.AddAllBackupServices(includeScheduler: false);
+        builder.AddBackupBus();
+        _host = builder.Build();
+        await _host.StartAsync();
+        return (_host, telegram, _host.Services.GetRequiredService<BackupsMetaStore>());
+    }
+
+    private static Task<BackupRecord> FinishedAsync(BackupsMetaStore meta, string id) =>
+        TestHosts.EventuallyAsync(async () => await meta.GetAsync(id, CancellationToken.None) is { } r && BackupStatus.IsFinal(r.Status) ? r : null,
+            TimeSpan.FromSeconds(120), $"snapshot {id} to finish");
+
+    [Fact]
+    public async Task A_45_MB_archive_arrives_as_three_parts_of_at_most_19_MiB_whose_concatenation_has_the_recorded_sha256()
+    {
+        var (host, telegram, meta) = await StartAsync();
+        const string id = "20261126T040000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 60L * 1024 * 1024);
+        var record = await FinishedAsync(meta, id);
+        var location = record.Sinks[BackupSinks.Telegram].Location!;
+        Assert.True(record.Sinks[BackupSinks.Telegram].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Error);
+
+        var messages = telegram.Messages;
+        Assert.Equal(3, messages.Count);
+        Assert.True(location["archiveSize"].ToInt64() > 45_000_000, $"archive of {location["archiveSize"]} bytes");
+        Assert.All(messages, m => Assert.True(m.Size <= 19 * 1024 * 1024, $"{m.FileName}: {m.Size} bytes"));
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var message in messages)
+        {
+            whole.AppendData(telegram.ReadFile(message));
+        }
+
+        var sha256 = Convert.ToHexStringLower(whole.GetHashAndReset());
+        Assert.Equal(location["archiveSha256"].AsString, sha256);
+        Assert.Equal(messages.Select(m => m.Id), location["messageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal($"TeleGuard snapshot {id} · part 2/3 · archive {location["archiveSize"]} bytes · sha256 {sha256}", messages.ElementAt(1).Caption);
+        Assert.DoesNotContain(telegram.Token, _logs.All);
+    }
+
+    [Fact]
+    public async Task A_429_on_part_2_of_3_is_waited_out_and_a_redelivery_posts_nothing()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1" });
+        telegram.FloodOnSend = (2, 1);
+        const string id = "20261126T050000Z";
+        var announced = await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, (long)(3.3 * 1024 * 1024));
+        var record = await FinishedAsync(meta, id);
+        Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Status);
+        Assert.Equal(3, telegram.Messages.Count);
+        Assert.Equal(["1/3", "2/3", "3/3"], telegram.Messages.Select(m => m.Caption.Split(" · ")[1].Split(' ')[1]));
+        Assert.Contains(_logs.Lines, l => l.Contains("flood control, waiting 1 s"));
+
+        await host.Services.GetRequiredService<IBus>().Publish(announced);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"snapshot {id} already copied") ? "seen" : null),
+            TimeSpan.FromSeconds(30), "the redelivery to be handled");
+        Assert.Equal(3, telegram.Messages.Count);
+        Assert.Equal(1, (await meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].Attempts);
+    }
+
+    [Fact]
+    public async Task After_nine_hours_cleanup_deletes_exactly_the_snapshots_older_than_eight_hours_and_never_the_last_good_one()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["RETENTION_HOURS"] = "8" }, fakeClock: true);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var sent = new Dictionary<string, int>();
+        for (var hour = 0; hour <= 9; hour++)
+        {
+            var id = SnapshotIds.FromTime(_time.GetUtcNow());
+            await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 10_000);
+            var record = await FinishedAsync(meta, id);
+            sent[id] = record.Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+            if (hour < 9)
+            {
+                _time.Advance(TimeSpan.FromHours(1));
+            }
+        }
+
+        // Nine hours after the first snapshot: only the 00:00 one is older than eight hours.
+        await bus.Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        await TestHosts.EventuallyAsync(async () =>
+            (await meta.GetAsync("20261126T000000Z", CancellationToken.None))!.Sinks[BackupSinks.Telegram].RemovedAt is not null ? "done" : null,
+            TimeSpan.FromSeconds(30), "the first cleanup");
+        Assert.Equal([sent["20261126T000000Z"]], telegram.Deleted.Order());
+        Assert.Equal(9, telegram.Messages.Count);
+
+        // Backups stall; 51 hours later the 01:00–08:00 messages are past Telegram's 48-hour limit: recorded, not
+        // retried; the 09:00 snapshot, the last good one, stays although it is older than the retention.
+        _time.Advance(TimeSpan.FromHours(51));
+        await bus.Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        var eight = await TestHosts.EventuallyAsync(async () =>
+            await meta.GetAsync("20261126T080000Z", CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
+            TimeSpan.FromSeconds(30), "the second cleanup");
+        Assert.Equal([sent["20261126T080000Z"]], eight.Sinks[BackupSinks.Telegram].Removal!["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Single(telegram.Deleted);
+        var last = await meta.GetAsync("20261126T090000Z", CancellationToken.None);
+        Assert.Null(last!.Sinks[BackupSinks.Telegram].RemovedAt);
+        Assert.Contains(telegram.Messages, m => m.Id == sent["20261126T090000Z"]);
+    }
+
+    [Fact]
+    public async Task A_wrong_token_fails_telegram_clearly_leaves_github_and_public_copies_unaffected_and_logs_no_token()
+    {
+        var git = GitServer.FromEnvironment();
+        var (url, _) = git.CreateRepository();
+        const string wrongToken = "123456789:CanaryWrongTelegramTokenAAAAAAAAAAAAAA";
+        var (host, telegram, meta) = await StartAsync(new()
+        {
+            ["TELEGRAM_BOT_TOKEN"] = wrongToken,
+            ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = git.Token,
+            ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
+        });
+        const string id = "20261126T060000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 50_000);
+        var record = await FinishedAsync(meta, id);
+
+        var outcome = record.Sinks[BackupSinks.Telegram];
+        Assert.Equal(SinkStatus.Failed, outcome.Status);
+        Assert.Contains("401", outcome.Error);
+        Assert.Contains("TELEGRAM_BOT_TOKEN", outcome.Error);
+        Assert.Equal(1, outcome.Attempts); // not retried: a wrong token stays wrong
+        Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Status);
+        Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.Public].Status);
+        Assert.Equal(BackupStatus.Degraded, record.Status);
+        Assert.Empty(telegram.Messages);
+        Assert.DoesNotContain(wrongToken, _logs.All);
+        Assert.DoesNotContain(wrongToken.Split(':')[1], _logs.All);
+        Assert.DoesNotContain(wrongToken, record.ToBsonDocument().ToJson());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        foreach (var disposable in _disposables)
+        {
+            await disposable.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
