@@ -6,6 +6,8 @@ return args.FirstOrDefault() switch
     "export-mongo" => await ExportBenchmark.RunAsync(args[1..]),
     "git-growth" => GitGrowthBenchmark.Run(args[1..]),
     "crypto" => await CryptoBenchmark.RunAsync(args[1..]),
+    "telegram-upload" => await TelegramUploadBenchmark.RunAsync(args[1..]),
+    "fake-telegram" => await TelegramUploadBenchmark.ServeFakeAsync(),
     _ => Usage(),
 };
 
@@ -20,6 +22,9 @@ static int Usage()
                                      size after git gc relative to one gzip-compressed snapshot
           crypto [--mb 1024]         encrypt a stream of that size to a file and decrypt it back; MB/s next to
                                      `openssl speed -evp aes-256-gcm`, and peak memory
+          telegram-upload [--mb 1024] [--part-mb 500]
+                                     the Telegram sink uploading an archive of that size to the fake Bot API (local-server
+                                     mode, run in a child process); peak memory of the sink's process (MONGODB_URI needed)
         """);
     return 64;
 }

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MongoDB.Driver;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Sinks;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.Telegram;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Benchmarks;
+
+/// <summary>
+/// Issue 5's memory target: the Telegram sink's upload of a 1 GiB archive to a local Bot API server (500 MB parts) in
+/// bounded memory. The fake Bot API runs in a child process so that only the sink's memory is measured here. The
+/// artifact is incompressible (random) so the archive stays about 1 GiB.
+/// </summary>
+public static class TelegramUploadBenchmark
+{
+    public static async Task<int> ServeFakeAsync()
+    {
+        await using var fake = await FakeTelegramBotApi.StartAsync(TimeProvider.System, localServer: true);
+        Console.WriteLine($"{fake.BaseUrl} {fake.Token}");
+        await Console.In.ReadToEndAsync(); // until the parent closes stdin
+        Console.WriteLine($"messages {fake.Messages.Count} sizes {string.Join(",", fake.Messages.Select(m => m.Size))}");
+        return 0;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var megabytes = Option(args, "--mb", 1024);
+        var partMegabytes = Option(args, "--part-mb", 500);
+        var work = Path.Combine(Path.GetTempPath(), $"bench-telegram-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(typeof(TelegramUploadBenchmark).Assembly.Location);
+        start.ArgumentList.Add("fake-telegram");
+        using var fakeProcess = Process.Start(start)!;
+        try
+        {
+            var endpoint = (await fakeProcess.StandardOutput.ReadLineAsync())!.Split(' ');
+            var store = new DirectoryArtifactStore(Path.Combine(work, "artifacts"));
+            var block = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1 << 20);
+            var artifact = await store.SaveAsync("20261126T040000Z", async (s, ct) =>
+            {
+                for (var i = 0; i < megabytes; i++)
+                {
+                    BitConverter.TryWriteBytes(block, i); // every MiB differs, none compresses
+                    System.Security.Cryptography.RandomNumberGenerator.Fill(block.AsSpan(8, 4096));
+                    await s.WriteAsync(block, ct);
+                }
+            }, CancellationToken.None);
+
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["TELEGRAM_BOT_TOKEN"] = endpoint[1],
+                ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
+                ["TELEGRAM_API_BASE_URL"] = endpoint[0],
+                ["TELEGRAM_PART_SIZE_MB"] = partMegabytes.ToString(),
+                ["SNAPSHOT_DIR"] = work,
+            }).Build();
+            var telegramOptions = new TelegramSinkOptions();
+            telegramOptions.Load(configuration);
+            var workOptions = new WorkDirectoryOptions();
+            workOptions.Load(configuration);
+            var uri = Environment.GetEnvironmentVariable("MONGODB_URI") ?? "mongodb://127.0.0.1:27017/";
+            var meta = new BackupsMetaStore(new MongoClient(uri).GetDatabase("bench_telegram"), TimeProvider.System);
+            using var channel = new TelegramChannel(Options.Create(telegramOptions), TimeProvider.System, NullLogger<TelegramChannel>.Instance);
+            var uploader = new TelegramUploader(channel, new SnapshotArtifactFetcher(store), meta, Options.Create(telegramOptions),
+                Options.Create(workOptions), TimeProvider.System, NullLogger<TelegramUploader>.Instance);
+
+            GC.Collect();
+            var before = Process.GetCurrentProcess().WorkingSet64;
+            var stopwatch = Stopwatch.StartNew();
+            var location = await uploader.UploadAsync(new SnapshotCreated("20261126T040000Z", DateTimeOffset.UtcNow, artifact.Location,
+                artifact.Size, artifact.Sha256, 1, 1), CancellationToken.None);
+            var process = Process.GetCurrentProcess();
+            process.Refresh();
+            Console.WriteLine($"uploaded a {location["archiveSize"].ToInt64() / 1048576.0:F0} MiB archive in {location["partCount"]} parts of at most {partMegabytes} MB "
+                              + $"in {stopwatch.Elapsed.TotalSeconds:F1} s (gzip + upload to the fake local Bot API)");
+            Console.WriteLine($"sink process memory: working set {before / 1048576.0:F0} MiB before, peak working set {process.PeakWorkingSet64 / 1048576.0:F0} MiB");
+            fakeProcess.StandardInput.Close();
+            Console.WriteLine($"fake Bot API: {await fakeProcess.StandardOutput.ReadLineAsync()}");
+            return 0;
+        }
+        finally
+        {
+            if (!fakeProcess.HasExited)
+            {
+                fakeProcess.Kill();
+            }
+
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    }
+}
