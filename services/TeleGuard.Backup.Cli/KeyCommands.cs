@@ -3,6 +3,7 @@ using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Cli;
 
@@ -107,7 +108,7 @@ public static class EncryptedFiles
 }
 
 /// <summary>Reads several files one after the other as one stream.</summary>
-public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : Stream
+public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : ReadOnlyStream
 {
     private int _index = -1;
     private FileStream? _current;
@@ -139,15 +140,6 @@ public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : Strea
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
@@ -161,7 +153,7 @@ public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : Strea
 }
 
 /// <summary>A write-side gunzip: bytes written are gzip data; their decompressed form goes to the inner stream.</summary>
-public sealed class DecompressingWriteStream : Stream
+public sealed class DecompressingWriteStream : WriteOnlyStream
 {
     private readonly System.IO.Pipelines.Pipe _pipe = new();
     private readonly Task _pump;
@@ -204,13 +196,4 @@ public sealed class DecompressingWriteStream : Stream
         await base.DisposeAsync();
     }
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

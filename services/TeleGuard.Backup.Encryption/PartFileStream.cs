@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Encryption;
 
@@ -6,7 +7,7 @@ namespace TeleGuard.Backup.Encryption;
 /// A write-only stream that stores what it is given as numbered files of at most <c>maxFileBytes</c>, hashing each file
 /// and the whole. Named <c>NAME</c> when one file suffices, else <c>NAME.part-0001</c>, <c>NAME.part-0002</c>, ….
 /// </summary>
-public sealed class PartFileStream(string directory, string name, long maxFileBytes) : Stream
+public sealed class PartFileStream(string directory, string name, long maxFileBytes) : WriteOnlyStream
 {
     private readonly IncrementalHash _whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly List<(string Path, long Size, string Sha256)> _parts = [];
@@ -81,15 +82,9 @@ public sealed class PartFileStream(string directory, string name, long maxFileBy
         _part = null;
     }
 
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
     public override long Length => TotalBytes;
     public override long Position { get => TotalBytes; set => throw new NotSupportedException(); }
     public override void Flush() => _part?.Flush();
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

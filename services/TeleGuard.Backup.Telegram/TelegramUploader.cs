@@ -3,6 +3,7 @@ using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Sinks;
+using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Telegram;
@@ -96,7 +97,7 @@ public sealed class TelegramUploader(
 }
 
 /// <summary>A read-only window on a file: <c>length</c> bytes from <c>offset</c>.</summary>
-public sealed class FileSegmentStream : Stream
+public sealed class FileSegmentStream : ReadOnlyStream
 {
     private readonly FileStream _file;
     private readonly long _length;
@@ -140,15 +141,8 @@ public sealed class FileSegmentStream : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _length;
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

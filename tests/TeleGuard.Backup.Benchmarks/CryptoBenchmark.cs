@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Benchmarks;
 
@@ -126,7 +127,7 @@ public static class CryptoBenchmark
     }
 
     /// <summary>Pseudo-random bytes of a given length, produced on the fly (not held in memory) and hashed as read.</summary>
-    private sealed class GeneratedStream(long length, bool hash = true) : Stream
+    private sealed class GeneratedStream(long length, bool hash = true) : ReadOnlyStream
     {
         private readonly byte[] _block = RandomNumberGenerator.GetBytes(1 << 20);
         private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -163,18 +164,10 @@ public static class CryptoBenchmark
         }
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => length;
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private sealed class HashSink(IncrementalHash sha) : Stream
+    private sealed class HashSink(IncrementalHash sha) : WriteOnlyStream
     {
         public override void Write(byte[] buffer, int offset, int count) => sha.AppendData(buffer, offset, count);
         public override void Write(ReadOnlySpan<byte> buffer) => sha.AppendData(buffer);
@@ -183,15 +176,5 @@ public static class CryptoBenchmark
             sha.AppendData(buffer.Span);
             return ValueTask.CompletedTask;
         }
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -200,7 +200,7 @@ public sealed class LargeStreamTests
         Assert.Equal(inputHash.GetHashAndReset(), outputHash.GetHashAndReset());
     }
 
-    private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : Stream
+    private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : TeleGuard.Backup.Snapshots.ReadOnlyStream
     {
         private long _position;
 
@@ -218,28 +218,11 @@ public sealed class LargeStreamTests
             return take;
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => length;
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private sealed class HashingSink(IncrementalHash hash) : Stream
+    private sealed class HashingSink(IncrementalHash hash) : TeleGuard.Backup.Snapshots.WriteOnlyStream
     {
         public override void Write(byte[] buffer, int offset, int count) => hash.AppendData(buffer, offset, count);
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
