@@ -1,0 +1,169 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using MongoDB.Driver;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary>
+/// <c>restore</c> and <c>verify</c>. Every file is checked against the manifest's SHA-256 before anything is written;
+/// a restore then checks the target, writes, and verifies the result by exporting it and comparing content hashes.
+/// Sources so far: <c>store</c> (the artifact store of MONGODB_URI) and <c>file</c> (an artifact .tar or a snapshot
+/// folder, e.g. <c>snapshot/</c> of a clone of the private repository).
+/// </summary>
+public static class RestoreCommands
+{
+    public static async Task<int> RestoreAsync(CommandOptions options)
+    {
+        var source = SourceOptions.Read(options);
+        var toUri = options.Value("to-uri") ?? throw new UsageException("restore needs --to-uri mongodb://host/database");
+        var databaseOverride = options.Value("db");
+        var collections = options.Value("collections")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var drop = options.Flag("drop");
+        var dryRun = options.Flag("dry-run");
+        options.RejectUnknown();
+
+        MongoUrl target;
+        try
+        {
+            target = MongoUrl.Create(toUri);
+        }
+        catch (Exception)
+        {
+            throw new UsageException("--to-uri is not a valid MongoDB connection string");
+        }
+
+        var databaseName = databaseOverride ?? target.DatabaseName ?? throw new UsageException("name the target database in --to-uri's path or with --db");
+        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
+        {
+            var restorer = new SnapshotRestorer(NullLogger.Instance);
+            var restored = await restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
+                new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, Console.WriteLine, CancellationToken.None);
+            Console.WriteLine(dryRun
+                ? $"dry run: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents of snapshot {manifest.SnapshotId} would be restored into {databaseName}; nothing was written"
+                : $"restored snapshot {manifest.SnapshotId} into {databaseName}: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents; every collection's content hash matches the snapshot");
+            return 0;
+        });
+    }
+
+    public static async Task<int> VerifyAsync(CommandOptions options)
+    {
+        var source = SourceOptions.Read(options);
+        options.RejectUnknown();
+        return await WithFetchedSnapshotAsync(source, (_, manifest) =>
+        {
+            Console.WriteLine($"snapshot {manifest.SnapshotId}: {manifest.Collections.Count} collections, {manifest.TotalDocuments} documents; every file matches its SHA-256");
+            return Task.FromResult(0);
+        });
+    }
+
+    private sealed record SourceOptions(string From, string? Path, string Snapshot)
+    {
+        public static SourceOptions Read(CommandOptions options)
+        {
+            var from = options.Value("from") ?? throw new UsageException("name the source with --from store|file");
+            var path = options.Value("path");
+            var snapshot = options.Value("snapshot") ?? "latest";
+            if (from is "github" or "public" or "telegram")
+            {
+                throw new UsageException($"--from {from} is not available yet: restore from store, or from file (a clone of the private repository, or a decrypted public snapshot)");
+            }
+
+            if (from is not ("store" or "file"))
+            {
+                throw new UsageException("--from must be store or file");
+            }
+
+            if (from == "file" && path is null)
+            {
+                throw new UsageException("--from file needs --path (an artifact .tar or a snapshot folder)");
+            }
+
+            return new SourceOptions(from, path, snapshot);
+        }
+    }
+
+    private static async Task<int> WithFetchedSnapshotAsync(SourceOptions source, Func<string, SnapshotManifest, Task<int>> use)
+    {
+        var work = Path.Combine(Path.GetTempPath(), $"teleguard-restore-{Guid.NewGuid():N}");
+        try
+        {
+            SnapshotManifest manifest;
+            string folder;
+            if (source.From == "file" && Directory.Exists(source.Path))
+            {
+                folder = source.Path!;
+                manifest = await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None);
+            }
+            else if (source.From == "file")
+            {
+                folder = work;
+                await using var file = File.OpenRead(source.Path!);
+                manifest = await SnapshotArchive.ExtractAsync(file, folder, CancellationToken.None);
+            }
+            else
+            {
+                folder = work;
+                var fetched = await FetchFromStoreAsync(source.Snapshot, folder);
+                if (fetched is null)
+                {
+                    return ConfigurationFailure.ExitCode;
+                }
+
+                manifest = fetched;
+            }
+
+            Console.WriteLine($"snapshot {manifest.SnapshotId} fetched from {source.From} and verified");
+            return await use(folder, manifest);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException or MongoException)
+        {
+            Console.Error.WriteLine($"teleguard-backup: {ErrorText.Describe(e)}");
+            return 1;
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
+    // The artifact store and backups_meta of MONGODB_URI (configured as for the services).
+    private static async Task<SnapshotManifest?> FetchFromStoreAsync(string snapshot, string folder)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddBackupDefaults(defaultLogFormat: "text");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        using var host = builder.Build();
+        if (ConfigurationFailure.Check(host.Services) is not null)
+        {
+            return null;
+        }
+
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var record = snapshot == "latest"
+            ? (await meta.ListRecentAsync(200, CancellationToken.None)).FirstOrDefault(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
+            : await meta.GetAsync(snapshot, CancellationToken.None);
+        if (record?.Artifact is not { DeletedAt: null } artifact)
+        {
+            throw new InvalidOperationException(snapshot == "latest"
+                ? "No snapshot with an artifact in the artifact store."
+                : $"Snapshot {snapshot} has no artifact in the artifact store (unknown, failed, or removed by retention).");
+        }
+
+        await using var stream = await host.Services.GetRequiredService<IArtifactStore>().OpenReadAsync(artifact.Location, CancellationToken.None);
+        await using var hashing = new HashingStream(stream);
+        var manifest = await SnapshotArchive.ExtractAsync(hashing, folder, CancellationToken.None);
+        await hashing.CopyToAsync(Stream.Null);
+        if (hashing.GetSha256() != artifact.Sha256)
+        {
+            Directory.Delete(folder, recursive: true);
+            throw new InvalidDataException($"Snapshot {record.Id}: the artifact's SHA-256 differs from the one recorded.");
+        }
+
+        return manifest;
+    }
+}
