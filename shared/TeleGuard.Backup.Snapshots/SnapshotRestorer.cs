@@ -17,6 +17,9 @@ public sealed record RestoreOptions
     public bool DryRun { get; init; }
 
     public int BatchSize { get; init; } = 1000;
+
+    /// <summary>Re-export what was restored and compare content hashes (always on in the CLI; benchmarks may skip it).</summary>
+    public bool VerifyAfterRestore { get; init; } = true;
 }
 
 public sealed record RestoredCollection(string Name, long Documents, int Indexes, bool Verified);
@@ -73,7 +76,7 @@ public sealed class SnapshotRestorer(ILogger logger)
             restored.Add(await RestoreCollectionAsync(snapshotDirectory, collection, database, existing.Contains(collection.Name), options, progress, cancellationToken));
         }
 
-        return await VerifyAsync(manifest, client, databaseName, restored, cancellationToken);
+        return options.VerifyAfterRestore ? await VerifyAsync(manifest, client, databaseName, restored, cancellationToken) : restored;
     }
 
     private async Task<RestoredCollection> RestoreCollectionAsync(string snapshotDirectory, CollectionEntry collection, IMongoDatabase database,

@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "crypto" => await CryptoBenchmark.RunAsync(args[1..]),
     "telegram-upload" => await TelegramUploadBenchmark.RunAsync(args[1..]),
     "fake-telegram" => await TelegramUploadBenchmark.ServeFakeAsync(),
+    "restore-mongo" => await RestoreBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -25,6 +26,8 @@ static int Usage()
           telegram-upload [--mb 1024] [--part-mb 500]
                                      the Telegram sink uploading an archive of that size to the fake Bot API (local-server
                                      mode, run in a child process); peak memory of the sink's process (MONGODB_URI needed)
+          restore-mongo [--documents 1000000] [--no-verify]
+                                     restore a snapshot of that many small documents into MONGODB_URI; documents/s, memory
         """);
     return 64;
 }
