@@ -15,10 +15,10 @@ public static class CommandLine
           status [--json] [--limit N] [--max-age-hours H]
                                        recent snapshots and each destination's outcome; with --max-age-hours, exit 3
                                        when the newest complete snapshot is older than H hours (or there is none)
-          restore --from store|file [--path P] [--snapshot ID|latest] --to-uri URI [--db NAME]
+          restore --from github|public|telegram|store|file [--path P] [--snapshot ID|latest] --to-uri URI [--db NAME]
                   [--collections a,b] [--drop] [--dry-run]
                                        check every file, restore into the target, verify the result's content hashes
-          verify --from store|file [--path P] [--snapshot ID|latest]
+          verify --from github|public|telegram|store|file [--path P] [--snapshot ID|latest]
                                        the same checks, writing nothing; exit 0 only when everything matches
           keygen                       print a new ENCRYPTION_KEY (base64 of 32 random bytes)
           decrypt --in FILE|DIR [--snapshot ID] --out FILE

@@ -9,8 +9,9 @@ namespace TeleGuard.Backup.Cli;
 /// <summary>
 /// <c>restore</c> and <c>verify</c>. Every file is checked against the manifest's SHA-256 before anything is written;
 /// a restore then checks the target, writes, and verifies the result by exporting it and comparing content hashes.
-/// Sources so far: <c>store</c> (the artifact store of MONGODB_URI) and <c>file</c> (an artifact .tar or a snapshot
-/// folder, e.g. <c>snapshot/</c> of a clone of the private repository).
+/// Sources: <c>github</c> (the private repository), <c>public</c> (the encrypted branch), <c>telegram</c> (the parts
+/// recorded in backups_meta), <c>store</c> (the artifact store of MONGODB_URI) and <c>file</c> (an artifact .tar or a
+/// snapshot folder).
 /// </summary>
 public static class RestoreCommands
 {
@@ -65,14 +66,9 @@ public static class RestoreCommands
             var from = options.Value("from") ?? throw new UsageException("name the source with --from store|file");
             var path = options.Value("path");
             var snapshot = options.Value("snapshot") ?? "latest";
-            if (from is "github" or "public" or "telegram")
+            if (from is not ("store" or "file" or "github" or "public" or "telegram"))
             {
-                throw new UsageException($"--from {from} is not available yet: restore from store, or from file (a clone of the private repository, or a decrypted public snapshot)");
-            }
-
-            if (from is not ("store" or "file"))
-            {
-                throw new UsageException("--from must be store or file");
+                throw new UsageException("--from must be github, public, telegram, store or file");
             }
 
             if (from == "file" && path is null)
@@ -102,10 +98,18 @@ public static class RestoreCommands
                 await using var file = File.OpenRead(source.Path!);
                 manifest = await SnapshotArchive.ExtractAsync(file, folder, CancellationToken.None);
             }
+            else if (source.From is "github" or "public")
+            {
+                folder = work;
+                var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+                manifest = source.From == "github"
+                    ? await DestinationFetchers.FromGitHubAsync(configuration, source.Snapshot, folder)
+                    : await DestinationFetchers.FromPublicAsync(configuration, source.Snapshot, folder);
+            }
             else
             {
                 folder = work;
-                var fetched = await FetchFromStoreAsync(source.Snapshot, folder);
+                var fetched = await FetchWithMetaAsync(source, folder);
                 if (fetched is null)
                 {
                     return ConfigurationFailure.ExitCode;
@@ -117,7 +121,13 @@ public static class RestoreCommands
             Console.WriteLine($"snapshot {manifest.SnapshotId} fetched from {source.From} and verified");
             return await use(folder, manifest);
         }
-        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException or MongoException)
+        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        {
+            return ConfigurationFailure.Report(e);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException or MongoException
+                                      or TeleGuard.Backup.Crypto.EncryptedFileException or TeleGuard.Backup.Git.GitPermanentException
+                                      or PermanentFailureException or TeleGuard.Backup.Telegram.TelegramCallException)
         {
             Console.Error.WriteLine($"teleguard-backup: {ErrorText.Describe(e)}");
             return 1;
@@ -131,9 +141,10 @@ public static class RestoreCommands
         }
     }
 
-    // The artifact store and backups_meta of MONGODB_URI (configured as for the services).
-    private static async Task<SnapshotManifest?> FetchFromStoreAsync(string snapshot, string folder)
+    // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store, Telegram.
+    private static async Task<SnapshotManifest?> FetchWithMetaAsync(SourceOptions source, string folder)
     {
+        var snapshot = source.Snapshot;
         var builder = Host.CreateApplicationBuilder();
         builder.AddBackupDefaults(defaultLogFormat: "text");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -144,6 +155,11 @@ public static class RestoreCommands
         }
 
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        if (source.From == "telegram")
+        {
+            return await DestinationFetchers.FromTelegramAsync(builder.Configuration, meta, snapshot, folder);
+        }
+
         var record = snapshot == "latest"
             ? (await meta.ListRecentAsync(200, CancellationToken.None)).FirstOrDefault(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
             : await meta.GetAsync(snapshot, CancellationToken.None);

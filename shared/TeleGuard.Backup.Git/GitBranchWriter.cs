@@ -158,6 +158,59 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         return FindSnapshot(RemoteHead(repository), snapshotId)?.Sha;
     }
 
+    /// <summary>
+    /// Writes the files under <paramref name="treePath"/> (empty: the whole tree) of the commit holding
+    /// <paramref name="snapshotId"/> (null: the head) into <paramref name="destination"/>. Returns that commit's snapshot
+    /// id, or null when the branch has no such commit.
+    /// </summary>
+    public string? ExportTree(string? snapshotId, string treePath, string destination)
+    {
+        using var repository = OpenFetched();
+        var head = RemoteHead(repository);
+        var commit = snapshotId is null ? head : FindSnapshot(head, snapshotId);
+        if (commit is null)
+        {
+            return null;
+        }
+
+        var tree = treePath.Length == 0 ? commit.Tree : commit[treePath]?.Target as Tree;
+        if (tree is null)
+        {
+            return null;
+        }
+
+        WriteTree(tree, destination);
+        return SnapshotIdOf(commit);
+    }
+
+    private static void WriteTree(Tree tree, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (var entry in tree)
+        {
+            if (entry.Name is "." or ".." || entry.Name.Contains('\\'))
+            {
+                throw new InvalidDataException($"Unsafe file name '{entry.Name}' in the repository tree.");
+            }
+
+            var path = Path.Combine(destination, entry.Name);
+            switch (entry.Target)
+            {
+                case Tree subtree:
+                    WriteTree(subtree, path);
+                    break;
+                case Blob blob:
+                    using (var content = blob.GetContentStream())
+                    using (var file = File.Create(path))
+                    {
+                        content.CopyTo(file);
+                    }
+
+                    break;
+            }
+        }
+    }
+
     /// <summary>Reads the remote branch's commits, newest first (fetches first).</summary>
     public IReadOnlyList<(string Sha, string? SnapshotId, int Parents)> History(int limit = HistoryScanLimit)
     {

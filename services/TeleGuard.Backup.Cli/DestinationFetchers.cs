@@ -1,0 +1,186 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Git;
+using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.Telegram;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary>
+/// Fetches a snapshot from a destination into a folder, verified against its manifest before anything uses it.
+/// Configuration comes from the same variables as the sinks (GITHUB_*, ENCRYPTION_*, TELEGRAM_*, MONGODB_URI).
+/// </summary>
+public static class DestinationFetchers
+{
+    /// <summary>The private repository: the <c>snapshot/</c> folder of the commit holding the snapshot (or the branch head).</summary>
+    public static async Task<SnapshotManifest> FromGitHubAsync(IConfiguration configuration, string snapshot, string folder)
+    {
+        var options = Load<GitHubSinkOptions>(configuration);
+        if (!options.Enabled)
+        {
+            throw new InvalidOperationException("--from github needs GITHUB_REPO and GITHUB_TOKEN.");
+        }
+
+        var scratch = folder + ".git";
+        string? found;
+        try
+        {
+            found = new GitBranchWriter(options.Remote!, scratch, NullLogger.Instance).ExportTree(snapshot == "latest" ? null : snapshot, RepositoryLayout.Folder, folder);
+        }
+        finally
+        {
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+
+        if (found is null)
+        {
+            throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
+        }
+
+        return await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None);
+    }
+
+    /// <summary>The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked.</summary>
+    public static async Task<SnapshotManifest> FromPublicAsync(IConfiguration configuration, string snapshot, string folder)
+    {
+        var options = Load<EncryptionSinkOptions>(configuration);
+        if (!options.Enabled)
+        {
+            throw new InvalidOperationException("--from public needs ENCRYPTION_KEY (and ENCRYPTION_PREVIOUS_KEYS for older snapshots), GITHUB_PUBLIC_REPO or GITHUB_REPO, and GITHUB_TOKEN.");
+        }
+
+        var download = folder + ".public";
+        try
+        {
+            var writer = new GitBranchWriter(options.Remote!, download + ".git", NullLogger.Instance);
+            if (writer.ExportTree(null, "", download) is null)
+            {
+                throw new InvalidOperationException($"{options.Remote} has no snapshot.");
+            }
+
+            var index = PublicIndex.Parse(await File.ReadAllBytesAsync(Path.Combine(download, PublicIndex.FileName)));
+            var entry = (snapshot == "latest" ? index.Snapshots.MaxBy(s => s.Id, StringComparer.Ordinal) : index.Snapshots.SingleOrDefault(s => s.Id == snapshot))
+                ?? throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
+            var files = entry.Files.Select(f => Path.Combine(download, f.File)).ToList();
+            foreach (var (file, listed) in files.Zip(entry.Files))
+            {
+                await using var stream = File.OpenRead(file);
+                if (Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream)) != listed.Sha256)
+                {
+                    throw new InvalidDataException($"Snapshot {entry.Id}: {listed.File} does not match the SHA-256 in index.json.");
+                }
+            }
+
+            var archive = download + ".tar";
+            await using (var ciphertext = new ConcatenatedFilesStream(files))
+            await using (var plaintext = File.Create(archive))
+            await using (var gunzip = new DecompressingWriteStream(plaintext))
+            {
+                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, CancellationToken.None);
+                await gunzip.FinishAsync();
+            }
+
+            await using var tar = File.OpenRead(archive);
+            return await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+        }
+        finally
+        {
+            foreach (var path in new[] { download, download + ".git" })
+            {
+                if (Directory.Exists(path))
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+            }
+
+            File.Delete(download + ".tar");
+        }
+    }
+
+    /// <summary>Telegram: the parts recorded in backups_meta, downloaded with getFile, checked, joined, unpacked.</summary>
+    public static async Task<SnapshotManifest> FromTelegramAsync(IConfiguration configuration, BackupsMetaStore meta, string snapshot, string folder)
+    {
+        var options = Load<TelegramSinkOptions>(configuration);
+        if (!options.Enabled)
+        {
+            throw new InvalidOperationException("--from telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHANNEL_ID (and TELEGRAM_API_BASE_URL for a local server).");
+        }
+
+        var record = snapshot == "latest"
+            ? await meta.FindLatestSucceededAsync(BackupSinks.Telegram, CancellationToken.None)
+            : await meta.GetAsync(snapshot, CancellationToken.None);
+        var location = record?.Sinks.GetValueOrDefault(BackupSinks.Telegram) is { Status: SinkStatus.Succeeded, RemovedAt: null } copy ? copy.Location : null;
+        if (record is null || location is null)
+        {
+            throw new InvalidOperationException($"Snapshot {snapshot} has no Telegram copy recorded in backups_meta.");
+        }
+
+        using var channel = new TelegramChannel(Options.Create(options), TimeProvider.System, NullLogger<TelegramChannel>.Instance);
+        var archive = folder + ".telegram.tar.gz";
+        try
+        {
+            await using (var output = File.Create(archive))
+            {
+                foreach (var part in location["parts"].AsBsonArray.Select(p => p.AsBsonDocument).OrderBy(p => p["index"].AsInt32))
+                {
+                    // Each part through a file: local-server parts can be hundreds of megabytes.
+                    var partFile = archive + ".part";
+                    await using (var download = File.Create(partFile))
+                    {
+                        await channel.DownloadAsync(part["fileId"].AsString, download, CancellationToken.None);
+                    }
+
+                    await using (var downloaded = File.OpenRead(partFile))
+                    {
+                        if (Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(downloaded)) != part["sha256"].AsString)
+                        {
+                            throw new InvalidDataException($"Snapshot {record.Id}: Telegram part {part["index"]} (message {part["messageId"]}) does not match its recorded SHA-256.");
+                        }
+
+                        downloaded.Position = 0;
+                        await downloaded.CopyToAsync(output);
+                    }
+
+                    File.Delete(partFile);
+                }
+            }
+
+            await using (var check = File.OpenRead(archive))
+            {
+                if (Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(check)) != location["archiveSha256"].AsString)
+                {
+                    throw new InvalidDataException($"Snapshot {record.Id}: the joined Telegram parts do not match the archive's recorded SHA-256.");
+                }
+            }
+
+            await using var compressed = File.OpenRead(archive);
+            await using var tar = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress);
+            return await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+        }
+        finally
+        {
+            File.Delete(archive);
+            File.Delete(archive + ".part");
+        }
+    }
+
+    private static T Load<T>(IConfiguration configuration) where T : TeleGuard.Backup.Configuration.EnvironmentOptions, new()
+    {
+        var options = new T();
+        options.Load(configuration);
+        if (options.ConfigurationErrors.Count > 0)
+        {
+            throw new OptionsValidationException(typeof(T).Name, typeof(T), options.ConfigurationErrors);
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text.RegularExpressions;
+using MongoDB.Driver;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Cli.Tests;
+
+/// <summary>
+/// One snapshot sent to every destination (git smart-HTTP server, public branch, fake Bot API), then restored with
+/// the real program from each of them and from the store into empty databases, each compared with the source by the
+/// driver.
+/// </summary>
+public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly TemporaryDirectory _work = new();
+    private FakeTelegramBotApi? _telegram;
+
+    [GeneratedRegex(@"Requested snapshot (\d{8}T\d{6}Z)")]
+    private static partial Regex SnapshotIdPattern();
+
+    [Fact]
+    public async Task Github_public_telegram_and_store_each_restore_a_database_equal_to_the_source_and_a_corrupted_part_is_refused()
+    {
+        var (uri, source) = await RestoreSourceData.CreateAsync();
+        var git = GitServer.FromEnvironment();
+        var (repository, _) = git.CreateRepository();
+        _telegram = await FakeTelegramBotApi.StartAsync(TimeProvider.System);
+        var environment = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["LOG_FORMAT"] = "text",
+            ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_TOKEN"] = git.Token,
+            ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
+            ["TELEGRAM_BOT_TOKEN"] = _telegram.Token,
+            ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
+            ["TELEGRAM_API_BASE_URL"] = _telegram.BaseUrl,
+        };
+
+        var backup = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+        Assert.True(backup.ExitCode == 0, backup.Output);
+        Assert.Contains(": complete", backup.Output);
+        var id = SnapshotIdPattern().Match(backup.Output).Groups[1].Value;
+
+        foreach (var from in new[] { "github", "public", "telegram", "store" })
+        {
+            var targetUri = await TestServices.MongoUriAsync();
+            var restore = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", from, "--snapshot", id, "--to-uri", targetUri,
+                "--collections", string.Join(',', RestoreSourceData.Collections));
+            Assert.True(restore.ExitCode == 0, $"--from {from}:\n{restore.Output}");
+            await RestoreSourceData.AssertSameAsync(source, new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName));
+        }
+
+        // A corrupted Telegram part: verify and restore fail before writing, naming the snapshot and the part.
+        var message = _telegram.Messages.First();
+        var bytes = await File.ReadAllBytesAsync(message.Path);
+        bytes[bytes.Length / 2] ^= 0x01;
+        await File.WriteAllBytesAsync(message.Path, bytes);
+        var verify = await CliProcess.RunAsync(environment, Timeout, "verify", "--from", "telegram", "--snapshot", id);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains($"Snapshot {id}: Telegram part 1", verify.Output);
+        var emptyUri = await TestServices.MongoUriAsync();
+        var refused = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "telegram", "--snapshot", id, "--to-uri", emptyUri);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Empty(await (await new MongoClient(emptyUri).GetDatabase(MongoUrl.Create(emptyUri).DatabaseName).ListCollectionNamesAsync()).ToListAsync());
+        Assert.DoesNotContain(_telegram.Token, verify.Output + refused.Output + backup.Output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_telegram is not null)
+        {
+            await _telegram.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
