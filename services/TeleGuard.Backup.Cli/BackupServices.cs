@@ -1,3 +1,4 @@
+using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.GitHub;
 using TeleGuard.Backup.Hosting;
@@ -21,6 +22,15 @@ public static class BackupServices
         builder.AddGitHubSinkService();
         builder.AddEncryptionSinkService();
         builder.AddTelegramSinkService();
+        return builder;
+    }
+
+    /// <summary>The scheduled restore drill (off unless RESTORE_DRILL_SCHEDULE is set).</summary>
+    public static IHostApplicationBuilder AddRestoreDrill(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddEnvironmentOptions<RestoreDrillOptions>();
+        builder.Services.AddSingleton<RestoreDrill>();
+        builder.Services.AddHostedService<RestoreDrillSchedule>();
         return builder;
     }
 

@@ -20,6 +20,8 @@ public static class CommandLine
                                        check every file, restore into the target, verify the result's content hashes
           verify --from github|public|telegram|store|file [--path P] [--snapshot ID|latest]
                                        the same checks, writing nothing; exit 0 only when everything matches
+          drill                        restore drill now: verify the latest snapshot from every configured destination and
+                                       the store, record the results in backups_meta; exit 0 only when all pass
           keygen                       print a new ENCRYPTION_KEY (base64 of 32 random bytes)
           decrypt --in FILE|DIR [--snapshot ID] --out FILE
                                        decrypt a downloaded public snapshot (.tgb, its parts, or the folder holding them)
@@ -47,6 +49,7 @@ public static class CommandLine
                 "keygen" => KeyCommands.Keygen(options),
                 "restore" => await RestoreCommands.RestoreAsync(options),
                 "verify" => await RestoreCommands.VerifyAsync(options),
+                "drill" => await DrillCommand.ExecuteAsync(options),
                 "decrypt" => await KeyCommands.DecryptAsync(options),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };

@@ -109,7 +109,7 @@ public static class RestoreCommands
             else
             {
                 folder = work;
-                var fetched = await FetchWithMetaAsync(source, folder);
+                var fetched = await FetchWithMetaAsync(source.From, source.Snapshot, folder);
                 if (fetched is null)
                 {
                     return ConfigurationFailure.ExitCode;
@@ -141,10 +141,9 @@ public static class RestoreCommands
         }
     }
 
-    // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store, Telegram.
-    private static async Task<SnapshotManifest?> FetchWithMetaAsync(SourceOptions source, string folder)
+    // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store and Telegram.
+    private static async Task<SnapshotManifest?> FetchWithMetaAsync(string from, string snapshot, string folder)
     {
-        var snapshot = source.Snapshot;
         var builder = Host.CreateApplicationBuilder();
         builder.AddBackupDefaults(defaultLogFormat: "text");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -154,32 +153,7 @@ public static class RestoreCommands
             return null;
         }
 
-        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
-        if (source.From == "telegram")
-        {
-            return await DestinationFetchers.FromTelegramAsync(builder.Configuration, meta, snapshot, folder);
-        }
-
-        var record = snapshot == "latest"
-            ? (await meta.ListRecentAsync(200, CancellationToken.None)).FirstOrDefault(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
-            : await meta.GetAsync(snapshot, CancellationToken.None);
-        if (record?.Artifact is not { DeletedAt: null } artifact)
-        {
-            throw new InvalidOperationException(snapshot == "latest"
-                ? "No snapshot with an artifact in the artifact store."
-                : $"Snapshot {snapshot} has no artifact in the artifact store (unknown, failed, or removed by retention).");
-        }
-
-        await using var stream = await host.Services.GetRequiredService<IArtifactStore>().OpenReadAsync(artifact.Location, CancellationToken.None);
-        await using var hashing = new HashingStream(stream);
-        var manifest = await SnapshotArchive.ExtractAsync(hashing, folder, CancellationToken.None);
-        await hashing.CopyToAsync(Stream.Null);
-        if (hashing.GetSha256() != artifact.Sha256)
-        {
-            Directory.Delete(folder, recursive: true);
-            throw new InvalidDataException($"Snapshot {record.Id}: the artifact's SHA-256 differs from the one recorded.");
-        }
-
-        return manifest;
+        var fetcher = new SnapshotFetcher(builder.Configuration, host.Services.GetRequiredService<BackupsMetaStore>(), host.Services.GetRequiredService<IArtifactStore>());
+        return await fetcher.FetchAsync(from, snapshot, folder, CancellationToken.None);
     }
 }

@@ -11,6 +11,7 @@ public static class RunCommand
         var builder = WebApplication.CreateSlimBuilder();
         builder.AddBackupDefaults();
         builder.AddAllBackupServices(includeScheduler: true);
+        builder.AddRestoreDrill();
         return builder.RunBackupServiceAsync();
     }
 }

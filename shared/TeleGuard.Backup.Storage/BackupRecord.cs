@@ -57,6 +57,17 @@ public sealed class BackupRecord
     [BsonElement("artifact")] public ArtifactRecord? Artifact { get; set; }
     [BsonElement("manifest")] public ManifestSummary? Manifest { get; set; }
     [BsonElement("sinks")] public Dictionary<string, SinkRecord> Sinks { get; set; } = [];
+
+    /// <summary>Restore drills of this snapshot, per destination: fetched and verified, or why not.</summary>
+    [BsonElement("drills")] public Dictionary<string, DrillRecord> Drills { get; set; } = [];
+}
+
+[BsonIgnoreExtraElements]
+public sealed class DrillRecord
+{
+    [BsonElement("at")] public DateTime At { get; set; }
+    [BsonElement("ok")] public bool Ok { get; set; }
+    [BsonElement("error")] public string? Error { get; set; }
 }
 
 [BsonIgnoreExtraElements]

@@ -233,6 +233,13 @@ public sealed class BackupsMetaStore
             Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal).Set(r => r.UpdatedAt, Now),
             cancellationToken: cancellationToken);
 
+    /// <summary>Records a restore drill's result for one destination of a snapshot.</summary>
+    public Task RecordDrillAsync(string snapshotId, string destination, bool ok, string? error, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId),
+            Update.Set($"drills.{destination}", new DrillRecord { At = Now, Ok = ok, Error = error }),
+            cancellationToken: cancellationToken);
+
     /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
     public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken) =>
         await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))

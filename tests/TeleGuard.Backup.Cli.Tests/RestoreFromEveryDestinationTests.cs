@@ -55,6 +55,14 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
             await RestoreSourceData.AssertSameAsync(source, new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName));
         }
 
+        // The restore drill verifies the latest snapshot in every destination and records it.
+        var drill = await CliProcess.RunAsync(environment, Timeout, "drill");
+        Assert.True(drill.ExitCode == 0, drill.Output);
+        var meta = source.GetCollection<MongoDB.Bson.BsonDocument>("backups_meta");
+        var drills = (await meta.Find(new MongoDB.Bson.BsonDocument("_id", id)).SingleAsync())["drills"].AsBsonDocument;
+        Assert.Equal(["github", "public", "store", "telegram"], drills.Names.Order());
+        Assert.All(drills.Values, d => Assert.True(d["ok"].AsBoolean));
+
         // A corrupted Telegram part: verify and restore fail before writing, naming the snapshot and the part.
         var message = _telegram.Messages.First();
         var bytes = await File.ReadAllBytesAsync(message.Path);
@@ -67,7 +75,12 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
         var refused = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "telegram", "--snapshot", id, "--to-uri", emptyUri);
         Assert.Equal(1, refused.ExitCode);
         Assert.Empty(await (await new MongoClient(emptyUri).GetDatabase(MongoUrl.Create(emptyUri).DatabaseName).ListCollectionNamesAsync()).ToListAsync());
-        Assert.DoesNotContain(_telegram.Token, verify.Output + refused.Output + backup.Output);
+        var failedDrill = await CliProcess.RunAsync(environment, Timeout, "drill");
+        Assert.Equal(1, failedDrill.ExitCode);
+        Assert.Contains("telegram: FAILED", failedDrill.Output);
+        var telegramDrill = (await meta.Find(new MongoDB.Bson.BsonDocument("_id", id)).SingleAsync())["drills"]["telegram"];
+        Assert.False(telegramDrill["ok"].AsBoolean);
+        Assert.DoesNotContain(_telegram.Token, verify.Output + refused.Output + backup.Output + failedDrill.Output);
     }
 
     public async ValueTask DisposeAsync()

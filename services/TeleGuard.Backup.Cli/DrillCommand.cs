@@ -1,0 +1,29 @@
+using TeleGuard.Backup.Hosting;
+
+namespace TeleGuard.Backup.Cli;
+
+/// <summary><c>drill</c>: the restore drill once, now.</summary>
+public static class DrillCommand
+{
+    public static async Task<int> ExecuteAsync(CommandOptions options)
+    {
+        options.RejectUnknown();
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddBackupDefaults(defaultLogFormat: "text");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddRestoreDrill();
+        using var host = builder.Build();
+        if (ConfigurationFailure.Check(host.Services) is { } exitCode)
+        {
+            return exitCode;
+        }
+
+        var results = await host.Services.GetRequiredService<RestoreDrill>().RunAsync(CancellationToken.None);
+        foreach (var (destination, snapshot, ok, error) in results)
+        {
+            Console.WriteLine(ok ? $"{destination}: snapshot {snapshot} verified" : $"{destination}: FAILED ({error})");
+        }
+
+        return results.All(r => r.Ok) ? 0 : 1;
+    }
+}
