@@ -39,8 +39,9 @@ public static class RestoreCommands
         return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
         {
             var restorer = new SnapshotRestorer(NullLogger.Instance);
-            var restored = await restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
-                new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, Console.WriteLine, CancellationToken.None);
+            var restored = await OperatorProgress.RunAsync($"restoring snapshot {manifest.SnapshotId} into {databaseName}", report =>
+                restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
+                    new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, CancellationToken.None));
             Console.WriteLine(dryRun
                 ? $"dry run: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents of snapshot {manifest.SnapshotId} would be restored into {databaseName}; nothing was written"
                 : $"restored snapshot {manifest.SnapshotId} into {databaseName}: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents; every collection's content hash matches the snapshot");

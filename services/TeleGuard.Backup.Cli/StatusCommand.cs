@@ -46,6 +46,12 @@ public static class StatusCommand
         else
         {
             PrintTable(records);
+            if (records.Count > 0)
+            {
+                Console.WriteLine();
+                PrintOutcome(records[0]); // the newest snapshot in detail: when and where each copy is
+            }
+
             Console.WriteLine(latestComplete is null
                 ? "No complete snapshot yet."
                 : $"Last complete snapshot: {latestComplete.Id} ({FormatAge(age!.Value)} ago)");
@@ -109,7 +115,9 @@ public static class StatusCommand
             var outcome = record.Sinks.GetValueOrDefault(sink);
             var where = outcome?.Location is { } location ? " " + location.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson }) : "";
             var why = outcome?.Error is { } e ? $" ({e})" : "";
-            Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{where}{why}");
+            var when = outcome?.At is { } at ? $" at {at:yyyy-MM-ddTHH:mm:ssZ}" : "";
+            var removed = outcome?.RemovedAt is { } gone ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ})" : "";
+            Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{when}{where}{why}{removed}");
         }
     }
 

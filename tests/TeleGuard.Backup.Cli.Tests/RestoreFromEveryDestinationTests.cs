@@ -75,12 +75,38 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
         var refused = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "telegram", "--snapshot", id, "--to-uri", emptyUri);
         Assert.Equal(1, refused.ExitCode);
         Assert.Empty(await (await new MongoClient(emptyUri).GetDatabase(MongoUrl.Create(emptyUri).DatabaseName).ListCollectionNamesAsync()).ToListAsync());
+        // A tampered commit on the private branch and a tampered file on the public branch are refused the same way.
+        TamperWithBranch(git, repository, "backups", $"snapshot/collections/users/part-0001.jsonl", id);
+        var github = await CliProcess.RunAsync(environment, Timeout, "verify", "--from", "github", "--snapshot", id);
+        Assert.Equal(1, github.ExitCode);
+        Assert.Contains($"Snapshot {id}", github.Output);
+        Assert.Contains("collections/users/part-0001.jsonl", github.Output);
+        TamperWithBranch(git, repository, "public-snapshots", $"snapshots/{id}.tgb", id);
+        var publicCopy = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "public", "--snapshot", id, "--to-uri", emptyUri);
+        Assert.Equal(1, publicCopy.ExitCode);
+        Assert.Contains($"Snapshot {id}: snapshots/{id}.tgb does not match", publicCopy.Output);
+        Assert.Empty(await (await new MongoClient(emptyUri).GetDatabase(MongoUrl.Create(emptyUri).DatabaseName).ListCollectionNamesAsync()).ToListAsync());
+
         var failedDrill = await CliProcess.RunAsync(environment, Timeout, "drill");
         Assert.Equal(1, failedDrill.ExitCode);
         Assert.Contains("telegram: FAILED", failedDrill.Output);
         var telegramDrill = (await meta.Find(new MongoDB.Bson.BsonDocument("_id", id)).SingleAsync())["drills"]["telegram"];
         Assert.False(telegramDrill["ok"].AsBoolean);
         Assert.DoesNotContain(_telegram.Token, verify.Output + refused.Output + backup.Output + failedDrill.Output);
+    }
+
+    // Pushes, with the git CLI, a commit that flips one byte of a file and claims the same snapshot id.
+    private void TamperWithBranch(GitServer git, Uri repository, string branch, string file, string snapshotId)
+    {
+        var clone = Path.Combine(_work.Path, $"tamper-{Guid.NewGuid():N}");
+        var authenticated = new UriBuilder(repository) { UserName = git.User, Password = git.Token }.Uri.ToString();
+        GitServer.Run(null, "clone", "--quiet", "--branch", branch, authenticated, clone);
+        var path = Path.Combine(clone, file);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(path, bytes);
+        GitServer.Run(clone, "-c", "user.name=mallory", "-c", "user.email=m@example.org", "commit", "--quiet", "-am", $"tampered\n\nSnapshot-Id: {snapshotId}");
+        GitServer.Run(clone, "push", "--quiet", "origin", branch);
     }
 
     public async ValueTask DisposeAsync()
