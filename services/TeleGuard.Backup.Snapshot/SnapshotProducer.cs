@@ -19,6 +19,7 @@ public sealed class SnapshotProducer(
     IOptions<SnapshotServiceOptions> options,
     IOptions<ArtifactStoreOptions> storeOptions,
     IOptions<WorkDirectoryOptions> workDirectory,
+    BackupMetrics metrics,
     ILogger<SnapshotProducer> logger)
 {
     // One owner per process: a retry in the same process takes its own lease back at once.
@@ -52,6 +53,7 @@ public sealed class SnapshotProducer(
                 throw new SnapshotExportInProgressException(id);
         }
 
+        var started = System.Diagnostics.Stopwatch.StartNew();
         var exportDirectory = Path.Combine(workDirectory.Value.Path, "exports", $"{id}.{Guid.NewGuid():N}");
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewal = RenewLeaseAsync(id, settings.Lease, leaseLost);
@@ -73,6 +75,7 @@ public sealed class SnapshotProducer(
                 throw new SnapshotExportInProgressException(id);
             }
 
+            metrics.SnapshotCreated(stored.Size, started.Elapsed);
             logger.LogInformation(
                 "Snapshot {SnapshotId} created: {Collections} collections, {Documents} documents, {Bytes} bytes of JSON, artifact {Location} ({Size} bytes, sha256 {Sha256})",
                 id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);

@@ -1,4 +1,7 @@
 using MassTransit;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
@@ -25,6 +28,16 @@ public static class BackupHostingExtensions
         builder.Services.AddEnvironmentOptions<BusOptions>();
         builder.Services.AddEnvironmentOptions<RetentionOptions>();
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
+        builder.Services.AddSingleton<BackupMetrics>();
+        builder.Services.AddHostedService<LastCompleteSnapshotProbe>();
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics.AddMeter(BackupMetrics.MeterName).AddPrometheusExporter())
+            .WithTracing(tracing => tracing.AddSource("MassTransit")); // MassTransit's consume/publish/send activities
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter(); // traces and metrics to a collector, when one is configured
+        }
+
         builder.Services.AddHealthChecks()
             .AddCheck<MongoHealthCheck>("mongodb", tags: ["ready"])
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
@@ -153,6 +166,7 @@ public static class BackupHostingExtensions
         // Live: the process answers. Ready: RabbitMQ (MassTransit's bus check), MongoDB and Redis.
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 

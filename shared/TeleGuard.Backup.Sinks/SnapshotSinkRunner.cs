@@ -13,7 +13,7 @@ namespace TeleGuard.Backup.Sinks;
 /// already recorded as succeeded is not made again (redelivery); each attempt is counted; a failure that will be
 /// retried keeps its error, the last one records <c>failed</c>, and success records where the copy is.
 /// </summary>
-public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOptions> bus, ILogger<SnapshotSinkRunner> logger)
+public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOptions> bus, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
     public async Task RunAsync(
@@ -24,6 +24,7 @@ public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOption
         if (!enabled)
         {
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Skipped, null, null, cancellationToken);
+            metrics.SinkOutcome(sink, SinkStatus.Skipped, TimeSpan.Zero);
             logger.LogInformation("{Sink}: disabled (no configuration); snapshot {SnapshotId} skipped", sink, id);
             return;
         }
@@ -36,10 +37,12 @@ public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOption
         }
 
         await meta.RecordSinkAttemptAsync(id, sink, cancellationToken);
+        var started = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             var location = await copy(cancellationToken);
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
+            metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
             logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -49,6 +52,7 @@ public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOption
             if (final)
             {
                 await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Failed, error, null, CancellationToken.None);
+                metrics.SinkOutcome(sink, SinkStatus.Failed, started.Elapsed);
                 logger.LogError("{Sink}: snapshot {SnapshotId} failed: {Error}", sink, id, error);
             }
             else

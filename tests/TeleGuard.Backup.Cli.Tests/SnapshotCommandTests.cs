@@ -134,6 +134,23 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         Assert.NotNull(record.Manifest.ClusterTime);
         await AssertArtifactMatchesSourceAsync(database, record);
 
+        // The metrics endpoint of the running service counts what just happened.
+        using (var http = new HttpClient { BaseAddress = new Uri(health) })
+        {
+            var metrics = await TestHosts.EventuallyAsync(async () =>
+            {
+                var text = await http.GetStringAsync("/metrics");
+                return Regex.IsMatch(text, @"(?m)^teleguard_snapshot_last_complete_age_seconds(\{[^}]*\})? ") ? text : null;
+            }, TimeSpan.FromSeconds(40), "the metrics to show the complete snapshot");
+            Assert.Matches(@"(?m)^teleguard_snapshots_created_total(\{[^}]*\})? 1(\s|$)", metrics);
+            Assert.Matches(@"(?m)^teleguard_snapshot_export_duration_seconds_count(\{[^}]*\})? 1(\s|$)", metrics);
+            Assert.Matches($@"(?m)^teleguard_snapshot_artifact_bytes(_bytes)?_total(\{{[^}}]*\}})? {record.Artifact!.Size}(\s|$)", metrics);
+            foreach (var sink in new[] { "github", "public", "telegram" })
+            {
+                Assert.Matches($@"(?m)^teleguard_sink_outcomes_total\{{(?=[^}}]*destination=""{sink}"")(?=[^}}]*status=""skipped"")[^}}]*\}} 1(\s|$)", metrics);
+            }
+        }
+
         var status = await CliProcess.RunAsync(environment, Timeout, "status", "--json");
         Assert.Equal(0, status.ExitCode);
         var json = BsonDocument.Parse(status.StandardOutput);
