@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Encryption;
 
@@ -12,11 +13,4 @@ public sealed class CleanupRequestedConsumer(EncryptedSnapshotPublisher publishe
         options.Value.Enabled ? publisher.CleanupAsync(context.CancellationToken) : Task.CompletedTask;
 }
 
-public sealed class CleanupRequestedConsumerDefinition : ConsumerDefinition<CleanupRequestedConsumer>
-{
-    public CleanupRequestedConsumerDefinition()
-    {
-        EndpointName = "teleguard-public-cleanup";
-        ConcurrentMessageLimit = 1;
-    }
-}
+public sealed class CleanupRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<CleanupRequestedConsumer>("teleguard-public-cleanup");

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Sinks;
 using TeleGuard.Backup.Storage;
 
@@ -13,17 +14,4 @@ public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, Encrypted
         runner.RunAsync(BackupSinks.Public, options.Value.Enabled, context, ct => publisher.PublishAsync(context.Message, ct));
 }
 
-public sealed class SnapshotCreatedConsumerDefinition : ConsumerDefinition<SnapshotCreatedConsumer>
-{
-    public SnapshotCreatedConsumerDefinition()
-    {
-        EndpointName = "teleguard-public";
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<SnapshotCreatedConsumer> consumerConfigurator, IRegistrationContext context)
-    {
-        endpointConfigurator.PrefetchCount = 1;
-    }
-}
+public sealed class SnapshotCreatedConsumerDefinition() : OneAtATimeConsumerDefinition<SnapshotCreatedConsumer>("teleguard-public");

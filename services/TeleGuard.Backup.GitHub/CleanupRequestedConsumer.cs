@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.GitHub;
 
@@ -12,11 +13,4 @@ public sealed class CleanupRequestedConsumer(GitHubSnapshotPublisher publisher, 
         options.Value.Enabled ? publisher.CompactAsync(context.CancellationToken) : Task.CompletedTask;
 }
 
-public sealed class CleanupRequestedConsumerDefinition : ConsumerDefinition<CleanupRequestedConsumer>
-{
-    public CleanupRequestedConsumerDefinition()
-    {
-        EndpointName = "teleguard-github-cleanup";
-        ConcurrentMessageLimit = 1;
-    }
-}
+public sealed class CleanupRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<CleanupRequestedConsumer>("teleguard-github-cleanup");

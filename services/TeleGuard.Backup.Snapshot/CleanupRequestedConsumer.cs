@@ -1,5 +1,6 @@
 using MassTransit;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Snapshot;
 
@@ -8,11 +9,4 @@ public sealed class CleanupRequestedConsumer(ArtifactRetention retention) : ICon
     public Task Consume(ConsumeContext<CleanupRequested> context) => retention.ApplyAsync(context.CancellationToken);
 }
 
-public sealed class CleanupRequestedConsumerDefinition : ConsumerDefinition<CleanupRequestedConsumer>
-{
-    public CleanupRequestedConsumerDefinition()
-    {
-        EndpointName = "teleguard-snapshot-cleanup";
-        ConcurrentMessageLimit = 1;
-    }
-}
+public sealed class CleanupRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<CleanupRequestedConsumer>("teleguard-snapshot-cleanup");

@@ -11,18 +11,4 @@ public sealed class SnapshotRequestedConsumer(SnapshotProducer producer, IOption
         producer.ProduceAsync(context.Message, context, context.GetRetryAttempt() >= bus.Value.RetryLimit, context.CancellationToken);
 }
 
-public sealed class SnapshotRequestedConsumerDefinition : ConsumerDefinition<SnapshotRequestedConsumer>
-{
-    public SnapshotRequestedConsumerDefinition()
-    {
-        EndpointName = "teleguard-snapshot";
-        // An export is heavy (disk, memory, the database): one at a time per instance.
-        ConcurrentMessageLimit = 1;
-    }
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<SnapshotRequestedConsumer> consumerConfigurator, IRegistrationContext context)
-    {
-        endpointConfigurator.PrefetchCount = 1;
-    }
-}
+public sealed class SnapshotRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<SnapshotRequestedConsumer>("teleguard-snapshot");

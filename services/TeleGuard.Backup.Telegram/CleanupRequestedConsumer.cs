@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Telegram;
 
@@ -10,11 +11,4 @@ public sealed class CleanupRequestedConsumer(TelegramRetention retention, IOptio
         options.Value.Enabled ? retention.ApplyAsync(context.CancellationToken) : Task.CompletedTask;
 }
 
-public sealed class CleanupRequestedConsumerDefinition : ConsumerDefinition<CleanupRequestedConsumer>
-{
-    public CleanupRequestedConsumerDefinition()
-    {
-        EndpointName = "teleguard-telegram-cleanup";
-        ConcurrentMessageLimit = 1;
-    }
-}
+public sealed class CleanupRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<CleanupRequestedConsumer>("teleguard-telegram-cleanup");
