@@ -28,8 +28,21 @@ public static class StatusCommand
         await host.StartAsync();
 
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
-        var records = await meta.ListRecentAsync(limit, CancellationToken.None);
-        var latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+        List<BackupRecord> records;
+        BackupRecord? latestComplete;
+        try
+        {
+            records = await meta.ListRecentAsync(limit, CancellationToken.None);
+            latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (MongoFaults.IsUnreachable(e))
+        {
+            var pending = await meta.ListPendingAsync(CancellationToken.None);
+            await host.StopAsync();
+            PrintPending(pending);
+            return 1;
+        }
+
         var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - SnapshotIds.ToTime(latestComplete.Id);
         await host.StopAsync();
 
@@ -64,6 +77,31 @@ public static class StatusCommand
         }
 
         return 0;
+    }
+
+    // MongoDB is down: what the sinks recorded meanwhile waits in Redis. Those snapshots count as degraded until their
+    // records are back in backups_meta.
+    private static void PrintPending(IReadOnlyList<PendingMetaWrite> pending)
+    {
+        Console.WriteLine("backups_meta is unreachable (MongoDB does not answer).");
+        if (pending.Count == 0)
+        {
+            Console.WriteLine("No sink results are waiting in Redis.");
+            return;
+        }
+
+        Console.WriteLine($"{pending.Count} sink results are waiting in Redis to be written to backups_meta when MongoDB is back:");
+        foreach (var snapshot in pending.GroupBy(p => p.SnapshotId).OrderByDescending(g => g.Key))
+        {
+            Console.WriteLine($"Snapshot {snapshot.Key}: degraded (backups_meta unreachable)");
+            foreach (var sink in snapshot.GroupBy(p => p.Sink).OrderBy(g => g.Key))
+            {
+                var last = sink.LastOrDefault(p => p.Kind == PendingMetaWrite.Outcome) ?? sink.Last();
+                var status = last.Kind == PendingMetaWrite.Outcome ? last.Status : SinkStatus.Running;
+                var why = last.Error is { } error ? $" ({error})" : "";
+                Console.WriteLine($"  {sink.Key}: {status} at {last.At:yyyy-MM-ddTHH:mm:ssZ}{why} (not yet in backups_meta)");
+            }
+        }
     }
 
     private static void PrintTable(IReadOnlyList<BackupRecord> records)

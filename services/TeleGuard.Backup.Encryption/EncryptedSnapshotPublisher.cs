@@ -24,6 +24,7 @@ public sealed class EncryptedSnapshotPublisher(
     SnapshotArtifactFetcher fetcher,
     BackupsMetaStore meta,
     RedisLocks locks,
+    IOptions<SinkLeaseOptions> lease,
     TimeProvider time,
     ILogger<EncryptedSnapshotPublisher> logger)
 {
@@ -62,7 +63,7 @@ public sealed class EncryptedSnapshotPublisher(
             var entry = new PublicSnapshot(id, size, sha256, Settings.Keys!.PrimaryKeyId,
                 files.Select(f => new PublicFile($"{SnapshotsFolder}/{f.FileName}", f.Size, f.Sha256)).ToList());
 
-            await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+            await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
             var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", snapshot.CreatedAt,
                 (repository, parent) => WithSnapshot(repository, parent, output, entry), cancellationToken: cancellationToken), cancellationToken);
             logger.LogInformation("Public: snapshot {SnapshotId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})",
@@ -95,7 +96,7 @@ public sealed class EncryptedSnapshotPublisher(
     public async Task<IReadOnlyList<string>> CleanupAsync(CancellationToken cancellationToken)
     {
         var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
-        await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+        await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
         var removed = new List<string>();
         string? newest = null;
         await Task.Run(() =>

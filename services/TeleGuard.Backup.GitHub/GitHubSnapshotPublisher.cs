@@ -23,6 +23,7 @@ public sealed class GitHubSnapshotPublisher(
     SnapshotArtifactFetcher fetcher,
     BackupsMetaStore meta,
     RedisLocks locks,
+    IOptions<SinkLeaseOptions> lease,
     ILogger<GitHubSnapshotPublisher> logger)
 {
     private GitRemote Remote => options.Value.Remote ?? throw new InvalidOperationException("The GitHub sink is disabled.");
@@ -40,7 +41,7 @@ public sealed class GitHubSnapshotPublisher(
             var layout = RepositoryLayout.Prepare(extracted, manifest, layoutRoot, GitHubSinkOptions.MaxFileBytes);
             var source = ReferenceEquals(layout, manifest) ? extracted : layoutRoot;
 
-            await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+            await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
             var replayed = new List<(string Id, string Sha)>();
             var commit = await Task.Run(() => Writer().CommitSnapshot(
                 snapshot.SnapshotId, CommitMessage(layout), manifest.FinishedAt,
@@ -82,7 +83,7 @@ public sealed class GitHubSnapshotPublisher(
             return null;
         }
 
-        await using var lease = await locks.AcquireAsync(LockKey, TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(10), cancellationToken);
+        await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
         var orphan = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
         if (orphan is null)
         {

@@ -32,6 +32,14 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
             return (message.Id, message.Document?.FileId ?? "");
         }, cancellationToken);
 
+    /// <summary>Sends a text message (alerts) to <paramref name="chat"/> (a numeric id or @name).</summary>
+    public Task SendTextAsync(string chat, string text, CancellationToken cancellationToken) =>
+        CallAsync("sendMessage", async ct =>
+        {
+            await Bot.SendMessage(long.TryParse(chat, out var id) ? new ChatId(id) : new ChatId(chat), text, cancellationToken: ct);
+            return true;
+        }, cancellationToken);
+
     /// <summary>Deletes up to 100 messages in one call (Telegram skips those it cannot delete).</summary>
     public Task DeleteMessagesAsync(IReadOnlyList<int> messageIds, CancellationToken cancellationToken) =>
         CallAsync("deleteMessages", async ct =>

@@ -7,6 +7,7 @@ namespace TeleGuard.Backup.Telegram;
 /// <c>TELEGRAM_BOT_TOKEN</c>, <c>TELEGRAM_CHANNEL_ID</c> (<c>-100…</c> or <c>@name</c>), <c>TELEGRAM_API_BASE_URL</c>
 /// (a local Bot API server; default the hosted API) and <c>TELEGRAM_PART_SIZE_MB</c> (default 19, so that the hosted
 /// API's 20 MB <c>getFile</c> limit still allows a restore; up to 49 hosted, 1999 with a local server).
+/// <c>TELEGRAM_ALERT_CHAT_ID</c> (optional): where alerts go, with the same bot.
 /// </summary>
 public sealed partial class TelegramSinkOptions : EnvironmentOptions
 {
@@ -14,12 +15,14 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public const string ChannelVariable = "TELEGRAM_CHANNEL_ID";
     public const string BaseUrlVariable = "TELEGRAM_API_BASE_URL";
     public const string PartSizeVariable = "TELEGRAM_PART_SIZE_MB";
+    public const string AlertChatVariable = "TELEGRAM_ALERT_CHAT_ID";
 
     public bool Enabled { get; private set; }
     public string Token { get; private set; } = "";
     public string Channel { get; private set; } = "";
     public string? BaseUrl { get; private set; }
     public long PartSizeBytes { get; private set; } = 19L * 1024 * 1024;
+    public string? AlertChat { get; private set; }
 
     /// <summary>Never the token: records print every property.</summary>
     public override string ToString() => $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}";
@@ -30,8 +33,19 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
         var channel = settings.Optional(ChannelVariable);
         BaseUrl = settings.Optional(BaseUrlVariable);
         var partSize = settings.Optional(PartSizeVariable);
+        AlertChat = settings.Optional(AlertChatVariable);
+        if (AlertChat is not null && !long.TryParse(AlertChat, out _) && !ChannelName().IsMatch(AlertChat))
+        {
+            settings.Fail(AlertChatVariable, "must be a numeric chat id or @channelname");
+        }
+
         if (token is null && channel is null && BaseUrl is null && partSize is null)
         {
+            if (AlertChat is not null)
+            {
+                settings.Fail(TokenVariable, $"is required when {AlertChatVariable} is set");
+            }
+
             return;
         }
 

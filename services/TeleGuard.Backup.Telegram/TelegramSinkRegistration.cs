@@ -7,7 +7,7 @@ namespace TeleGuard.Backup.Telegram;
 
 public static class TelegramSinkRegistration
 {
-    /// <summary>The Telegram sink: uploads (SnapshotCreated), retention (CleanupRequested, and once at start-up).</summary>
+    /// <summary>The Telegram sink: uploads (SnapshotCreated), retention (CleanupRequested, and once at start-up), alerts to TELEGRAM_ALERT_CHAT_ID.</summary>
     public static IHostApplicationBuilder AddTelegramSinkService(this IHostApplicationBuilder builder)
     {
         builder.Services.AddEnvironmentOptions<TelegramSinkOptions>();
@@ -20,6 +20,7 @@ public static class TelegramSinkRegistration
         {
             x.AddConsumer<SnapshotCreatedConsumer, SnapshotCreatedConsumerDefinition>();
             x.AddConsumer<CleanupRequestedConsumer, CleanupRequestedConsumerDefinition>();
+            x.AddConsumer<BackupAlertRaisedConsumer, BackupAlertRaisedConsumerDefinition>();
         });
         return builder;
     }

@@ -10,11 +10,16 @@ namespace TeleGuard.Backup.Sinks;
 
 /// <summary>
 /// The frame of every sink's <see cref="SnapshotCreated"/> consumer: a disabled sink records <c>skipped</c>; a copy
-/// already recorded as succeeded is not made again (redelivery); each attempt is counted; a failure that will be
-/// retried keeps its error, the last one records <c>failed</c>, and success records where the copy is.
+/// already recorded as succeeded is not made again (redelivery); one instance at a time works on a snapshot (a lease in
+/// backups_meta, renewed while it works, taken over when its holder died); each attempt is counted; a failure that will
+/// be retried keeps its error, the last one records <c>failed</c>, and success records where the copy is.
 /// </summary>
-public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOptions> bus, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
+public sealed class SnapshotSinkRunner(
+    BackupsMetaStore meta, IOptions<BusOptions> bus, IOptions<SinkLeaseOptions> leaseOptions, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
+    // One owner per process: a redelivery inside the same process may take its own lease back at once.
+    private static readonly string Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}"[..^24];
+
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
     public async Task RunAsync(
         string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<CancellationToken, Task<BsonDocument>> copy)
@@ -29,24 +34,25 @@ public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOption
             return;
         }
 
-        var existing = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(sink);
-        if (existing?.Status == SinkStatus.Succeeded)
+        if (!await ClaimAsync(sink, context))
         {
-            logger.LogInformation("{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do", sink, id, existing.Location);
             return;
         }
 
-        await meta.RecordSinkAttemptAsync(id, sink, cancellationToken);
         var started = System.Diagnostics.Stopwatch.StartNew();
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewWhileCopyingAsync(id, sink, renewal.Token);
         try
         {
             var location = await copy(cancellationToken);
+            await StopAsync(renewal, renewing);
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
             logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            await StopAsync(renewal, renewing);
             var error = ErrorText.Describe(e);
             var final = e is PermanentFailureException || context.GetRetryAttempt() >= bus.Value.RetryLimit;
             if (final)
@@ -63,5 +69,78 @@ public sealed class SnapshotSinkRunner(BackupsMetaStore meta, IOptions<BusOption
 
             throw;
         }
+    }
+
+    // True when this delivery makes the copy; false when the copy exists. Waits while another live instance works on it.
+    private async Task<bool> ClaimAsync(string sink, ConsumeContext<SnapshotCreated> context)
+    {
+        var id = context.Message.SnapshotId;
+        var settings = leaseOptions.Value;
+        var deadline = DateTime.UtcNow + settings.MaxWait;
+        var logged = false;
+        while (true)
+        {
+            var claim = await meta.TryClaimSinkAsync(id, sink, Owner, settings.Lease, context.CancellationToken);
+            switch (claim)
+            {
+                case SinkClaim.Acquired:
+                    return true;
+                case SinkClaim.AlreadySucceeded:
+                    var existing = (await meta.GetAsync(id, context.CancellationToken))?.Sinks.GetValueOrDefault(sink);
+                    logger.LogInformation("{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do", sink, id, existing?.Location);
+                    return false;
+                case SinkClaim.NoRecord:
+                    // An announcement backups_meta does not know (lost write, or a message from elsewhere): record it so
+                    // that its outcome, whatever it is, is visible.
+                    await meta.RecordRequestedAsync(id, context.Message.CreatedAt, "announced", context.CancellationToken);
+                    continue;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{sink}: another instance has been copying snapshot {id} for longer than {settings.MaxWait.TotalMinutes:0} min.");
+            }
+
+            if (!logged)
+            {
+                logger.LogInformation("{Sink}: another instance is copying snapshot {SnapshotId}; waiting for it (or for its lease to expire)", sink, id);
+                logged = true;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), context.CancellationToken);
+        }
+    }
+
+    private async Task RenewWhileCopyingAsync(string id, string sink, CancellationToken cancellationToken)
+    {
+        var lease = leaseOptions.Value.Lease;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(lease / 3, cancellationToken);
+                try
+                {
+                    if (!await meta.RenewSinkLeaseAsync(id, sink, Owner, lease, cancellationToken))
+                    {
+                        logger.LogWarning("{Sink}: lost the lease on snapshot {SnapshotId} (expired while MongoDB was unreachable?)", sink, id);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning("{Sink}: could not renew the lease on snapshot {SnapshotId}: {Error}", sink, id, e.GetType().Name);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The copy ended.
+        }
+    }
+
+    private static async Task StopAsync(CancellationTokenSource renewal, Task renewing)
+    {
+        await renewal.CancelAsync();
+        await renewing;
     }
 }

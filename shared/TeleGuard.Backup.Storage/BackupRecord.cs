@@ -53,6 +53,9 @@ public sealed class BackupRecord
     [BsonElement("announcedAt")] public DateTime? AnnouncedAt { get; set; }
     [BsonElement("updatedAt")] public DateTime? UpdatedAt { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
+
+    /// <summary>When an alert about this snapshot's outcome (degraded or failed) was raised.</summary>
+    [BsonElement("alertedAt")] public DateTime? AlertedAt { get; set; }
     [BsonElement("export")] public ExportState? Export { get; set; }
     [BsonElement("artifact")] public ArtifactRecord? Artifact { get; set; }
     [BsonElement("manifest")] public ManifestSummary? Manifest { get; set; }
@@ -119,6 +122,10 @@ public sealed class SinkRecord
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
     [BsonElement("location")] public BsonDocument? Location { get; set; }
+
+    /// <summary>The instance making the copy now, and until when its claim holds (absent once an outcome is recorded).</summary>
+    [BsonElement("owner")] public string? Owner { get; set; }
+    [BsonElement("leaseUntil")] public DateTime? LeaseUntil { get; set; }
 
     /// <summary>When retention removed this copy from the destination (the record of where it was stays).</summary>
     [BsonElement("removedAt")] public DateTime? RemovedAt { get; set; }

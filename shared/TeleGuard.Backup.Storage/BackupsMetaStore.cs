@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Snapshots;
@@ -16,9 +18,27 @@ public enum ExportClaim
     HeldElsewhere,
 }
 
+public enum SinkClaim
+{
+    /// <summary>This caller holds the sink's lease on the snapshot and makes the copy.</summary>
+    Acquired,
+
+    /// <summary>The copy is already recorded as made.</summary>
+    AlreadySucceeded,
+
+    /// <summary>Another live instance of the sink is making the copy.</summary>
+    HeldElsewhere,
+
+    /// <summary>backups_meta has no record of the snapshot.</summary>
+    NoRecord,
+}
+
 /// <summary>
 /// <c>backups_meta</c>: one document per snapshot (<c>_id</c> = snapshot id). Every write is an idempotent upsert or a
 /// conditional update keyed by snapshot id (and sink), so redelivered messages converge to the same document.
+/// With a <see cref="BackupsMetaFallback"/>, a sink's results (outcome, retry error, location) that cannot reach
+/// MongoDB wait in Redis and are replayed, in order, before the next read or write of this store and by
+/// <see cref="BackupsMetaReplayService"/>.
 /// </summary>
 public sealed class BackupsMetaStore
 {
@@ -27,12 +47,18 @@ public sealed class BackupsMetaStore
     private readonly IMongoCollection<BackupRecord> _records;
     private readonly IReadOnlyList<string> _expectedSinks;
     private readonly TimeProvider _time;
+    private readonly BackupsMetaFallback? _fallback;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _replayGate = new(1, 1);
 
-    public BackupsMetaStore(IMongoDatabase database, TimeProvider time, IReadOnlyList<string>? expectedSinks = null)
+    public BackupsMetaStore(IMongoDatabase database, TimeProvider time, IReadOnlyList<string>? expectedSinks = null,
+        BackupsMetaFallback? fallback = null, ILogger<BackupsMetaStore>? logger = null)
     {
         _records = database.GetCollection<BackupRecord>(CollectionName);
         _expectedSinks = expectedSinks ?? BackupSinks.All;
         _time = time;
+        _fallback = fallback;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
     private DateTime Now => _time.GetUtcNow().UtcDateTime;
@@ -81,7 +107,7 @@ public sealed class BackupsMetaStore
             return (ExportClaim.Acquired, claimed);
         }
 
-        var current = await GetAsync(snapshotId, cancellationToken);
+        var current = await LoadAsync(snapshotId, cancellationToken);
         return current?.Status switch
         {
             BackupStatus.Created or BackupStatus.Complete or BackupStatus.Degraded => (ExportClaim.AlreadyCreated, current),
@@ -151,20 +177,52 @@ public sealed class BackupsMetaStore
                 .Unset(r => r.Export!.LeaseUntil),
             cancellationToken: cancellationToken);
 
-    /// <summary>A sink starts (or retries) its work on a snapshot: status running, attempts + 1.</summary>
-    public Task RecordSinkAttemptAsync(string snapshotId, string sink, CancellationToken cancellationToken) =>
-        _records.UpdateOneAsync(
-            Filter.Eq(r => r.Id, snapshotId) & Filter.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
-            Update.Set($"sinks.{sink}.status", SinkStatus.Running)
-                .Set($"sinks.{sink}.at", Now)
-                .Inc($"sinks.{sink}.attempts", 1),
+    /// <summary>
+    /// A sink starts (or retries) its work on a snapshot: takes the sink's lease on it (status running, attempts + 1)
+    /// unless the copy is already made or another instance holds an unexpired lease. The lease ends with the outcome or
+    /// the retry error; a crashed holder's lease expires.
+    /// </summary>
+    public async Task<SinkClaim> TryClaimSinkAsync(string snapshotId, string sink, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        var now = Now;
+        var path = $"sinks.{sink}";
+        var claimable = Filter.Eq(r => r.Id, snapshotId) & Filter.Ne($"{path}.status", SinkStatus.Succeeded) & Filter.Or(
+            Filter.Exists($"{path}.owner", false), Filter.Eq($"{path}.owner", owner), Filter.Lt($"{path}.leaseUntil", now));
+        var result = await _records.UpdateOneAsync(
+            claimable,
+            Update.Set($"{path}.status", SinkStatus.Running)
+                .Set($"{path}.at", now)
+                .Set($"{path}.owner", owner)
+                .Set($"{path}.leaseUntil", now + lease)
+                .Inc($"{path}.attempts", 1),
             cancellationToken: cancellationToken);
+        if (result.MatchedCount == 1)
+        {
+            return SinkClaim.Acquired;
+        }
+
+        var record = await LoadAsync(snapshotId, cancellationToken);
+        return record is null ? SinkClaim.NoRecord
+            : record.Sinks.GetValueOrDefault(sink)?.Status == SinkStatus.Succeeded ? SinkClaim.AlreadySucceeded
+            : SinkClaim.HeldElsewhere;
+    }
+
+    /// <summary>Extends the sink's lease while it works; false when it is no longer this owner's.</summary>
+    public async Task<bool> RenewSinkLeaseAsync(string snapshotId, string sink, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var result = await _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
+            Update.Set($"sinks.{sink}.leaseUntil", Now + lease),
+            cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
+    }
 
     /// <summary>
     /// Records a sink's outcome (<c>succeeded</c>, <c>failed</c> or <c>skipped</c>) and where its copy is, then updates
     /// the snapshot's overall status. A recorded success is never overwritten by a later failure.
     /// </summary>
-    public async Task RecordSinkOutcomeAsync(
+    public Task RecordSinkOutcomeAsync(
         string snapshotId, string sink, string status, string? error, BsonDocument? location, CancellationToken cancellationToken)
     {
         if (!SinkStatus.IsFinal(status))
@@ -172,38 +230,135 @@ public sealed class BackupsMetaStore
             throw new ArgumentOutOfRangeException(nameof(status), status, "A sink outcome is succeeded, failed or skipped.");
         }
 
-        var filter = Filter.Eq(r => r.Id, snapshotId);
-        if (status != SinkStatus.Succeeded)
-        {
-            filter &= Filter.Ne($"sinks.{sink}.status", SinkStatus.Succeeded);
-        }
-
-        var update = Update.Set($"sinks.{sink}.status", status)
-            .Set($"sinks.{sink}.at", Now)
-            .Set(r => r.UpdatedAt, Now);
-        update = error is null ? update.Unset($"sinks.{sink}.error") : update.Set($"sinks.{sink}.error", error);
-        if (location is not null)
-        {
-            update = update.Set($"sinks.{sink}.location", location);
-        }
-
-        await _records.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
-        await RefreshStatusAsync(snapshotId, cancellationToken);
+        return WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.Outcome, snapshotId, sink, Now, status, error, location), cancellationToken);
     }
 
-    /// <summary>A failed sink attempt that will be retried: the error is kept, the status stays <c>running</c>.</summary>
+    /// <summary>A failed sink attempt that will be retried: the error is kept, the status stays <c>running</c>, the lease ends.</summary>
     public Task RecordSinkErrorAsync(string snapshotId, string sink, string error, CancellationToken cancellationToken) =>
-        _records.UpdateOneAsync(
-            Filter.Eq(r => r.Id, snapshotId) & Filter.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
-            Update.Set($"sinks.{sink}.error", error).Set($"sinks.{sink}.at", Now),
-            cancellationToken: cancellationToken);
+        WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.RetryError, snapshotId, sink, Now, null, error, null), cancellationToken);
 
-    /// <summary>Replaces where a sink's copy of a snapshot is (e.g. a commit that was replayed or compacted).</summary>
+    /// <summary>Replaces where a sink's copy of a snapshot is (parts sent so far, a commit that was replayed or compacted).</summary>
     public Task UpdateSinkLocationAsync(string snapshotId, string sink, BsonDocument location, CancellationToken cancellationToken) =>
-        _records.UpdateOneAsync(
-            Filter.Eq(r => r.Id, snapshotId),
-            Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, Now),
-            cancellationToken: cancellationToken);
+        WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.SinkLocation, snapshotId, sink, Now, null, null, location), cancellationToken);
+
+    private async Task ApplyAsync(PendingMetaWrite write, CancellationToken cancellationToken)
+    {
+        var path = $"sinks.{write.Sink}";
+        var notSucceeded = Filter.Eq(r => r.Id, write.SnapshotId) & Filter.Ne($"{path}.status", SinkStatus.Succeeded);
+        switch (write.Kind)
+        {
+            case PendingMetaWrite.Outcome:
+                // A recorded success is never overwritten by a later failure.
+                var filter = write.Status == SinkStatus.Succeeded ? Filter.Eq(r => r.Id, write.SnapshotId) : notSucceeded;
+                var update = Update.Set($"{path}.status", write.Status)
+                    .Set($"{path}.at", write.At)
+                    .Set(r => r.UpdatedAt, write.At)
+                    .Unset($"{path}.owner")
+                    .Unset($"{path}.leaseUntil");
+                update = write.Error is null ? update.Unset($"{path}.error") : update.Set($"{path}.error", write.Error);
+                if (write.Location is not null)
+                {
+                    update = update.Set($"{path}.location", write.Location);
+                }
+
+                await _records.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
+                await RefreshStatusAsync(write.SnapshotId, cancellationToken);
+                break;
+            case PendingMetaWrite.RetryError:
+                await _records.UpdateOneAsync(
+                    notSucceeded,
+                    Update.Set($"{path}.error", write.Error).Set($"{path}.at", write.At).Unset($"{path}.owner").Unset($"{path}.leaseUntil"),
+                    cancellationToken: cancellationToken);
+                break;
+            case PendingMetaWrite.SinkLocation:
+                await _records.UpdateOneAsync(
+                    Filter.Eq(r => r.Id, write.SnapshotId),
+                    Update.Set($"{path}.location", write.Location).Set(r => r.UpdatedAt, write.At),
+                    cancellationToken: cancellationToken);
+                break;
+            default:
+                throw new InvalidDataException($"Unknown pending backups_meta write '{write.Kind}'.");
+        }
+    }
+
+    private async Task WriteOrDeferAsync(PendingMetaWrite write, CancellationToken cancellationToken)
+    {
+        // Older deferred writes go first, so the record ends in the order things happened.
+        if (!await ReplayPendingAsync(cancellationToken))
+        {
+            await DeferAsync(write, "MongoDB is still unreachable");
+            return;
+        }
+
+        try
+        {
+            await ApplyAsync(write, cancellationToken);
+        }
+        catch (Exception e) when (_fallback is not null && MongoFaults.IsUnreachable(e))
+        {
+            await DeferAsync(write, e.GetType().Name);
+        }
+    }
+
+    private async Task DeferAsync(PendingMetaWrite write, string why)
+    {
+        await _fallback!.AppendAsync(write, CancellationToken.None);
+        _logger.LogWarning(
+            "backups_meta unreachable ({Why}): {Sink} {Kind} of snapshot {SnapshotId} kept in Redis until MongoDB answers again",
+            why, write.Sink, write.Kind, write.SnapshotId);
+    }
+
+    /// <summary>
+    /// Writes the results waiting in Redis into MongoDB. Returns false when some are still waiting because MongoDB is
+    /// unreachable, true otherwise (also when there is no fallback or Redis is unreachable).
+    /// </summary>
+    public async Task<bool> ReplayPendingAsync(CancellationToken cancellationToken)
+    {
+        // Skipped when this process is already replaying: a replayed outcome reads the record on the way.
+        if (_fallback is null || !await _replayGate.WaitAsync(0, cancellationToken))
+        {
+            return true;
+        }
+
+        try
+        {
+            var applied = await _fallback.ReplayAsync(async (write, token) =>
+            {
+                try
+                {
+                    await ApplyAsync(write, token);
+                }
+                catch (Exception e) when (!MongoFaults.IsUnreachable(e) && e is not OperationCanceledException)
+                {
+                    // MongoDB answered and refused it: retrying cannot help, and it must not block the writes behind it.
+                    _logger.LogError("Dropped a pending backups_meta write that MongoDB refused ({Sink} {Kind} of {SnapshotId}): {Error}",
+                        write.Sink, write.Kind, write.SnapshotId, e.Message);
+                }
+            }, cancellationToken);
+            if (applied > 0)
+            {
+                _logger.LogInformation("Replayed {Count} backups_meta writes kept in Redis while MongoDB was unreachable", applied);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (MongoFaults.IsUnreachable(e))
+        {
+            return false;
+        }
+        catch (RedisUnavailableException)
+        {
+            return true;
+        }
+        finally
+        {
+            _replayGate.Release();
+        }
+    }
+
+    /// <summary>Results waiting in Redis for MongoDB (what <c>status</c> shows while backups_meta is unreachable).</summary>
+    public Task<IReadOnlyList<PendingMetaWrite>> ListPendingAsync(CancellationToken cancellationToken) =>
+        _fallback is null ? Task.FromResult<IReadOnlyList<PendingMetaWrite>>([]) : _fallback.ListAsync(cancellationToken);
 
     /// <summary>Marks the sink's copies of snapshots older than <paramref name="keptSnapshotId"/> as removed by retention.</summary>
     public Task MarkSinkCopiesRemovedAsync(string sink, string keptSnapshotId, CancellationToken cancellationToken) =>
@@ -241,14 +396,32 @@ public sealed class BackupsMetaStore
             cancellationToken: cancellationToken);
 
     /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
-    public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))
+    public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken); // retention must know every copy that was made
+        return await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))
             .Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(1).FirstOrDefaultAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes, once across all watchers, a snapshot since <paramref name="sinceSnapshotId"/> that ended degraded or failed
+    /// and was not alerted about yet; null when there is none.
+    /// </summary>
+    public async Task<BackupRecord?> ClaimUnalertedOutcomeAsync(string sinceSnapshotId, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await _records.FindOneAndUpdateAsync(
+            Filter.Gte(r => r.Id, sinceSnapshotId) & Filter.In(r => r.Status, [BackupStatus.Degraded, BackupStatus.Failed])
+            & Filter.Eq(r => r.AlertedAt, null),
+            Update.Set(r => r.AlertedAt, Now),
+            new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Builders<BackupRecord>.Sort.Ascending(r => r.Id) },
+            cancellationToken);
+    }
 
     /// <summary>Derives created / complete / degraded / failed from the sinks' outcomes.</summary>
     private async Task RefreshStatusAsync(string snapshotId, CancellationToken cancellationToken)
     {
-        var record = await GetAsync(snapshotId, cancellationToken);
+        var record = await LoadAsync(snapshotId, cancellationToken);
         if (record is null || record.Artifact is null || record.Status is BackupStatus.Requested or BackupStatus.Exporting)
         {
             return;
@@ -277,12 +450,22 @@ public sealed class BackupsMetaStore
         return failed == 0 ? BackupStatus.Complete : succeeded > 0 ? BackupStatus.Degraded : BackupStatus.Failed;
     }
 
-    public async Task<BackupRecord?> GetAsync(string snapshotId, CancellationToken cancellationToken) =>
+    /// <summary>The snapshot's record, with any results waiting in Redis written first.</summary>
+    public async Task<BackupRecord?> GetAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await LoadAsync(snapshotId, cancellationToken);
+    }
+
+    private async Task<BackupRecord?> LoadAsync(string snapshotId, CancellationToken cancellationToken) =>
         await _records.Find(Filter.Eq(r => r.Id, snapshotId)).FirstOrDefaultAsync(cancellationToken);
 
     /// <summary>Newest first (ids sort by time).</summary>
-    public async Task<List<BackupRecord>> ListRecentAsync(int limit, CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Empty).Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(limit).ToListAsync(cancellationToken);
+    public async Task<List<BackupRecord>> ListRecentAsync(int limit, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await _records.Find(Filter.Empty).Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(limit).ToListAsync(cancellationToken);
+    }
 
     public async Task<BackupRecord?> FindLatestCompleteAsync(CancellationToken cancellationToken) =>
         await _records.Find(Filter.Eq(r => r.Status, BackupStatus.Complete))

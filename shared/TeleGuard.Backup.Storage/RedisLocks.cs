@@ -23,7 +23,9 @@ public sealed class RedisLocks(RedisConnection redis)
     }
 
     /// <summary>
-    /// Takes an exclusive lease on <paramref name="key"/>, waiting up to <paramref name="wait"/> for it. Returns null
+    /// Takes an exclusive lease on <paramref name="key"/>, waiting up to <paramref name="wait"/> for it. The lease is
+    /// renewed every third of <paramref name="ttl"/> until disposed, so a crashed holder blocks others for at most
+    /// <paramref name="ttl"/> while a slow live one keeps it. Returns null
     /// when Redis is unavailable (the caller proceeds unlocked and relies on its own conflict handling); throws
     /// <see cref="TimeoutException"/> when another holder keeps it longer than the wait.
     /// </summary>
@@ -48,7 +50,7 @@ public sealed class RedisLocks(RedisConnection redis)
             {
                 if (await database.StringSetAsync(fullKey, token, ttl, When.NotExists))
                 {
-                    return new RedisLease(database, fullKey, token);
+                    return new RedisLease(database, fullKey, token, ttl);
                 }
             }
             catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
@@ -80,16 +82,57 @@ public sealed class RedisLocks(RedisConnection redis)
     }
 }
 
-/// <summary>An exclusive Redis lease, released on dispose only if still ours.</summary>
-public sealed class RedisLease(IDatabase database, RedisKey key, string token) : IAsyncDisposable
+/// <summary>An exclusive Redis lease, renewed while held and released on dispose only if still ours.</summary>
+public sealed class RedisLease : IAsyncDisposable
 {
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+    private const string RenewScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
-    public async ValueTask DisposeAsync()
+    private readonly IDatabase _database;
+    private readonly RedisKey _key;
+    private readonly string _token;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _renewing;
+
+    public RedisLease(IDatabase database, RedisKey key, string token, TimeSpan ttl)
+    {
+        _database = database;
+        _key = key;
+        _token = token;
+        _renewing = RenewAsync(ttl);
+    }
+
+    private async Task RenewAsync(TimeSpan ttl)
     {
         try
         {
-            await database.ScriptEvaluateAsync(ReleaseScript, [key], [token]);
+            while (true)
+            {
+                await Task.Delay(ttl / 3, _stop.Token);
+                try
+                {
+                    await _database.ScriptEvaluateAsync(RenewScript, [_key], [_token, (long)ttl.TotalMilliseconds]);
+                }
+                catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+                {
+                    // Redis is away: the holder goes on (duplicates are handled by the caller's own conflict checks).
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _renewing;
+        _stop.Dispose();
+        try
+        {
+            await _database.ScriptEvaluateAsync(ReleaseScript, [_key], [_token]);
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
         {

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MongoDB.Driver;
 using TeleGuard.Backup.Configuration;
@@ -17,7 +19,13 @@ public static class StorageRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IMongoClient>(sp => new MongoClient(sp.GetRequiredService<IOptions<MongoOptions>>().Value.ConnectionString));
         services.TryAddSingleton(sp => sp.GetRequiredService<IMongoClient>().GetDatabase(sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName));
-        services.TryAddSingleton(sp => new BackupsMetaStore(sp.GetRequiredService<IMongoDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<BackupsMetaFallback>();
+        services.TryAddSingleton(sp => new BackupsMetaStore(
+            sp.GetRequiredService<IMongoDatabase>(),
+            sp.GetRequiredService<TimeProvider>(),
+            fallback: sp.GetRequiredService<BackupsMetaFallback>(),
+            logger: sp.GetRequiredService<ILogger<BackupsMetaStore>>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BackupsMetaReplayService>());
         services.TryAddSingleton<IArtifactStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value;

@@ -109,12 +109,13 @@ public sealed class BackupsMetaStoreTests
         await store.MarkCreatedAsync(id, "a", Artifact, Manifest(id), None);
         Assert.Equal(BackupStatus.Created, (await store.GetAsync(id, None))!.Status);
 
-        await store.RecordSinkAttemptAsync(id, "github", None);
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "github", "a", Lease, None));
         await store.RecordSinkOutcomeAsync(id, "github", SinkStatus.Succeeded, null, new BsonDocument("commit", "abc"), None);
         Assert.Equal(BackupStatus.Created, (await store.GetAsync(id, None))!.Status);
 
-        await store.RecordSinkAttemptAsync(id, "telegram", None);
-        await store.RecordSinkAttemptAsync(id, "telegram", None);
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None));
+        Assert.Equal(SinkClaim.HeldElsewhere, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None)); // a's lease runs
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None)); // a's own retry
         await store.RecordSinkOutcomeAsync(id, "telegram", SinkStatus.Failed, "401 Unauthorized", null, None);
         var degraded = await store.GetAsync(id, None);
         Assert.Equal(BackupStatus.Degraded, degraded!.Status);
@@ -122,7 +123,7 @@ public sealed class BackupsMetaStoreTests
         Assert.Equal("401 Unauthorized", degraded.Sinks["telegram"].Error);
 
         // A redelivered message that fails after the success must not erase it.
-        await store.RecordSinkAttemptAsync(id, "github", None);
+        Assert.Equal(SinkClaim.AlreadySucceeded, await store.TryClaimSinkAsync(id, "github", "b", Lease, None));
         await store.RecordSinkOutcomeAsync(id, "github", SinkStatus.Failed, "late failure", null, None);
         var record = await store.GetAsync(id, None);
         Assert.Equal(SinkStatus.Succeeded, record!.Sinks["github"].Status);
@@ -132,6 +133,29 @@ public sealed class BackupsMetaStoreTests
         record = await store.GetAsync(id, None);
         Assert.Equal(BackupStatus.Complete, record!.Status);
         Assert.Null(record.Sinks["telegram"].Error);
+    }
+
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_sink_lease_is_taken_over_only_after_it_expires_and_ends_with_the_outcome()
+    {
+        var (store, _) = await CreateAsync(sinks: ["telegram"]);
+        const string id = "20261126T050000Z";
+        Assert.Equal(SinkClaim.NoRecord, await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None));
+        await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None));
+        Assert.Equal(SinkClaim.HeldElsewhere, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None));
+        _time.Advance(TimeSpan.FromSeconds(20));
+        Assert.True(await store.RenewSinkLeaseAsync(id, "telegram", "a", Lease, None));
+        _time.Advance(TimeSpan.FromSeconds(20));
+        Assert.Equal(SinkClaim.HeldElsewhere, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None)); // renewed
+        _time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None)); // a died
+        Assert.False(await store.RenewSinkLeaseAsync(id, "telegram", "a", Lease, None));
+        await store.RecordSinkErrorAsync(id, "telegram", "timeout", None);
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "c", Lease, None)); // the error ended b's lease
+        Assert.Equal(3, (await store.GetAsync(id, None))!.Sinks["telegram"].Attempts);
     }
 
     [Fact]

@@ -42,9 +42,16 @@ public sealed class CliProcess : IDisposable
         }
     }
 
-    public static CliProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static CliProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        StartAssembly("teleguard-backup", environment, args);
+
+    /// <summary>Starts one service's own program (e.g. <c>TeleGuard.Backup.Telegram</c>), as its container would.</summary>
+    public static CliProcess StartService(string assemblyName, IReadOnlyDictionary<string, string?> environment) =>
+        StartAssembly(assemblyName, environment);
+
+    private static CliProcess StartAssembly(string assemblyName, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "teleguard-backup.dll");
+        var dll = Path.Combine(AppContext.BaseDirectory, assemblyName + ".dll");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -105,6 +112,26 @@ public sealed class CliProcess : IDisposable
 
         _process.WaitForExit(); // flushes the redirected output
         return _process.ExitCode;
+    }
+
+    /// <summary>Waits until the program has printed <paramref name="text"/> (e.g. that it started); fails if it exits first.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The process exited ({_process.ExitCode}) before printing \"{text}\". Output:\n{Output}");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The process did not print \"{text}\" within {timeout.TotalSeconds:0} s. Output:\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>SIGKILL: no shutdown, no cleanup, as a crash or an OOM kill.</summary>

@@ -25,6 +25,9 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
     public const long ChatId = -1001234567890;
     public const string ChannelName = "@teleguard_backups";
 
+    /// <summary>The operators' chat that alerts go to (TELEGRAM_ALERT_CHAT_ID).</summary>
+    public const long AlertChatId = -1009876543210;
+
     private readonly WebApplication _app;
     private readonly TimeProvider _clock;
     private readonly TemporaryDirectory _files = new();
@@ -49,6 +52,12 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
 
     /// <summary>Every message id ever deleted.</summary>
     public ConcurrentBag<int> Deleted { get; } = [];
+
+    /// <summary>Texts sent with sendMessage, as (chat id, text).</summary>
+    public ConcurrentQueue<(string Chat, string Text)> TextMessages { get; } = new();
+
+    /// <summary>Holds the n-th sendDocument call before its body is read, as a slow upload; see <see cref="SendHold"/>.</summary>
+    public SendHold? HoldOnSend { get; set; }
 
     /// <summary>The n-th sendDocument call (1-based) answers 429 with this retry_after, once.</summary>
     public (int Call, int RetryAfterSeconds)? FloodOnSend { get; set; }
@@ -84,6 +93,7 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
         return method switch
         {
             "sendDocument" => await SendDocumentAsync(context),
+            "sendMessage" => SendMessage(await JsonBodyAsync(context)),
             "getFile" => GetFile(await JsonBodyAsync(context)),
             "deleteMessage" => DeleteMessage(await JsonBodyAsync(context)),
             "deleteMessages" => DeleteMessages(await JsonBodyAsync(context)),
@@ -98,6 +108,19 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
         {
             await context.Request.Body.CopyToAsync(Stream.Null);
             return Error(413, "Request Entity Too Large");
+        }
+
+        if (HoldOnSend is { } hold && hold.Call == call)
+        {
+            hold.Arrived.TrySetResult();
+            try
+            {
+                await hold.Release.Task.WaitAsync(context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return Results.Empty; // the uploader went away mid-upload: no message, as with Telegram
+            }
         }
 
         var form = await context.Request.ReadFormAsync();
@@ -138,6 +161,25 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
                 ["file_id"] = message.FileId, ["file_unique_id"] = $"u{id}", ["file_name"] = message.FileName, ["file_size"] = message.Size,
             },
             ["caption"] = message.Caption,
+        });
+    }
+
+    private IResult SendMessage(JsonObject body)
+    {
+        var chat = body["chat_id"]?.ToString();
+        if (chat != AlertChatId.ToString() && !IsOurChat(chat))
+        {
+            return Error(400, "Bad Request: chat not found");
+        }
+
+        var id = Interlocked.Increment(ref _nextMessageId);
+        TextMessages.Enqueue((chat!, body["text"]?.ToString() ?? ""));
+        return Ok(new JsonObject
+        {
+            ["message_id"] = id,
+            ["date"] = _clock.GetUtcNow().ToUnixTimeSeconds(),
+            ["chat"] = new JsonObject { ["id"] = long.Parse(chat!.StartsWith('@') ? ChatId.ToString() : chat), ["type"] = "channel", ["title"] = "Alerts" },
+            ["text"] = body["text"]?.ToString(),
         });
     }
 
@@ -267,3 +309,11 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
 }
 
 public sealed record FakeMessage(int Id, DateTimeOffset Date, string FileId, string FileName, long Size, string Caption, string Path);
+
+/// <summary>Holds the <see cref="Call"/>-th sendDocument: <see cref="Arrived"/> completes when it comes in, and it goes on when <see cref="Release"/> completes.</summary>
+public sealed class SendHold(int call)
+{
+    public int Call { get; } = call;
+    public TaskCompletionSource Arrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace TeleGuard.Backup.TestSupport;
+
+/// <summary>
+/// A TCP proxy on loopback in front of one server, for injecting network faults: <see cref="Cut"/> drops every
+/// connection and refuses new ones (the server is down, or restarting), <see cref="Restore"/> lets them through again,
+/// and <see cref="StallRequestsContaining"/> holds any request whose bytes contain a marker (e.g. a git push) and never
+/// forwards it (a partial request would leave the server waiting), so that a client can be killed in the middle of it.
+/// </summary>
+public sealed class FaultProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly string _targetHost;
+    private readonly int _targetPort;
+    private readonly ConcurrentDictionary<Guid, (TcpClient Client, TcpClient Upstream)> _connections = new();
+    private readonly CancellationTokenSource _stop = new();
+    private volatile bool _refusing;
+    private volatile string? _stallMarker;
+    private int _stalled;
+
+    private FaultProxy(string targetHost, int targetPort)
+    {
+        _targetHost = targetHost;
+        _targetPort = targetPort;
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>How many requests were held since the stall began.</summary>
+    public int StalledRequests => Volatile.Read(ref _stalled);
+
+    public static FaultProxy Start(string targetHost, int targetPort)
+    {
+        var proxy = new FaultProxy(targetHost, targetPort);
+        proxy._listener.Start();
+        _ = proxy.AcceptLoopAsync();
+        return proxy;
+    }
+
+    /// <summary>A proxy in front of the host and port of <paramref name="uri"/>.</summary>
+    public static FaultProxy For(string uri)
+    {
+        var parsed = new Uri(uri);
+        return Start(parsed.Host, parsed.Port);
+    }
+
+    /// <summary>The same URI with host and port replaced by the proxy's.</summary>
+    public string Through(string uri)
+    {
+        var parsed = new Uri(uri);
+        var authority = parsed.UserInfo.Length > 0 ? $"{parsed.UserInfo}@127.0.0.1:{Port}" : $"127.0.0.1:{Port}";
+        return $"{parsed.Scheme}://{authority}{parsed.PathAndQuery}";
+    }
+
+    public void Cut()
+    {
+        _refusing = true;
+        foreach (var (id, (client, upstream)) in _connections)
+        {
+            Reset(client);
+            upstream.Dispose();
+            _connections.TryRemove(id, out _);
+        }
+    }
+
+    public void Restore() => _refusing = false;
+
+    public void StallRequestsContaining(string marker)
+    {
+        _stalled = 0;
+        _stallMarker = marker;
+    }
+
+    /// <summary>New requests go through again; those already held stay held until their client goes away.</summary>
+    public void StopStalling() => _stallMarker = null;
+
+    private static void Reset(TcpClient client)
+    {
+        try
+        {
+            client.Client.LingerState = new LingerOption(true, 0); // RST, as a host whose server died answers
+        }
+        catch (Exception)
+        {
+            // Already closed.
+        }
+
+        client.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+
+            if (_refusing)
+            {
+                Reset(client);
+                continue;
+            }
+
+            _ = ServeAsync(client);
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        var upstream = new TcpClient();
+        var id = Guid.NewGuid();
+        try
+        {
+            await upstream.ConnectAsync(_targetHost, _targetPort, _stop.Token);
+            _connections[id] = (client, upstream);
+            var toServer = PumpAsync(client.GetStream(), upstream.GetStream(), inspect: true);
+            var toClient = PumpAsync(upstream.GetStream(), client.GetStream(), inspect: false);
+            await Task.WhenAny(toServer, toClient);
+        }
+        catch (Exception)
+        {
+            // A refused or dropped connection is what this proxy is for.
+        }
+        finally
+        {
+            _connections.TryRemove(id, out _);
+            client.Dispose();
+            upstream.Dispose();
+        }
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool inspect)
+    {
+        var buffer = new byte[81920];
+        while (true)
+        {
+            var read = await from.ReadAsync(buffer, _stop.Token);
+            if (read == 0)
+            {
+                return;
+            }
+
+            if (inspect && _stallMarker is { } marker && Encoding.Latin1.GetString(buffer, 0, read).Contains(marker, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _stalled);
+                // Swallow whatever else the client sends until it goes away; the server never sees the request.
+                while (await from.ReadAsync(buffer, _stop.Token) > 0)
+                {
+                }
+
+                return;
+            }
+
+            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        Cut();
+        _stop.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
