@@ -59,7 +59,14 @@ public sealed class RedisConnection(IOptions<RedisOptions> options, ILogger<Redi
         };
         try
         {
-            return await ConnectionMultiplexer.ConnectAsync(configuration);
+            var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
+            // Without AbortOnConnectFail the first handshake may still be under way: give it the connect timeout.
+            for (var waited = 0; !connection.IsConnected && waited < configuration.ConnectTimeout; waited += 50)
+            {
+                await Task.Delay(50);
+            }
+
+            return connection;
         }
         catch (RedisConnectionException)
         {

@@ -123,19 +123,50 @@ public sealed partial class Pipeline : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Every service (optionally without the scheduler) in this process, on the bus from <see cref="Settings"/>.</summary>
-    public async Task<IHost> StartHostAsync(bool includeScheduler = false, Action<HostApplicationBuilder>? configure = null)
+    /// <summary>
+    /// Services in this process (all but the scheduler unless <paramref name="services"/> says otherwise), on the bus
+    /// from <see cref="Settings"/> with <paramref name="overrides"/> applied.
+    /// </summary>
+    public async Task<IHost> StartHostAsync(Action<HostApplicationBuilder>? services = null, IDictionary<string, string?>? overrides = null,
+        TimeProvider? clock = null)
     {
-        var builder = TestHosts.CreateBuilder(Settings);
-        configure?.Invoke(builder);
+        var settings = new Dictionary<string, string?>(Settings);
+        foreach (var (name, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[name] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
+        if (clock is not null)
+        {
+            builder.Services.AddSingleton(clock);
+        }
+
         builder.AddBackupDefaults();
         builder.Logging.AddProvider(Logs);
-        builder.AddAllBackupServices(includeScheduler);
+        if (services is null)
+        {
+            builder.AddAllBackupServices(includeScheduler: false);
+        }
+        else
+        {
+            services(builder);
+        }
+
         builder.AddBackupBus();
         var host = builder.Build();
         await host.StartAsync();
         _hosts.Add(host);
         return host;
+    }
+
+    /// <summary>Publishes a request for a snapshot now (as the scheduler or the CLI does) and returns its id.</summary>
+    public static async Task<string> RequestSnapshotAsync(IHost host)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(now);
+        await host.Services.GetRequiredService<MassTransit.IBus>().Publish(new TeleGuard.Backup.Contracts.SnapshotRequested(id, now, "manual"));
+        return id;
     }
 
     /// <summary>Runs the CLI to completion with <see cref="Settings"/>; its output joins <see cref="ProcessOutput"/>.</summary>
@@ -149,7 +180,7 @@ public sealed partial class Pipeline : IAsyncDisposable
     private readonly List<string> _finishedOutput = [];
 
     /// <summary>Everything every process of this test printed so far.</summary>
-    public string ProcessOutput => string.Join('\n', _finishedOutput.Concat(_processes.Select(p => p.Output)));
+    public string ProcessOutput => string.Join('\n', _finishedOutput.Concat(_processes.Select(p => p.Output)).Append(Logs.All));
 
     [GeneratedRegex(@"Requested snapshot (\d{8}T\d{6}Z)")]
     private static partial Regex RequestedPattern();

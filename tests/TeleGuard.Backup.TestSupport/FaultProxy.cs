@@ -45,7 +45,14 @@ public sealed class FaultProxy : IAsyncDisposable
     public static FaultProxy For(string uri)
     {
         var parsed = new Uri(uri);
-        return Start(parsed.Host, parsed.Port);
+        var port = parsed.Port > 0 ? parsed.Port : parsed.Scheme switch
+        {
+            "mongodb" => 27017, // a URI builder drops the default port
+            "amqp" => 5672,
+            "redis" => 6379,
+            _ => throw new ArgumentException($"No port in {parsed.Scheme}:// URI."),
+        };
+        return Start(parsed.Host, port);
     }
 
     /// <summary>The same URI with host and port replaced by the proxy's.</summary>

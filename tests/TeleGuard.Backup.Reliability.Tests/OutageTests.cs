@@ -1,0 +1,168 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Scheduler;
+using TeleGuard.Backup.Snapshot;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.Telegram;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Reliability.Tests;
+
+/// <summary>
+/// The servers the pipeline depends on go away (a proxy in front of each cuts every connection and refuses new ones):
+/// the broker mid-snapshot, MongoDB while a sink records its result, Redis for a whole snapshot, the git server for
+/// a whole snapshot.
+/// </summary>
+public sealed class OutageTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task A_broker_restart_during_a_snapshot_loses_nothing_and_duplicates_nothing()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true);
+        var broker = FaultProxy.For(pipeline.Settings["RABBITMQ_URI"]!);
+        pipeline.Track(broker);
+        var host = await pipeline.StartHostAsync(overrides: new Dictionary<string, string?> { ["RABBITMQ_URI"] = broker.Through(pipeline.Settings["RABBITMQ_URI"]!) });
+        var hold = new SendHold(call: 1);
+        pipeline.Telegram.HoldOnSend = hold;
+
+        var id = await Pipeline.RequestSnapshotAsync(host);
+        Assert.True(await Task.WhenAny(hold.Arrived.Task, Task.Delay(Timeout)) == hold.Arrived.Task, pipeline.ProcessOutput);
+
+        // The broker goes down while the Telegram upload is in flight (its delivery cannot be acknowledged), and
+        // comes back after a few seconds.
+        broker.Cut();
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        broker.Restore();
+        hold.Release.TrySetResult();
+
+        var record = await pipeline.FinishedAsync(id, Timeout);
+        Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
+        pipeline.AssertExactlyOneCopyEverywhere(record);
+        Assert.Contains("Connected", pipeline.Logs.All); // reconnected (MassTransit logs each connection)
+    }
+
+    [Fact]
+    public async Task While_MongoDB_is_unreachable_sink_results_wait_in_Redis_status_shows_degraded_and_they_reach_backups_meta_once_it_is_back()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true);
+        var mongo = FaultProxy.For(pipeline.MongoUri);
+        pipeline.Track(mongo);
+        var mongoThroughProxy = mongo.Through(pipeline.MongoUri) + "?directConnection=true&serverSelectionTimeoutMS=2000&connectTimeoutMS=2000";
+        // Every service reaches MongoDB through the proxy (the test itself reads backups_meta directly).
+        var throughProxy = new Dictionary<string, string?> { ["MONGODB_URI"] = mongoThroughProxy };
+        await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddEncryptionSinkService(), throughProxy);
+        var telegramHost = await pipeline.StartHostAsync(b => b.AddTelegramSinkService(), throughProxy);
+        var hold = new SendHold(call: 1);
+        pipeline.Telegram.HoldOnSend = hold;
+
+        var id = await Pipeline.RequestSnapshotAsync(telegramHost);
+        Assert.True(await Task.WhenAny(hold.Arrived.Task, Task.Delay(Timeout)) == hold.Arrived.Task, pipeline.ProcessOutput);
+        mongo.Cut(); // the Telegram sink loses MongoDB between reading the artifact and recording what it sent
+        hold.Release.TrySetResult();
+
+        var fallback = telegramHost.Services.GetRequiredService<BackupsMetaStore>();
+        var pending = await TestHosts.EventuallyAsync(async () =>
+        {
+            var writes = await fallback.ListPendingAsync(CancellationToken.None);
+            return writes.Any(w => w.Kind == PendingMetaWrite.Outcome && w.Sink == BackupSinks.Telegram) ? writes : null;
+        }, Timeout, "the Telegram outcome to wait in Redis");
+        Assert.Contains(pending, w => w.SnapshotId == id && w.Sink == BackupSinks.Telegram && w.Status == SinkStatus.Succeeded);
+        Assert.Equal(SinkStatus.Running, (await pipeline.Meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].Status);
+
+        // What an operator sees meanwhile, with the same settings as the Telegram sink.
+        var status = await CliProcess.RunAsync(new Dictionary<string, string?>(pipeline.Settings) { ["MONGODB_URI"] = mongoThroughProxy }, Timeout, "status");
+        Assert.Equal(1, status.ExitCode);
+        Assert.Contains("backups_meta is unreachable", status.StandardOutput);
+        Assert.True(status.StandardOutput.Contains($"Snapshot {id}: degraded (backups_meta unreachable)", StringComparison.Ordinal), status.Output + pipeline.Logs.All);
+        Assert.Contains("telegram: succeeded", status.StandardOutput);
+
+        mongo.Restore();
+        var record = await pipeline.FinishedAsync(id, Timeout);
+        Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
+        Assert.Empty(await fallback.ListPendingAsync(CancellationToken.None));
+        pipeline.AssertExactlyOneCopyEverywhere(record);
+        Assert.Equal(1, record.Sinks[BackupSinks.Telegram].Attempts);
+
+        // A redelivery after the replay finds the recorded result.
+        var artifact = record.Artifact!;
+        await telegramHost.Services.GetRequiredService<IBus>().Publish(
+            new SnapshotCreated(id, DateTimeOffset.UtcNow, artifact.Location, artifact.Size, artifact.Sha256, record.Manifest!.Collections.Count, record.Manifest.Documents));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        pipeline.AssertExactlyOneCopyEverywhere((await pipeline.Meta.GetAsync(id, CancellationToken.None))!);
+    }
+
+    [Fact]
+    public async Task Without_Redis_the_pipeline_still_completes_and_two_schedulers_requesting_one_slot_make_one_snapshot()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: false);
+        pipeline.Settings["REDIS_URL"] = "redis://127.0.0.1:1"; // nothing listens there
+        var host = await pipeline.StartHostAsync(b => b.AddAllBackupServices(includeScheduler: true),
+            new Dictionary<string, string?> { ["BACKUP_SCHEDULE"] = "0 0 1 1 *", ["CLEANUP_SCHEDULE"] = "0 0 1 1 *", ["SCHEDULER_CATCH_UP"] = "false" });
+
+        var slot = DateTimeOffset.UtcNow.AddSeconds(-1);
+        slot = new DateTimeOffset(slot.Year, slot.Month, slot.Day, slot.Hour, slot.Minute, slot.Second, TimeSpan.Zero);
+        var published = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ =>
+        {
+            await using var scope = host.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<SlotRequester>().RequestAsync(ScheduleKind.Backup, slot, "schedule", CancellationToken.None);
+        }));
+        Assert.Equal([true, true], published); // no lock service: both publish, the snapshot id makes it one snapshot
+
+        var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(slot);
+        var record = await pipeline.FinishedAsync(id, Timeout);
+        Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
+        pipeline.AssertExactlyOneCopyEverywhere(record);
+        Assert.Equal(1, record.Export!.Attempts);
+        var files = pipeline.Database.GetCollection<BsonDocument>("teleguard_artifacts.files");
+        Assert.Equal(1, await files.CountDocumentsAsync(Builders<BsonDocument>.Filter.Regex("filename", new BsonRegularExpression(id))));
+        Assert.Contains("Redis", pipeline.Logs.All);
+    }
+
+    [Fact]
+    public async Task With_the_git_server_down_the_other_destinations_complete_git_sinks_fail_visibly_and_the_next_snapshot_succeeds_once_it_is_back()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true);
+        var git = FaultProxy.For(pipeline.Settings["GITHUB_REPO"]!);
+        pipeline.Track(git);
+        pipeline.Settings["GITHUB_REPO"] = git.Through(pipeline.Settings["GITHUB_REPO"]!);
+        var host = await pipeline.StartHostAsync();
+        git.Cut();
+
+        var first = await Pipeline.RequestSnapshotAsync(host);
+        var record = await pipeline.FinishedAsync(first, Timeout);
+        Assert.Equal(BackupStatus.Degraded, record.Status);
+        Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Status);
+        foreach (var sink in new[] { BackupSinks.GitHub, BackupSinks.Public })
+        {
+            var outcome = record.Sinks[sink];
+            Assert.Equal(SinkStatus.Failed, outcome.Status);
+            Assert.Equal(3, outcome.Attempts); // the first try and RETRY_LIMIT=2 retries with backoff
+            Assert.False(string.IsNullOrWhiteSpace(outcome.Error));
+            Assert.Contains($"{sink}: snapshot {first} failed", pipeline.Logs.All);
+        }
+
+        // The faulted deliveries are kept in the _error queues, not discarded.
+        foreach (var queue in new[] { "teleguard-github_error", "teleguard-public_error" })
+        {
+            await TestHosts.EventuallyAsync(async () => await pipeline.Broker!.CountMessagesAsync(queue) == 1 ? (object?)true : null,
+                TimeSpan.FromSeconds(30), $"one message in {queue}");
+        }
+
+        git.Restore();
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // snapshot ids have one-second resolution
+        var second = await Pipeline.RequestSnapshotAsync(host);
+        var next = await pipeline.FinishedAsync(second, Timeout);
+        Assert.True(next.Status == BackupStatus.Complete, pipeline.ProcessOutput);
+        pipeline.AssertExactlyOneCopyEverywhere(next);
+        Assert.Empty(pipeline.CommitsFor(Pipeline.PrivateBranch, first));
+    }
+}
