@@ -17,8 +17,8 @@ namespace TeleGuard.Backup.Sinks;
 public sealed class SnapshotSinkRunner(
     BackupsMetaStore meta, IOptions<BusOptions> bus, IOptions<SinkLeaseOptions> leaseOptions, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
-    // One owner per process: a redelivery inside the same process may take its own lease back at once.
-    private static readonly string Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}"[..^24];
+    // One owner per sink instance: its own redelivery may take its lease back at once, another instance must wait.
+    private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}"[..^24];
 
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
     public async Task RunAsync(
@@ -80,7 +80,7 @@ public sealed class SnapshotSinkRunner(
         var logged = false;
         while (true)
         {
-            var claim = await meta.TryClaimSinkAsync(id, sink, Owner, settings.Lease, context.CancellationToken);
+            var claim = await meta.TryClaimSinkAsync(id, sink, _owner, settings.Lease, context.CancellationToken);
             switch (claim)
             {
                 case SinkClaim.Acquired:
@@ -121,7 +121,7 @@ public sealed class SnapshotSinkRunner(
                 await Task.Delay(lease / 3, cancellationToken);
                 try
                 {
-                    if (!await meta.RenewSinkLeaseAsync(id, sink, Owner, lease, cancellationToken))
+                    if (!await meta.RenewSinkLeaseAsync(id, sink, _owner, lease, cancellationToken))
                     {
                         logger.LogWarning("{Sink}: lost the lease on snapshot {SnapshotId} (expired while MongoDB was unreachable?)", sink, id);
                     }
