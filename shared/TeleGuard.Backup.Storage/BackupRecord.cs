@@ -119,6 +119,9 @@ public sealed class SinkRecord
 {
     [BsonElement("status")] public string Status { get; set; } = "";
     [BsonElement("at")] public DateTime? At { get; set; }
+
+    /// <summary>When the last attempt started (so <c>at − startedAt</c> is how long the copy took).</summary>
+    [BsonElement("startedAt")] public DateTime? StartedAt { get; set; }
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
     [BsonElement("location")] public BsonDocument? Location { get; set; }

@@ -193,6 +193,7 @@ public sealed class BackupsMetaStore
             claimable,
             Update.Set($"{path}.status", SinkStatus.Running)
                 .Set($"{path}.at", now)
+                .Set($"{path}.startedAt", now)
                 .Set($"{path}.owner", owner)
                 .Set($"{path}.leaseUntil", now + lease)
                 .Inc($"{path}.attempts", 1),

@@ -61,6 +61,9 @@ public static class ExportBenchmark
                               + $"export {exportSeconds:F1} s ({big.Bytes / 1048576.0 / exportSeconds:F0} MB/s through this server), total with archive {stopwatch.Elapsed.TotalSeconds:F1} s");
             Console.WriteLine($"memory: working set before export {before / 1048576.0:F0} MiB, peak working set of the process {process.PeakWorkingSet64 / 1048576.0:F0} MiB, "
                               + $"managed heap now {GC.GetTotalMemory(false) / 1048576.0:F0} MiB");
+            BenchmarkResult.Report("export.mib", big.Bytes / 1048576.0);
+            BenchmarkResult.Report("export.seconds", exportSeconds);
+            BenchmarkResult.Report("export.peak_mib", BenchmarkResult.PeakResidentMiB());
             return 0;
         }
         finally

@@ -101,6 +101,13 @@ public static class GitGrowthBenchmark
         Console.WriteLine($"commit + push per hour: first {times[0]:F2} s, median of the rest {Median(times.Skip(1)):F2} s, max {times.Skip(1).DefaultIfEmpty(0).Max():F2} s");
         Console.WriteLine($"server repository: {beforeGc / 1048576.0:F1} MiB before gc, objects {afterGc / 1048576.0:F1} MiB after git gc ({gc.Elapsed.TotalSeconds:F0} s); "
                           + $"ratio to one gzip snapshot: {afterGc / (double)oneSnapshotGzip:F2} (target <= 2.0)");
+        BenchmarkResult.Report("git.snapshot_mib", oneSnapshotBytes / 1048576.0);
+        BenchmarkResult.Report("git.gzip_mib", oneSnapshotGzip / 1048576.0);
+        BenchmarkResult.Report("git.before_gc_mib", beforeGc / 1048576.0);
+        BenchmarkResult.Report("git.after_gc_mib", afterGc / 1048576.0);
+        BenchmarkResult.Report("git.ratio", afterGc / (double)oneSnapshotGzip);
+        BenchmarkResult.Report("git.push_median_s", Median(times.Skip(1).DefaultIfEmpty(times[0])));
+        BenchmarkResult.Report("git.peak_mib", BenchmarkResult.PeakResidentMiB());
         Directory.Delete(work, true);
         Directory.Delete(bare, true);
         return 0;

@@ -9,6 +9,11 @@ return args.FirstOrDefault() switch
     "telegram-upload" => await TelegramUploadBenchmark.RunAsync(args[1..]),
     "fake-telegram" => await TelegramUploadBenchmark.ServeFakeAsync(),
     "restore-mongo" => await RestoreBenchmark.RunAsync(args[1..]),
+    "compression" => CompressionBenchmark.Run(args[1..]),
+    "pipeline" => await PipelineBenchmark.RunAsync(args[1..]),
+    "seed-baseline" => await SeedBaselineBenchmark.RunSeedAsync(args[1..]),
+    "ours-baseline" => await SeedBaselineBenchmark.RunOursAsync(args[1..]),
+    "suite" => await SuiteBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -16,6 +21,8 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: dotnet run -c Release --project tests/TeleGuard.Backup.Benchmarks -- MODE [options]
+          suite [--quick] [--out docs/benchmark-results.md]
+                                     every mode below in its own process, then one Markdown table against the targets
           writer [--mb 512]          canonical JSONL + SHA-256 from in-process BSON, one thread; and the driver's JsonWriter
           export-mongo [--mb 1024]   export a collection of that size from MONGODB_URI (filled if needed); peak memory
           git-growth [--mb 100] [--hours 24] [--churn 0.01]
@@ -26,6 +33,11 @@ static int Usage()
           telegram-upload [--mb 1024] [--part-mb 500]
                                      the Telegram sink uploading an archive of that size to the fake Bot API (local-server
                                      mode, run in a child process); peak memory of the sink's process (MONGODB_URI needed)
+          compression [--mb 256]     gzip / brotli / zlib levels on canonical JSONL: MB/s and ratio
+          pipeline [--mb 10]         the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
+                                     each sink alone, each process's peak memory (MONGODB_URI, RABBITMQ_URI, GIT_HTTP_*)
+          seed-baseline [--mb 100]   BASELINE: the seed's in-memory JSON (indent=2, default=str) + whole-file AES-GCM + base64
+          ours-baseline [--mb 100]   this project's streaming export + gzip + AES-256-GCM on the same database
           restore-mongo [--documents 1000000] [--no-verify]
                                      restore a snapshot of that many small documents into MONGODB_URI; documents/s, memory
         """);

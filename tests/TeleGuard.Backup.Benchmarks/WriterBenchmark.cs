@@ -33,9 +33,11 @@ public static class WriterBenchmark
         Console.WriteLine($"TeleGuard CanonicalJsonWriter + SHA-256: {jsonBytes / 1048576.0 / seconds:F0} MB/s of JSON ({bsonBytes / 1048576.0 / seconds:F0} MB/s of BSON), "
                           + $"{documents.Count / seconds:N0} documents/s, {jsonBytes / 1048576.0:F0} MiB JSON in {seconds:F2} s (sha256 {hash[..16]}…)");
 
+        BenchmarkResult.Report("writer.json_mbps", jsonBytes / 1048576.0 / seconds);
         var sample = documents.Take(Math.Min(documents.Count, 200_000)).ToList();
         var (driverBytes, driverSeconds) = ConvertWithDriver(sample);
         Console.WriteLine($"MongoDB.Driver JsonWriter (canonical), for comparison: {driverBytes / 1048576.0 / driverSeconds:F0} MB/s of JSON on {sample.Count:N0} documents (no hashing)");
+        BenchmarkResult.Report("writer.driver_json_mbps", driverBytes / 1048576.0 / driverSeconds);
         return 0;
     }
 

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace TeleGuard.Backup.Benchmarks;
+
+/// <summary>
+/// <c>suite</c>: every benchmark, each in its own child process (so each peak memory figure is that run's own), and one
+/// Markdown table of the results against the targets of issues 2–5, written to <c>--out</c> and printed. Needs the
+/// servers of services.env (MongoDB, RabbitMQ, Redis, the git server) and <c>openssl</c>.
+/// </summary>
+public static class SuiteBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var outIndex = Array.IndexOf(args, "--out");
+        var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : "docs/benchmark-results.md";
+        var big = quick ? 256 : 1024; // "1 GiB" figures; --quick uses 256 MiB
+        var runs = new List<(string Prefix, string[] Args)>
+        {
+            ("", ["writer", "--mb", quick ? "128" : "512"]),
+            ("", ["crypto", "--mb", big.ToString(CultureInfo.InvariantCulture)]),
+            ("", ["compression", "--mb", quick ? "64" : "256"]),
+            ("", ["git-growth", "--mb", quick ? "20" : "100", "--hours", quick ? "6" : "24", "--churn", "0.01"]),
+            ("", ["export-mongo", "--mb", big.ToString(CultureInfo.InvariantCulture)]),
+            ("", ["telegram-upload", "--mb", big.ToString(CultureInfo.InvariantCulture), "--part-mb", "500"]),
+            ("p10.", ["pipeline", "--mb", "10"]),
+            ("p100.", ["pipeline", "--mb", "100"]),
+            ("", ["seed-baseline", "--mb", "100"]),
+            ("", ["ours-baseline", "--mb", "100"]),
+        };
+        if (!quick)
+        {
+            runs.Add(("p1024.", ["pipeline", "--mb", "1024"]));
+        }
+
+        var results = new Dictionary<string, double>();
+        var failures = new List<string>();
+        var started = Stopwatch.StartNew();
+        foreach (var (prefix, childArgs) in runs)
+        {
+            Console.WriteLine($"== {string.Join(' ', childArgs)}");
+            var (exitCode, lines) = await RunChildAsync(childArgs);
+            foreach (var line in lines.Where(l => l.StartsWith(BenchmarkResult.Prefix, StringComparison.Ordinal)))
+            {
+                var parts = line[BenchmarkResult.Prefix.Length..].Split(' ');
+                results[prefix + parts[0]] = double.Parse(parts[1], CultureInfo.InvariantCulture);
+            }
+
+            if (exitCode != 0)
+            {
+                failures.Add($"`{string.Join(' ', childArgs)}` exited {exitCode}");
+            }
+        }
+
+        var table = Table(results, quick, big, started.Elapsed, failures);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        await File.WriteAllTextAsync(output, table);
+        Console.WriteLine();
+        Console.WriteLine(table);
+        Console.WriteLine($"(written to {output})");
+        return failures.Count == 0 ? 0 : 1;
+    }
+
+    private static async Task<(int ExitCode, List<string> Lines)> RunChildAsync(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "TeleGuard.Backup.Benchmarks.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var lines = new List<string>();
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+            Console.WriteLine("   " + line);
+        }
+
+        await process.WaitForExitAsync();
+        return (process.ExitCode, lines);
+    }
+
+    private static string Table(Dictionary<string, double> r, bool quick, int big, TimeSpan elapsed, List<string> failures)
+    {
+        string F(string key, string format = "F0") => r.TryGetValue(key, out var v) ? v.ToString(format, CultureInfo.InvariantCulture) : "—";
+        string Met(string key, Func<double, bool> ok) => r.TryGetValue(key, out var v) ? (ok(v) ? "met" : "**not met**") : "not measured";
+        var rows = new List<string[]>
+        {
+            new[] { "Export writer (canonical JSONL + SHA-256, one thread)", $"{F("writer.json_mbps")} MB/s (driver's JsonWriter: {F("writer.driver_json_mbps")})", "≥ 150 MB/s", Met("writer.json_mbps", v => v >= 150) },
+            new[] { "Encryption, streaming format", $"{F("crypto.encrypt_mbps")} MB/s", "≥ 50 % of OpenSSL", Met("crypto.encrypt_mbps", v => v >= 0.5 * r.GetValueOrDefault("crypto.openssl_mbps")) },
+            new[] { "Decryption, streaming format", $"{F("crypto.decrypt_mbps")} MB/s", "", "" },
+            new[] { "`openssl speed -evp aes-256-gcm` (16 KiB, same run)", $"{F("crypto.openssl_mbps")} MB/s", "reference", "" },
+            new[] { "Encrypt / decrypt through files (with hashing)", $"{F("crypto.file_encrypt_mbps")} / {F("crypto.file_decrypt_mbps")} MB/s", "", "" },
+            new[] { $"Encryption round trip of {big} MiB, peak resident", $"{F("crypto.roundtrip_peak_mib")} MiB", "< 128 MiB", Met("crypto.roundtrip_peak_mib", v => v < 128) },
+        };
+        foreach (var codec in new[] { "gzip-fastest", "gzip-optimal", "gzip-smallest", "brotli-fastest", "brotli-optimal", "zlib-optimal" })
+        {
+            rows.Add([$"Compression {codec}{(codec == "gzip-optimal" ? " (used by the sinks)" : "")}",
+                $"{F($"compression.{codec}.compress_mbps")} MB/s in, {F($"compression.{codec}.decompress_mbps")} MB/s out, ratio {F($"compression.{codec}.ratio", "F2")}", "", ""]);
+        }
+
+        rows.AddRange(
+        [
+            [$"Private repository after {(quick ? "6" : "24")} hourly snapshots, 1 % churn ({F("git.snapshot_mib", "F1")} MiB JSONL)",
+                $"{F("git.after_gc_mib", "F1")} MiB after gc = {F("git.ratio", "F2")} × one gzip snapshot ({F("git.before_gc_mib", "F1")} MiB before gc); push {F("git.push_median_s", "F1")} s/hour",
+                "≤ 2.0 ×", Met("git.ratio", v => v <= 2.0)],
+            [$"Snapshot service (exporter) peak, {F("export.mib")} MiB collection", $"{F("export.peak_mib")} MiB ({F("export.seconds", "F1")} s)", "< 256 MiB", Met("export.peak_mib", v => v < 256)],
+            [$"Telegram sink peak, {F("telegram.mib")} MiB archive upload", $"{F("telegram.peak_mib")} MiB ({F("telegram.seconds", "F1")} s)", "< 256 MiB", Met("telegram.peak_mib", v => v < 256)],
+        ]);
+        foreach (var size in quick ? new[] { "100" } : new[] { "100", "1024" })
+        {
+            foreach (var service in new[] { "snapshot", "github", "encryption", "telegram" })
+            {
+                rows.Add([$"{service} service process peak, {size} MiB database (pipeline)", $"{F($"p{size}.pipeline.peak_mib.{service}")} MiB", "< 256 MiB",
+                    Met($"p{size}.pipeline.peak_mib.{service}", v => v < 256)]);
+            }
+        }
+
+        foreach (var size in new[] { "10", "100" })
+        {
+            rows.Add([$"End to end, {size} MB database ({F($"p{size}.pipeline.json_mib", "F1")} MiB JSON): SnapshotRequested → every destination recorded",
+                $"{F($"p{size}.pipeline.end_to_end_s", "F2")} s vs export {F($"p{size}.pipeline.export_s", "F2")} s + slowest sink alone {F($"p{size}.pipeline.slowest_sink_alone_s", "F2")} s = **{F($"p{size}.pipeline.ratio", "F2")} ×**",
+                "≤ 1.25 ×", Met($"p{size}.pipeline.ratio", v => v <= 1.25)]);
+        }
+
+        rows.Add(["BASELINE seed approach, 100 MB database: in-memory JSON indent=2 default=str + whole-file AES-GCM + base64 (lossy)",
+            $"{F("seed.seconds", "F2")} s, peak {F("seed.peak_mib")} MiB, output {F("seed.output_mib", "F1")} MiB", "baseline", ""]);
+        rows.Add(["TeleGuard on the same database: streaming canonical JSONL + tar + gzip + streaming AES-256-GCM (lossless)",
+            $"{F("ours.seconds", "F2")} s, peak {F("ours.peak_mib")} MiB, output {F("ours.output_mib", "F1")} MiB", "", ""]);
+
+        var text = new StringBuilder();
+        text.AppendLine($"<!-- generated by: dotnet run -c Release --project tests/TeleGuard.Backup.Benchmarks -- suite{(quick ? " --quick" : "")} -->");
+        text.AppendLine($"Generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; suite took {elapsed.TotalMinutes:F0} min{(quick ? " (--quick: smaller sizes)" : "")}.");
+        text.AppendLine();
+        text.AppendLine("| what | figure | target | |");
+        text.AppendLine("|---|---|---|---|");
+        foreach (var row in rows)
+        {
+            text.AppendLine($"| {string.Join(" | ", row)} |");
+        }
+
+        foreach (var failure in failures)
+        {
+            text.AppendLine();
+            text.AppendLine($"Failed: {failure}.");
+        }
+
+        return text.ToString();
+    }
+}
