@@ -276,6 +276,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
                 }
 
                 repository = new Repository(ClonePath);
+                LimitPackMemory(repository);
                 var origin = repository.Network.Remotes["origin"];
                 if (origin is null || origin.Url != remote.RepositoryUrl.ToString())
                 {
@@ -315,6 +316,19 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// Bounds what libgit2's pack builder holds while pushing. Without thin packs (libgit2 sends none) a push can only
+    /// delta new parts against each other, which saves nothing here, yet the delta window loads up to ten 45 MiB parts
+    /// at once (a 100 MiB snapshot peaked at 323 MiB). libgit2 reads its big-file threshold from
+    /// <c>pack.deltaCacheSize</c> (sic), so a 16 MiB value also stores larger blobs whole, without delta search;
+    /// <c>pack.windowMemory</c> caps the window for the rest.
+    /// </summary>
+    private static void LimitPackMemory(Repository repository)
+    {
+        repository.Config.Set("pack.deltaCacheSize", 16L * 1024 * 1024);
+        repository.Config.Set("pack.windowMemory", 64L * 1024 * 1024);
     }
 
     private void Recreate()

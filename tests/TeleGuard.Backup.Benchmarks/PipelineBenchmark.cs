@@ -30,6 +30,7 @@ public static class PipelineBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var megabytes = args.Length >= 2 && args[0] == "--mb" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+        var directoryStore = args.Contains("directory"); // --store directory: artifacts on a shared volume instead of GridFS
         var database = await SourceDatabase.FillAsync(megabytes, padBytes: megabytes >= 1024 ? 10 * 1024 : 1024);
         var git = GitServer.FromEnvironment();
         var (repository, _) = git.CreateRepository();
@@ -53,6 +54,11 @@ public static class PipelineBenchmark
             ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
             ["TELEGRAM_PART_SIZE_MB"] = "500",
         };
+        if (directoryStore)
+        {
+            settings["ARTIFACT_STORE"] = "directory";
+            settings["ARTIFACT_DIR"] = Path.Combine(work.Path, "artifacts");
+        }
 
         var processes = new List<(string Name, CliProcess Process)>();
         try

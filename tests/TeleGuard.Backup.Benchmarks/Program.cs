@@ -34,7 +34,8 @@ static int Usage()
                                      the Telegram sink uploading an archive of that size to the fake Bot API (local-server
                                      mode, run in a child process); peak memory of the sink's process (MONGODB_URI needed)
           compression [--mb 256]     gzip / brotli / zlib levels on canonical JSONL: MB/s and ratio
-          pipeline [--mb 10]         the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
+          pipeline [--mb 10] [--store directory]
+                                     the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
                                      each sink alone, each process's peak memory (MONGODB_URI, RABBITMQ_URI, GIT_HTTP_*)
           seed-baseline [--mb 100]   BASELINE: the seed's in-memory JSON (indent=2, default=str) + whole-file AES-GCM + base64
           ours-baseline [--mb 100]   this project's streaming export + gzip + AES-256-GCM on the same database
