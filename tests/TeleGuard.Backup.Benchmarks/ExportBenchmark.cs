@@ -14,7 +14,7 @@ public static class ExportBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var megabytes = args.Length >= 2 && args[0] == "--mb" ? int.Parse(args[1]) : 1024;
+        var megabytes = args.Length >= 2 && args[0] == "--mb" ? int.Parse(args[1]) : 1024; // [--fill-only]
         var uri = Environment.GetEnvironmentVariable("MONGODB_URI") ?? "mongodb://127.0.0.1:27017/";
         var databaseName = $"bench_export_{megabytes}mb";
         var client = new MongoClient(uri);
@@ -36,6 +36,11 @@ public static class ExportBenchmark
             }
 
             Console.WriteLine($"filled in {fill.Elapsed.TotalSeconds:F0} s");
+        }
+
+        if (args.Contains("--fill-only"))
+        {
+            return 0; // the suite fills in one process and measures the export in a fresh one
         }
 
         // Memory before the export (the driver, this harness), so the export's own growth is visible.

@@ -190,3 +190,23 @@ public static class SourceDatabase
         return uri;
     }
 }
+
+/// <summary>
+/// <c>drop-bench-databases</c>: drops every <c>bench_*</c> database in MONGODB_URI. The suite runs it between the large
+/// runs: the MongoDB stand-in keeps every document in Python objects and stops answering large finds once it holds
+/// a few GiB.
+/// </summary>
+public static class BenchDatabases
+{
+    public static async Task<int> DropAsync()
+    {
+        var client = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI") ?? "mongodb://127.0.0.1:27017/");
+        foreach (var name in (await (await client.ListDatabaseNamesAsync()).ToListAsync()).Where(n => n.StartsWith("bench_", StringComparison.Ordinal)))
+        {
+            await client.DropDatabaseAsync(name);
+            Console.WriteLine($"dropped {name}");
+        }
+
+        return 0;
+    }
+}

@@ -14,6 +14,8 @@ return args.FirstOrDefault() switch
     "seed-baseline" => await SeedBaselineBenchmark.RunSeedAsync(args[1..]),
     "ours-baseline" => await SeedBaselineBenchmark.RunOursAsync(args[1..]),
     "suite" => await SuiteBenchmark.RunAsync(args[1..]),
+    "drop-bench-databases" => await BenchDatabases.DropAsync(),
+    "github-sink" => await GitHubSinkBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -37,6 +39,7 @@ static int Usage()
           pipeline [--mb 10] [--store directory]
                                      the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
                                      each sink alone, each process's peak memory (MONGODB_URI, RABBITMQ_URI, GIT_HTTP_*)
+          github-sink [--mb 1024]    the GitHub sink alone committing and pushing a synthetic snapshot; its peak memory
           seed-baseline [--mb 100]   BASELINE: the seed's in-memory JSON (indent=2, default=str) + whole-file AES-GCM + base64
           ours-baseline [--mb 100]   this project's streaming export + gzip + AES-256-GCM on the same database
           restore-mongo [--documents 1000000] [--no-verify]

@@ -25,7 +25,9 @@ public static class SeedBaselineBenchmark
         var database = await OpenAsync(args);
         var stopwatch = Stopwatch.StartNew();
         var root = new JsonObject();
-        foreach (var name in await (await database.ListCollectionNamesAsync()).ToListAsync())
+        // The same collections this project exports: not system collections, not its own artifact store (GridFS).
+        foreach (var name in (await (await database.ListCollectionNamesAsync()).ToListAsync())
+                 .Where(n => !n.StartsWith("system.", StringComparison.Ordinal) && !n.StartsWith("teleguard_artifacts", StringComparison.Ordinal)))
         {
             var documents = await database.GetCollection<BsonDocument>(name).Find(FilterDefinition<BsonDocument>.Empty).ToListAsync();
             root[name] = new JsonArray(documents.Select(d => ToNode(d)).ToArray());
@@ -61,7 +63,8 @@ public static class SeedBaselineBenchmark
         {
             var stopwatch = Stopwatch.StartNew();
             var exporter = new SnapshotExporter(database.Client, database.DatabaseNamespace.DatabaseName, NullLogger<SnapshotExporter>.Instance);
-            var manifest = await exporter.ExportAsync("20261126T040000Z", work, new SnapshotExportOptions(), CancellationToken.None);
+            var excluded = new HashSet<string> { "teleguard_artifacts.files", "teleguard_artifacts.chunks" }; // as the snapshot service does
+            var manifest = await exporter.ExportAsync("20261126T040000Z", work, new SnapshotExportOptions { ExcludedCollections = excluded }, CancellationToken.None);
             var keys = new EncryptionKeyRing(RandomNumberGenerator.GetBytes(32), []);
             var pipe = new System.IO.Pipelines.Pipe();
             var produce = Task.Run(async () =>
