@@ -25,10 +25,7 @@ public sealed class BackupHealthWatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        using var onStopping = stoppingToken.Register(() => started.TrySetCanceled(stoppingToken));
-        await started.Task;
+        await lifetime.WaitForStartedAsync(stoppingToken);
         var watchingSince = time.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -1,5 +1,6 @@
 using Cronos;
 using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Scheduler;
 
@@ -23,7 +24,7 @@ public sealed class ScheduleLoop(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Publish only once every hosted service, the bus included, has started.
-        await WaitForApplicationStartedAsync(stoppingToken);
+        await lifetime.WaitForStartedAsync(stoppingToken);
 
         var schedules = new (ScheduleKind Kind, CronExpression Cron)[]
         {
@@ -72,14 +73,6 @@ public sealed class ScheduleLoop(
 
             after = due;
         }
-    }
-
-    private Task WaitForApplicationStartedAsync(CancellationToken stoppingToken)
-    {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        stoppingToken.Register(() => started.TrySetCanceled(stoppingToken));
-        return started.Task;
     }
 
     // A failed publish (broker or MongoDB down) is logged and the loop goes on to the next slot.

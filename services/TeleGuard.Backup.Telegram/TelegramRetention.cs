@@ -64,11 +64,7 @@ public sealed class TelegramRetentionOnStart(TelegramRetention retention, IOptio
             return;
         }
 
-        var started = new TaskCompletionSource();
-        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-        {
-            await started.Task.WaitAsync(stoppingToken);
-        }
+        await lifetime.WaitForStartedAsync(stoppingToken);
 
         try
         {
