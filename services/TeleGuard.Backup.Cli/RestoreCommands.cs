@@ -42,9 +42,15 @@ public static class RestoreCommands
             var restored = await OperatorProgress.RunAsync($"restoring snapshot {manifest.SnapshotId} into {databaseName}", report =>
                 restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
                     new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, CancellationToken.None));
-            Console.WriteLine(dryRun
-                ? $"dry run: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents of snapshot {manifest.SnapshotId} would be restored into {databaseName}; nothing was written"
-                : $"restored snapshot {manifest.SnapshotId} into {databaseName}: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents; every collection's content hash matches the snapshot");
+            if (dryRun)
+            {
+                var refused = restored.Where(r => r.Action == SnapshotRestorer.Refused).Select(r => r.Name).ToList();
+                Console.WriteLine($"dry run: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents of snapshot {manifest.SnapshotId} would be restored into {databaseName}; nothing was written"
+                    + (refused.Count > 0 ? $"; without --drop the restore would refuse: {string.Join(", ", refused)}" : ""));
+                return refused.Count > 0 ? 1 : 0;
+            }
+
+            Console.WriteLine($"restored snapshot {manifest.SnapshotId} into {databaseName}: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents; every collection was read back identical to the snapshot before it was swapped in");
             return 0;
         });
     }
@@ -53,10 +59,16 @@ public static class RestoreCommands
     {
         var source = SourceOptions.Read(options);
         options.RejectUnknown();
-        return await WithFetchedSnapshotAsync(source, (_, manifest) =>
+        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
         {
-            Console.WriteLine($"snapshot {manifest.SnapshotId}: {manifest.Collections.Count} collections, {manifest.TotalDocuments} documents; every file matches its SHA-256");
-            return Task.FromResult(0);
+            await OperatorProgress.RunAsync($"decoding every document of snapshot {manifest.SnapshotId}", async report =>
+            {
+                await SnapshotContent.VerifyAsync(folder, manifest, report, CancellationToken.None);
+                return manifest.TotalDocuments;
+            });
+            Console.WriteLine($"snapshot {manifest.SnapshotId}: {manifest.Collections.Count} collections, {manifest.TotalDocuments} documents; every file matches its SHA-256 and every document decodes to the exported BSON"
+                + (manifest.Skipped.Count > 0 ? $"; NOT in the snapshot: {string.Join(", ", manifest.Skipped.Select(s => $"{s.Name} ({s.Reason})"))}" : ""));
+            return 0;
         });
     }
 

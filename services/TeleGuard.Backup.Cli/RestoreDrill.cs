@@ -27,8 +27,9 @@ public sealed class RestoreDrill(IConfiguration configuration, BackupsMetaStore 
             try
             {
                 var manifest = await fetcher.FetchAsync(destination, "latest", folder, cancellationToken);
+                await TeleGuard.Backup.Snapshots.SnapshotContent.VerifyAsync(folder, manifest, null, cancellationToken);
                 await meta.RecordDrillAsync(manifest.SnapshotId, destination, ok: true, error: null, cancellationToken);
-                logger.LogInformation("Restore drill: {Destination} holds snapshot {SnapshotId}, every file verified", destination, manifest.SnapshotId);
+                logger.LogInformation("Restore drill: {Destination} holds snapshot {SnapshotId}, every file verified and every document decoded", destination, manifest.SnapshotId);
                 results.Add((destination, manifest.SnapshotId, true, null));
             }
             catch (Exception e) when (e is not OperationCanceledException)

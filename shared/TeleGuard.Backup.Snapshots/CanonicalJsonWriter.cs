@@ -11,7 +11,11 @@ namespace TeleGuard.Backup.Snapshots;
 /// Turns raw BSON bytes into MongoDB Extended JSON v2, canonical mode, compact (no insignificant whitespace).
 /// Works on the bytes directly instead of going through <see cref="BsonDocument"/>: it is several times faster than
 /// the driver's JsonWriter and keeps the sign of -0.0, which the driver's writer loses.
-/// Field order, int32 vs int64, Decimal128 trailing zeros and binary subtypes are kept exactly.
+/// Field order, int32 vs int64, Decimal128 trailing zeros and binary subtypes are kept exactly. What canonical Extended
+/// JSON cannot carry is escaped (see <see cref="SnapshotEscapes"/>): documents whose first field name starts with <c>$</c>
+/// (they would read back as type wrappers), NaN doubles other than <c>0x7FF8000000000000</c>, and Decimal128 values whose
+/// text does not parse back to the same bits. Bytes that are not valid BSON (a boolean other than 0 or 1, a string that
+/// is not UTF-8, a bad length) are refused with a <see cref="FormatException"/>.
 /// </summary>
 public sealed class CanonicalJsonWriter
 {
@@ -77,6 +81,13 @@ public sealed class CanonicalJsonWriter
 
         var end = offset + size - 1;
         var position = offset + 4;
+        // A document whose first field name starts with '$' would read back as a type wrapper: wrap it.
+        var escaped = !isArray && position < end && bson[position + 1] == (byte)'$';
+        if (escaped)
+        {
+            Append(SnapshotEscapes.DocumentPrefix);
+        }
+
         Append(isArray ? (byte)'[' : (byte)'{');
         var first = true;
         while (position < end)
@@ -110,6 +121,11 @@ public sealed class CanonicalJsonWriter
         }
 
         Append(isArray ? (byte)']' : (byte)'}');
+        if (escaped)
+        {
+            Append((byte)'}');
+        }
+
         return size;
     }
 
@@ -164,7 +180,12 @@ public sealed class CanonicalJsonWriter
                 Append("\"}"u8);
                 return position + 12;
             case 0x08: // boolean
-                Append(bson[position] != 0 ? "true"u8 : "false"u8);
+                Append(bson[position] switch
+                {
+                    0 => "false"u8,
+                    1 => "true"u8,
+                    var other => throw new FormatException($"Invalid BSON boolean byte 0x{other:x2}."),
+                });
                 return position + 1;
             case 0x09: // UTC datetime
                 Append("{\"$date\":{\"$numberLong\":\""u8);
@@ -248,9 +269,7 @@ public sealed class CanonicalJsonWriter
                 {
                     var low = BinaryPrimitives.ReadUInt64LittleEndian(bson.Slice(position, 8));
                     var high = BinaryPrimitives.ReadUInt64LittleEndian(bson.Slice(position + 8, 8));
-                    Append("{\"$numberDecimal\":\""u8);
-                    WriteAscii(Decimal128.FromIEEEBits(high, low).ToString());
-                    Append("\"}"u8);
+                    WriteDecimal128(high, low);
                     return position + 16;
                 }
             case 0xFF:
@@ -264,8 +283,40 @@ public sealed class CanonicalJsonWriter
         }
     }
 
+    private void WriteDecimal128(ulong high, ulong low)
+    {
+        var text = Decimal128.FromIEEEBits(high, low).ToString();
+        if (SnapshotEscapes.Decimal128RoundTrips(text, high, low))
+        {
+            Append("{\"$numberDecimal\":\""u8);
+            WriteAscii(text);
+        }
+        else
+        {
+            // NaN signs and payloads, non-canonical encodings: the text would read back as other bits.
+            Append(SnapshotEscapes.Decimal128Prefix);
+            Span<byte> bits = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(bits, high);
+            BinaryPrimitives.WriteUInt64BigEndian(bits[8..], low);
+            WriteHex(bits);
+        }
+
+        Append("\"}"u8);
+    }
+
     private void WriteDouble(double value)
     {
+        if (double.IsNaN(value) && BitConverter.DoubleToInt64Bits(value) != SnapshotEscapes.CanonicalNaNBits)
+        {
+            // "NaN" reads back as 0x7FF8000000000000; any other NaN keeps its exact bits.
+            Append(SnapshotEscapes.DoublePrefix);
+            Span<byte> bits = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(bits, BitConverter.DoubleToInt64Bits(value));
+            WriteHex(bits);
+            Append("\"}"u8);
+            return;
+        }
+
         Append("{\"$numberDouble\":\""u8);
         if (double.IsNaN(value))
         {

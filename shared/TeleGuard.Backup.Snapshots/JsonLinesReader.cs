@@ -1,7 +1,10 @@
 namespace TeleGuard.Backup.Snapshots;
 
-/// <summary>Reads a JSON Lines stream line by line as bytes (each line including its <c>\n</c>), in constant memory.</summary>
-public sealed class JsonLinesReader(Stream stream, int bufferSize = 1 << 20)
+/// <summary>
+/// Reads a JSON Lines stream line by line as bytes (each line including its <c>\n</c>), in memory bounded by the longest
+/// line, which may not exceed <c>maxLineBytes</c> (a file without newlines must not take all memory).
+/// </summary>
+public sealed class JsonLinesReader(Stream stream, int bufferSize = 1 << 20, int maxLineBytes = int.MaxValue)
 {
     private readonly byte[] _buffer = new byte[bufferSize];
     private byte[] _line = new byte[64 * 1024];
@@ -32,6 +35,11 @@ public sealed class JsonLinesReader(Stream stream, int bufferSize = 1 << 20)
             var available = _buffer.AsSpan(_start, _end - _start);
             var newline = available.IndexOf((byte)'\n');
             var take = newline < 0 ? available.Length : newline + 1;
+            if ((long)length + take > maxLineBytes)
+            {
+                throw new InvalidDataException($"A JSON line is longer than {maxLineBytes} bytes.");
+            }
+
             if (_line.Length < length + take)
             {
                 Array.Resize(ref _line, Math.Max(_line.Length * 2, length + take));

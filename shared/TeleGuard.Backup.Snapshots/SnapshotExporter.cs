@@ -13,6 +13,13 @@ namespace TeleGuard.Backup.Snapshots;
 /// </summary>
 public sealed class SnapshotExporter(IMongoClient client, string databaseName, ILogger<SnapshotExporter> logger)
 {
+    public const string CollectionType = "collection";
+    public const string ViewType = "view";
+    public const string TimeSeriesType = "timeseries";
+
+    /// <summary>What listCollections may call a collection and this exporter can take; any other type is recorded as skipped.</summary>
+    public static readonly IReadOnlySet<string> ExportableTypes = new HashSet<string> { CollectionType, ViewType, TimeSeriesType };
+
     public async Task<SnapshotManifest> ExportAsync(
         string snapshotId, string outputDirectory, SnapshotExportOptions options, CancellationToken cancellationToken)
     {
@@ -31,11 +38,31 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
 
         var collections = await ListCollectionsAsync(database, options, cancellationToken);
         var entries = new List<CollectionEntry>(collections.Count);
+        var skipped = new List<SkippedCollection>();
         var writer = new CanonicalJsonWriter();
         foreach (var info in collections)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            entries.Add(await ExportCollectionAsync(database, session, info, outputDirectory, options, writer, cancellationToken));
+            var name = info["name"].AsString;
+            var type = info.GetValue("type", "collection").AsString;
+            if (!ExportableTypes.Contains(type))
+            {
+                logger.LogWarning("Collection {Collection} is skipped: its type {Type} is not supported", name, type);
+                skipped.Add(new SkippedCollection(name, type, $"collections of type '{type}' are not supported by this version"));
+                continue;
+            }
+
+            try
+            {
+                entries.Add(await ExportCollectionAsync(database, session, info, outputDirectory, options, writer, cancellationToken));
+            }
+            catch (MongoCommandException e) when (type == TimeSeriesType)
+            {
+                // A server that cannot read a time-series collection in a snapshot session: say so, never drop it silently.
+                logger.LogWarning("Time-series collection {Collection} is skipped: the server refused to read it ({Error})", name, e.Message);
+                skipped.Add(new SkippedCollection(name, type, $"the server refused to read it: {e.CodeName ?? e.Message}"));
+                DeleteCollectionFolder(outputDirectory, name);
+            }
         }
 
         var consistency = session is null
@@ -50,6 +77,7 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
             Source = new SnapshotSource(databaseName, client.Settings.Servers.Select(s => $"{s.Host}:{s.Port}").ToList(), replicaSet),
             Consistency = consistency,
             Collections = entries,
+            Skipped = skipped,
         };
         await File.WriteAllBytesAsync(Path.Combine(outputDirectory, SnapshotManifest.FileName), manifest.ToJsonBytes(), cancellationToken);
         return manifest;
@@ -64,9 +92,9 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         var selected = all
             .Where(c => c["name"].AsString is var name
                         && !name.StartsWith("system.", StringComparison.Ordinal)
+                        && !RestoreWorkCollections.IsWorkCollection(name)
                         && !options.ExcludedCollections.Contains(name)
                         && (wanted is null || wanted.Contains(name)))
-            .Where(c => c.GetValue("type", "collection").AsString is "collection" or "view")
             .OrderBy(c => c["name"].AsString, StringComparer.Ordinal)
             .ToList();
 
@@ -93,8 +121,9 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         var stopwatch = Stopwatch.StartNew();
         Directory.CreateDirectory(Path.Combine(outputDirectory, directory));
 
+        var holdsDocuments = type != ViewType;
         var indexes = new BsonArray();
-        if (type == "collection")
+        if (holdsDocuments)
         {
             var collection = database.GetCollection<BsonDocument>(name);
             using var indexCursor = await collection.Indexes.ListAsync(cancellationToken);
@@ -115,7 +144,8 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         var metadataEntry = new FileEntry(metadataFile, writer.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(writer.Written)));
 
         using var parts = new JsonLinesPartWriter(outputDirectory, directory, options.PartSizeBytes);
-        if (type == "collection")
+        using var bsonHash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        if (holdsDocuments)
         {
             var collection = database.GetCollection<RawBsonDocument>(name);
             var findOptions = new FindOptions<RawBsonDocument>
@@ -133,8 +163,19 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
                 {
                     using (document)
                     {
+                        var bson = RawDocumentBytes.Of(document, ref scratch);
                         writer.Reset();
-                        writer.WriteLine(RawBytes(document, ref scratch));
+                        try
+                        {
+                            writer.WriteLine(bson);
+                        }
+                        catch (FormatException e)
+                        {
+                            throw new InvalidDataException(
+                                $"Collection {name}: the document with _id {DescribeId(document)} is not valid BSON ({e.Message}); it cannot be backed up losslessly.", e);
+                        }
+
+                        bsonHash.AppendData(bson);
                         parts.WriteLine(writer.Written);
                     }
                 }
@@ -144,27 +185,30 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         var (partEntries, sha256) = parts.Complete();
         logger.LogInformation("Exported {Collection}: {Documents} documents, {Bytes} bytes, {Parts} parts in {ElapsedMs} ms",
             name, parts.Documents, parts.Bytes, partEntries.Count, stopwatch.ElapsedMilliseconds);
-        return new CollectionEntry(name, type, directory, parts.Documents, parts.Bytes, sha256, metadataEntry, partEntries);
+        return new CollectionEntry(name, type, directory, parts.Documents, parts.Bytes, sha256, metadataEntry, partEntries,
+            Convert.ToHexStringLower(bsonHash.GetHashAndReset()));
     }
 
-    // The driver keeps each document's bytes in a (possibly chunked) buffer; use them in place when contiguous.
-    private static ReadOnlySpan<byte> RawBytes(RawBsonDocument document, ref byte[] scratch)
+    // The _id of a document that could not be written, for the error message; never throws.
+    private static string DescribeId(RawBsonDocument document)
     {
-        var slice = document.Slice;
-        var length = slice.Length;
-        var segment = slice.AccessBackingBytes(0);
-        if (segment.Count >= length)
+        try
         {
-            return segment.AsSpan(0, length);
+            return document.TryGetValue("_id", out var id) ? id.ToString() ?? "(null)" : "(none)";
         }
-
-        if (scratch.Length < length)
+        catch (Exception)
         {
-            scratch = new byte[Math.Max(length, scratch.Length * 2)];
+            return "(unreadable)";
         }
+    }
 
-        slice.GetBytes(0, scratch, 0, length);
-        return scratch.AsSpan(0, length);
+    private static void DeleteCollectionFolder(string outputDirectory, string name)
+    {
+        var folder = Path.Combine(outputDirectory, SnapshotPaths.CollectionDirectory(name));
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private static ClusterTimestamp? ReadSnapshotTime(IClientSessionHandle session)

@@ -10,7 +10,9 @@ namespace TeleGuard.Backup.Snapshots;
 public sealed record SnapshotManifest
 {
     public const string FormatName = "teleguard-snapshot";
-    public const int CurrentFormatVersion = 1;
+    /// <summary>Version 2 added the escapes of <see cref="SnapshotEscapes"/>, <c>bsonSha256</c> and <c>skipped</c>; version 1 stays readable.</summary>
+    public const int CurrentFormatVersion = 2;
+    public const int OldestReadableFormatVersion = 1;
     public const string FileName = "manifest.json";
 
     public string Format { get; init; } = FormatName;
@@ -21,6 +23,9 @@ public sealed record SnapshotManifest
     public required SnapshotSource Source { get; init; }
     public required SnapshotConsistency Consistency { get; init; }
     public required IReadOnlyList<CollectionEntry> Collections { get; init; }
+
+    /// <summary>Collections the export could not take (a type it does not know, a read the server refused), and why.</summary>
+    public IReadOnlyList<SkippedCollection> Skipped { get; init; } = [];
 
     public long TotalDocuments => Collections.Sum(c => c.Documents);
     public long TotalBytes => Collections.Sum(c => c.Bytes);
@@ -44,10 +49,15 @@ public sealed record SnapshotManifest
             throw new InvalidDataException($"manifest.json is not a {FormatName} manifest.");
         }
 
-        if (manifest.FormatVersion != CurrentFormatVersion)
+        if (manifest.FormatVersion is < OldestReadableFormatVersion or > CurrentFormatVersion)
         {
             throw new InvalidDataException(
-                $"manifest.json has format version {manifest.FormatVersion}; this build reads version {CurrentFormatVersion}.");
+                $"manifest.json has format version {manifest.FormatVersion}; this build reads versions {OldestReadableFormatVersion} to {CurrentFormatVersion}.");
+        }
+
+        if (manifest.Collections is null || manifest.Collections.Any(c => c is null || c.Parts is null || c.Metadata is null))
+        {
+            throw new InvalidDataException("manifest.json lists a collection without its files.");
         }
 
         return manifest;
@@ -72,6 +82,8 @@ public sealed record ClusterTimestamp(uint T, uint I);
 /// <param name="Type"><c>collection</c> or <c>view</c> (a view has options and no documents).</param>
 /// <param name="Directory">Archive folder of this collection, e.g. <c>collections/users</c> (see <see cref="SnapshotPaths"/>).</param>
 /// <param name="Sha256">SHA-256 of the collection's whole canonical JSONL (all parts concatenated): its content hash.</param>
+/// <param name="BsonSha256">SHA-256 of the documents' BSON bytes, concatenated in file order, as the server returned them
+/// (format version 2): a restore is checked against it byte for byte. Null in version 1 snapshots.</param>
 public sealed record CollectionEntry(
     string Name,
     string Type,
@@ -80,7 +92,11 @@ public sealed record CollectionEntry(
     long Bytes,
     string Sha256,
     FileEntry Metadata,
-    IReadOnlyList<PartEntry> Parts);
+    IReadOnlyList<PartEntry> Parts,
+    string? BsonSha256 = null);
+
+/// <summary>A collection the snapshot does not hold, so that nobody mistakes its absence for an empty collection.</summary>
+public sealed record SkippedCollection(string Name, string Type, string Reason);
 
 public sealed record FileEntry(string File, long Bytes, string Sha256);
 

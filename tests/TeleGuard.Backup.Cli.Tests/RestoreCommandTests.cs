@@ -49,7 +49,7 @@ public sealed partial class RestoreCommandTests : IDisposable
 
         var restore = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "store", "--snapshot", id, "--to-uri", targetUri, "--collections", collections);
         Assert.True(restore.ExitCode == 0, restore.Output);
-        Assert.Contains("content hash matches", restore.Output);
+        Assert.Contains("read back identical to the snapshot", restore.Output);
         await RestoreSourceData.AssertSameAsync(source, target);
 
         // Into a database that now holds the data: refused without --drop, and nothing changes; with --drop it is replaced.

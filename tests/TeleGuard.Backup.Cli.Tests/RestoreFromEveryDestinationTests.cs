@@ -48,6 +48,9 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
 
         foreach (var from in new[] { "github", "public", "telegram", "store" })
         {
+            var verified = await CliProcess.RunAsync(environment, Timeout, "verify", "--from", from, "--snapshot", id);
+            Assert.True(verified.ExitCode == 0, $"verify --from {from}:\n{verified.Output}");
+            Assert.Contains("every document decodes to the exported BSON", verified.Output);
             var targetUri = await TestServices.MongoUriAsync();
             var restore = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", from, "--snapshot", id, "--to-uri", targetUri,
                 "--collections", string.Join(',', RestoreSourceData.Collections));

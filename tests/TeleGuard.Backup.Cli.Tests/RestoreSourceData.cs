@@ -7,13 +7,15 @@ namespace TeleGuard.Backup.Cli.Tests;
 /// <summary>A source database with every BSON type and the index kinds of issue 6, and the driver-side comparison.</summary>
 public static class RestoreSourceData
 {
-    public static readonly string[] Collections = ["dotted.name", "empty", "everything", "users"];
+    public static readonly string[] Collections = ["dotted.name", "empty", "everything", "lookalikes", "users"];
 
     public static async Task<(string Uri, IMongoDatabase Database)> CreateAsync()
     {
         var uri = await TestServices.MongoUriAsync();
         var source = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
         await source.GetCollection<BsonDocument>("everything").InsertManyAsync(BsonTestData.EveryType());
+        // As raw bytes: documents whose fields look like type wrappers, NaN payloads, binary subtype 2 (the driver would rewrite it).
+        await source.GetCollection<RawBsonDocument>("lookalikes").InsertManyAsync(BsonTestData.Lookalikes().Select(d => new RawBsonDocument(BsonTestData.ToStoredBson(d))));
         var users = source.GetCollection<BsonDocument>("users");
         await users.InsertManyAsync(Enumerable.Range(0, 500).Select(i => new BsonDocument
         {
@@ -45,20 +47,13 @@ public static class RestoreSourceData
             Assert.Equal(expected.Count, actual.Count);
             for (var i = 0; i < expected.Count; i++)
             {
-                Assert.Equal(Bytes(expected[i]), Bytes(actual[i])); // byte for byte: types, field order, -0.0
+                Assert.Equal(BsonTestData.Bytes(expected[i]), BsonTestData.Bytes(actual[i])); // byte for byte: types, field order, -0.0
             }
 
             var expectedIndexes = await (await source.GetCollection<BsonDocument>(name).Indexes.ListAsync()).ToListAsync();
             var actualIndexes = await (await target.GetCollection<BsonDocument>(name).Indexes.ListAsync()).ToListAsync();
             Assert.Equal(expectedIndexes.Select(Comparable).OrderBy(i => i), actualIndexes.Select(Comparable).OrderBy(i => i));
         }
-    }
-
-    private static byte[] Bytes(RawBsonDocument document)
-    {
-        var bytes = new byte[document.Slice.Length];
-        document.Slice.GetBytes(0, bytes, 0, bytes.Length);
-        return bytes;
     }
 
     private static string Comparable(BsonDocument index) => new BsonDocument(index.Where(e => e.Name is not ("v" or "ns"))).ToJson();

@@ -49,8 +49,8 @@ public sealed class SourceDatabase
     /// <summary>The collection's documents as the server returns them in _id order, as BSON bytes.</summary>
     public async Task<List<byte[]>> ReadOrderedAsync(string collection)
     {
-        var documents = await Database.GetCollection<BsonDocument>(collection).Find(FilterDefinition<BsonDocument>.Empty)
+        var documents = await Database.GetCollection<RawBsonDocument>(collection).Find(FilterDefinition<RawBsonDocument>.Empty)
             .Sort(new BsonDocument("_id", 1)).ToListAsync();
-        return documents.Select(d => d.ToBson()).ToList();
+        return documents.Select(BsonTestData.Bytes).ToList();
     }
 }

@@ -17,10 +17,14 @@ public sealed class CanonicalJsonWriterTests
         return Encoding.UTF8.GetString(writer.Written);
     }
 
+    // Documents that need none of the snapshot format's escapes are plain canonical Extended JSON any reader takes.
+    private static IEnumerable<BsonDocument> WithoutEscapes(bool includeLargeDocument = true) =>
+        BsonTestData.EveryType(includeLargeDocument).Where(d => !d.Contains("nestedDollar") && !d.Contains("nan"));
+
     [Fact]
-    public void Every_bson_type_parses_back_with_the_driver_to_the_same_bytes()
+    public void Every_bson_type_that_needs_no_escape_parses_back_with_the_driver_to_the_same_bytes()
     {
-        foreach (var document in BsonTestData.EveryType())
+        foreach (var document in WithoutEscapes())
         {
             var line = Write(document);
             Assert.EndsWith("\n", line);
@@ -77,7 +81,7 @@ public sealed class CanonicalJsonWriterTests
     public void Output_is_identical_to_the_driver_canonical_writer_apart_from_whitespace_for_ordinary_values()
     {
         // The driver loses the sign of -0.0 (see SYSTEM.md); everything else must agree value for value.
-        foreach (var document in BsonTestData.EveryType(includeLargeDocument: false))
+        foreach (var document in WithoutEscapes(includeLargeDocument: false))
         {
             var ours = System.Text.Json.Nodes.JsonNode.Parse(Write(document));
             var driver = System.Text.Json.Nodes.JsonNode.Parse(document.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.CanonicalExtendedJson }));

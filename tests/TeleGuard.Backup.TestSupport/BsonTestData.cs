@@ -84,6 +84,103 @@ public static class BsonTestData
     }
 
     /// <summary>
+    /// Documents MongoDB (5.0 and later) stores that look like Extended JSON type wrappers or hold values canonical
+    /// Extended JSON cannot carry: every wrapper shape as a field's value, nested two deep and in arrays; odd field names;
+    /// NaN doubles and Decimal128 values with signs and payloads, non-canonical Decimal128 zeros and binary subtype 2.
+    /// All of it is accepted by the MongoDB stand-in, so it can travel through a whole backup and restore.
+    /// </summary>
+    public static List<BsonDocument> Lookalikes()
+    {
+        var wrappers = WrapperShapes();
+        var documents = new List<BsonDocument>();
+        var id = 1;
+        foreach (var shape in wrappers)
+        {
+            documents.Add(new BsonDocument
+            {
+                { "_id", id++ },
+                { "field", shape.DeepClone() },
+                { "nested", new BsonDocument("two", new BsonDocument("deep", shape.DeepClone())) },
+                { "array", new BsonArray { 1, shape.DeepClone(), new BsonArray { shape.DeepClone() } } },
+            });
+        }
+
+        documents.Add(new BsonDocument
+        {
+            { "_id", id++ },
+            { "", "empty name" },
+            { ".", "a dot" },
+            { "a.b", "dotted" },
+            { "$", "a dollar" },
+            { "$$", "two dollars" },
+            { "​́￿😀", "odd unicode" },
+            { "sub", new BsonDocument { { "", 1 }, { "$", 2 }, { "a.b.c", 3 } } },
+        });
+        documents.Add(new BsonDocument
+        {
+            { "_id", id++ },
+            { "nanCanonical", new BsonDouble(BitConverter.Int64BitsToDouble(0x7FF8000000000000)) },
+            { "nanNegative", new BsonDouble(BitConverter.Int64BitsToDouble(unchecked((long)0xFFF8000000000000))) },
+            { "nanPayload", new BsonDouble(BitConverter.Int64BitsToDouble(0x7FF8000000000012)) },
+            { "nanSignaling", new BsonDouble(BitConverter.Int64BitsToDouble(0x7FF0000000000001)) },
+            { "negativeZero", new BsonDouble(-0.0) },
+            { "decimalNaN", Decimal128.FromIEEEBits(0x7C00000000000000, 0) },
+            { "decimalNegativeNaN", Decimal128.FromIEEEBits(0xFC00000000000000, 0) },
+            { "decimalSignalingNaN", Decimal128.FromIEEEBits(0x7E00000000000000, 0) },
+            { "decimalNaNPayload", Decimal128.FromIEEEBits(0x7C00000000000000, 12) },
+            { "decimalInfinityPayload", Decimal128.FromIEEEBits(0x7800000000000000, 1) },
+            { "decimalNonCanonicalZero", Decimal128.FromIEEEBits(0x6C10000000000000, 0) },
+            { "decimalNonCanonicalNegative", Decimal128.FromIEEEBits(0xEC10000000000000, 5) },
+            { "binaryOld", new BsonBinaryData([1, 2, 3], (BsonBinarySubType)0x02) },
+        });
+        return documents;
+    }
+
+    /// <summary>The bytes of a document as the driver received them.</summary>
+    public static byte[] Bytes(RawBsonDocument document)
+    {
+        var bytes = new byte[document.Slice.Length];
+        document.Slice.GetBytes(0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+
+    /// <summary>A document's BSON as stored, binary subtype 2 included (the driver's default rewrites it to subtype 0).</summary>
+    public static byte[] ToStoredBson(BsonDocument document) =>
+        document.ToBson(writerSettings: new MongoDB.Bson.IO.BsonBinaryWriterSettings { FixOldBinarySubTypeOnOutput = false });
+
+    /// <summary>Every Extended JSON type wrapper (canonical, relaxed and legacy) as a stored sub-document, and the format's own escapes.</summary>
+    public static List<BsonDocument> WrapperShapes() =>
+    [
+        new() { { "$regex", "a" }, { "$options", "i" } },
+        new("$numberLong", "5"),
+        new("$numberInt", "5"),
+        new("$numberDouble", "1.0"),
+        new("$numberDecimal", "1.10"),
+        new("$date", "tomorrow"),
+        new("$date", new BsonDocument("$numberLong", "0")),
+        new("$oid", "x"),
+        new("$uuid", "73ffd264-44b3-4c69-90e8-e7d1dfc035d4"),
+        new("$binary", new BsonDocument { { "base64", "AQID" }, { "subType", "00" } }),
+        new() { { "$binary", "AQID" }, { "$type", "00" } },
+        new("$timestamp", new BsonDocument { { "t", 1 }, { "i", 2 } }),
+        new("$code", "function () {}"),
+        new() { { "$code", "x" }, { "$scope", new BsonDocument("$numberInt", "1") } },
+        new("$symbol", "s"),
+        new("$minKey", 1),
+        new("$maxKey", 1),
+        new("$undefined", true),
+        new("$regularExpression", new BsonDocument { { "pattern", "a" }, { "options", "" } }),
+        new("$dbPointer", new BsonDocument { { "$ref", "c" }, { "$id", new BsonDocument("$oid", "56e1fc72e0c917e9c4714161") } }),
+        new() { { "$ref", "collection" }, { "$id", 1 }, { "$db", "db" } },
+        new("$type", "string"),
+        new("$teleguardDocument", new BsonDocument("$numberLong", "5")),
+        new("$teleguardDouble", "7ff8000000000001"),
+        new("$teleguardDecimal128", "7c000000000000000000000000000000"),
+        new() { { "$numberLong", "5" }, { "extra", 1 } },
+        new("$", "just a dollar"),
+    ];
+
+    /// <summary>
     /// The driver's JSON reader turns -0.0 into 0.0 (BsonDouble.Create caches zero), so a document parsed with it can
     /// only be compared with a source whose -0.0 became 0.0. The snapshot text itself keeps "-0.0" (tested separately).
     /// </summary>
