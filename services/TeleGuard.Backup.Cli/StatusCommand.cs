@@ -130,6 +130,10 @@ public static class StatusCommand
         if (record.Manifest is { } manifest)
         {
             Console.WriteLine($"  export: {manifest.Collections.Count} collections, {manifest.Documents} documents, {manifest.Bytes} bytes, consistency {manifest.Consistency}");
+            foreach (var skipped in manifest.Skipped)
+            {
+                Console.WriteLine($"  NOT in this snapshot: {skipped.Name} ({skipped.Type}): {skipped.Reason}");
+            }
         }
 
         if (record.Artifact is { } artifact)

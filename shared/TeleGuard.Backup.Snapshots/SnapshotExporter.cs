@@ -44,11 +44,11 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         {
             cancellationToken.ThrowIfCancellationRequested();
             var name = info["name"].AsString;
-            var type = info.GetValue("type", "collection").AsString;
-            if (!ExportableTypes.Contains(type))
+            var type = info.GetValue("type", CollectionType).AsString;
+            if (SkipReason(info) is { } reason)
             {
-                logger.LogWarning("Collection {Collection} is skipped: its type {Type} is not supported", name, type);
-                skipped.Add(new SkippedCollection(name, type, $"collections of type '{type}' are not supported by this version"));
+                logger.LogWarning("Collection {Collection} is skipped: {Reason}", name, reason);
+                skipped.Add(new SkippedCollection(name, type, reason));
                 continue;
             }
 
@@ -82,6 +82,12 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         await File.WriteAllBytesAsync(Path.Combine(outputDirectory, SnapshotManifest.FileName), manifest.ToJsonBytes(), cancellationToken);
         return manifest;
     }
+
+    /// <summary>Why a listCollections entry cannot be exported, or null when it can.</summary>
+    public static string? SkipReason(BsonDocument collectionInfo) =>
+        collectionInfo.GetValue("type", CollectionType) is { IsString: true } type && ExportableTypes.Contains(type.AsString)
+            ? null
+            : $"collections of type '{collectionInfo.GetValue("type", BsonNull.Value)}' are not supported by this version of the exporter";
 
     private async Task<List<BsonDocument>> ListCollectionsAsync(
         IMongoDatabase database, SnapshotExportOptions options, CancellationToken cancellationToken)

@@ -102,6 +102,17 @@ public sealed class ManifestSummary
     [BsonElement("documents")] public long Documents { get; set; }
     [BsonElement("bytes")] public long Bytes { get; set; }
     [BsonElement("collections")] public List<CollectionSummary> Collections { get; set; } = [];
+
+    /// <summary>Collections the export could not take, and why: the snapshot does not hold them.</summary>
+    [BsonElement("skipped")] public List<SkippedCollectionSummary> Skipped { get; set; } = [];
+}
+
+[BsonIgnoreExtraElements]
+public sealed class SkippedCollectionSummary
+{
+    [BsonElement("name")] public string Name { get; set; } = "";
+    [BsonElement("type")] public string Type { get; set; } = "";
+    [BsonElement("reason")] public string Reason { get; set; } = "";
 }
 
 [BsonIgnoreExtraElements]

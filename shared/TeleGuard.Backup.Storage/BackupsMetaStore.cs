@@ -140,6 +140,7 @@ public sealed class BackupsMetaStore
             Collections = manifest.Collections
                 .Select(c => new CollectionSummary { Name = c.Name, Documents = c.Documents, Bytes = c.Bytes, Sha256 = c.Sha256 })
                 .ToList(),
+            Skipped = manifest.Skipped.Select(s => new SkippedCollectionSummary { Name = s.Name, Type = s.Type, Reason = s.Reason }).ToList(),
         };
         var now = Now;
         var result = await _records.UpdateOneAsync(

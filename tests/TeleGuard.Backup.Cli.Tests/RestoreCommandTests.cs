@@ -88,4 +88,61 @@ public sealed partial class RestoreCommandTests : IDisposable
         var target = new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName);
         Assert.Empty(await (await target.ListCollectionNamesAsync()).ToListAsync());
     }
+
+    [Fact]
+    public async Task Backups_meta_is_restored_only_when_named()
+    {
+        var (environment, _, id) = await BackUpAsync();
+        var targetUri = await TestServices.MongoUriAsync();
+        var target = new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName);
+
+        var everything = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "store", "--snapshot", id, "--to-uri", targetUri);
+        Assert.True(everything.ExitCode == 0, everything.Output);
+        Assert.Contains("backups_meta is not restored over the live records", everything.Output);
+        var names = await (await target.ListCollectionNamesAsync()).ToListAsync();
+        Assert.Contains("users", names);
+        Assert.DoesNotContain("backups_meta", names);
+
+        var named = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "store", "--snapshot", id, "--to-uri", targetUri, "--collections", "backups_meta");
+        Assert.True(named.ExitCode == 0, named.Output);
+        Assert.True(await target.GetCollection<BsonDocument>("backups_meta").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty) > 0);
+    }
+
+    [Fact]
+    public async Task A_time_series_collection_is_backed_up_and_restored_as_a_time_series_collection()
+    {
+        TestServices.SkipOnMongoStandIn("the stand-in has no time-series collections (it lists them as plain collections)");
+        var uri = await TestServices.MongoUriAsync();
+        var source = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        await source.CreateCollectionAsync("readings", new CreateCollectionOptions
+        {
+            TimeSeriesOptions = new TimeSeriesOptions("at", "sensor", TimeSeriesGranularity.Minutes),
+        });
+        var start = new DateTime(2026, 11, 30, 0, 0, 0, DateTimeKind.Utc);
+        await source.GetCollection<BsonDocument>("readings").InsertManyAsync(Enumerable.Range(0, 300).Select(i => new BsonDocument
+        {
+            { "at", start.AddMinutes(i) }, { "sensor", i % 3 }, { "value", i * 0.5 },
+        }));
+        var environment = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+        };
+        var snapshot = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+        Assert.True(snapshot.ExitCode == 0, snapshot.Output);
+        var id = SnapshotIdPattern().Match(snapshot.Output).Groups[1].Value;
+
+        var targetUri = await TestServices.MongoUriAsync();
+        var restore = await CliProcess.RunAsync(environment, Timeout, "restore", "--from", "store", "--snapshot", id, "--to-uri", targetUri, "--collections", "readings");
+        Assert.True(restore.ExitCode == 0, restore.Output);
+        var target = new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName);
+        var info = await (await target.ListCollectionsAsync(new ListCollectionsOptions { Filter = new BsonDocument("name", "readings") })).SingleAsync();
+        Assert.Equal("timeseries", info["type"].AsString);
+        Assert.Equal("at", info["options"]["timeseries"]["timeField"].AsString);
+        var expected = await source.GetCollection<BsonDocument>("readings").Find(FilterDefinition<BsonDocument>.Empty).Sort(new BsonDocument("_id", 1)).ToListAsync();
+        var actual = await target.GetCollection<BsonDocument>("readings").Find(FilterDefinition<BsonDocument>.Empty).Sort(new BsonDocument("_id", 1)).ToListAsync();
+        Assert.Equal(expected.Select(d => new BsonDocument(d.OrderBy(e => e.Name))), actual.Select(d => new BsonDocument(d.OrderBy(e => e.Name))));
+    }
 }

@@ -111,4 +111,24 @@ public sealed class SnapshotExporterTests : IDisposable
         Assert.Contains("nope", error.Message);
         Assert.Contains("BACKUP_COLLECTIONS", error.Message);
     }
+
+    [Theory]
+    [InlineData("{ name: 'a', type: 'collection' }", null)]
+    [InlineData("{ name: 'a' }", null)]
+    [InlineData("{ name: 'v', type: 'view' }", null)]
+    [InlineData("{ name: 't', type: 'timeseries' }", null)]
+    [InlineData("{ name: 'f', type: 'future-kind' }", "collections of type 'future-kind' are not supported")]
+    [InlineData("{ name: 'n', type: null }", "collections of type 'BsonNull' are not supported")]
+    public void A_collection_of_a_type_the_exporter_does_not_know_is_skipped_with_a_reason(string listCollectionsEntry, string? reason)
+    {
+        var skip = SnapshotExporter.SkipReason(BsonDocument.Parse(listCollectionsEntry));
+        if (reason is null)
+        {
+            Assert.Null(skip);
+        }
+        else
+        {
+            Assert.Contains(reason, skip);
+        }
+    }
 }

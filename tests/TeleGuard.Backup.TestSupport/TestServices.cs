@@ -50,6 +50,18 @@ public static class TestServices
         return await RabbitMqVirtualHost.CreateAsync(new Uri(amqp), new Uri(management), UniqueName("vh"));
     }
 
+    /// <summary>Prefix of the skip reason of tests that need a real MongoDB (CI accepts only these skips).</summary>
+    public const string RealMongoDbOnly = "Real MongoDB only:";
+
+    /// <summary>Skips the test, saying why, when MONGODB_URI is the wire-protocol stand-in (MONGODB_IS_STANDIN=true).</summary>
+    public static void SkipOnMongoStandIn(string why)
+    {
+        if (Environment.GetEnvironmentVariable("MONGODB_IS_STANDIN") == "true")
+        {
+            Assert.Skip($"{RealMongoDbOnly} {why} (MONGODB_URI is the stand-in; point it at a real server to run this test).");
+        }
+    }
+
     public static string UniqueName(string prefix) => $"{prefix}_{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 
     public static string WithDatabase(string uri, string database) =>
