@@ -84,7 +84,7 @@ public static class DestinationFetchers
             await using (var plaintext = File.Create(archive))
             await using (var gunzip = new DecompressingWriteStream(plaintext))
             {
-                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, CancellationToken.None);
+                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, entry.Id, CancellationToken.None);
                 await gunzip.FinishAsync();
             }
 
