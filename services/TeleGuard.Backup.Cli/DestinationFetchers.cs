@@ -48,7 +48,10 @@ public static class DestinationFetchers
         return await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None);
     }
 
-    /// <summary>The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked.</summary>
+    /// <summary>
+    /// The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked. The
+    /// branch's tree and index.json are untrusted: every path they name must stay inside the download folder.
+    /// </summary>
     public static async Task<SnapshotManifest> FromPublicAsync(IConfiguration configuration, string snapshot, string folder)
     {
         var options = Load<EncryptionSinkOptions>(configuration);
@@ -66,10 +69,16 @@ public static class DestinationFetchers
                 throw new InvalidOperationException($"{options.Remote} has no snapshot.");
             }
 
-            var index = PublicIndex.Parse(await File.ReadAllBytesAsync(Path.Combine(download, PublicIndex.FileName)));
+            var indexFile = new FileInfo(Path.Combine(download, PublicIndex.FileName));
+            if (!indexFile.Exists || indexFile.Length > PublicIndex.MaxBytes)
+            {
+                throw new InvalidDataException($"{options.Remote} has no {PublicIndex.FileName} of at most {PublicIndex.MaxBytes} bytes.");
+            }
+
+            var index = PublicIndex.Parse(await File.ReadAllBytesAsync(indexFile.FullName));
             var entry = (snapshot == "latest" ? index.Snapshots.MaxBy(s => s.Id, StringComparer.Ordinal) : index.Snapshots.SingleOrDefault(s => s.Id == snapshot))
                 ?? throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
-            var files = entry.Files.Select(f => Path.Combine(download, f.File)).ToList();
+            var files = entry.Files.Select(f => UntrustedPaths.Resolve(download, f.File, PublicIndex.FileName)).ToList();
             foreach (var (file, listed) in files.Zip(entry.Files))
             {
                 await using var stream = File.OpenRead(file);
