@@ -45,10 +45,15 @@ public static class DestinationFetchers
             throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
         }
 
-        return await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None);
+        return EnsureHolds(await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None), found, folder, $"the commit on {options.Remote}");
     }
 
-    /// <summary>The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked.</summary>
+    /// <summary>
+    /// The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked. The
+    /// snapshot is bound to what was asked for ("latest" means the newest id in index.json): a version 2 file must name
+    /// that snapshot in its authenticated header, and the archive's manifest (authenticated too, inside the ciphertext)
+    /// must name it as well, which also covers version 1 files whose header names none.
+    /// </summary>
     public static async Task<SnapshotManifest> FromPublicAsync(IConfiguration configuration, string snapshot, string folder)
     {
         var options = Load<EncryptionSinkOptions>(configuration);
@@ -66,10 +71,16 @@ public static class DestinationFetchers
                 throw new InvalidOperationException($"{options.Remote} has no snapshot.");
             }
 
-            var index = PublicIndex.Parse(await File.ReadAllBytesAsync(Path.Combine(download, PublicIndex.FileName)));
+            var indexFile = new FileInfo(Path.Combine(download, PublicIndex.FileName));
+            if (!indexFile.Exists || indexFile.Length > PublicIndex.MaxBytes)
+            {
+                throw new InvalidDataException($"{options.Remote} has no {PublicIndex.FileName} of at most {PublicIndex.MaxBytes} bytes.");
+            }
+
+            var index = PublicIndex.Parse(await File.ReadAllBytesAsync(indexFile.FullName));
             var entry = (snapshot == "latest" ? index.Snapshots.MaxBy(s => s.Id, StringComparer.Ordinal) : index.Snapshots.SingleOrDefault(s => s.Id == snapshot))
                 ?? throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
-            var files = entry.Files.Select(f => Path.Combine(download, f.File)).ToList();
+            var files = entry.Files.Select(f => UntrustedPaths.Resolve(download, f.File, PublicIndex.FileName)).ToList();
             foreach (var (file, listed) in files.Zip(entry.Files))
             {
                 await using var stream = File.OpenRead(file);
@@ -80,16 +91,21 @@ public static class DestinationFetchers
             }
 
             var archive = download + ".tar";
-            await using (var ciphertext = new ConcatenatedFilesStream(files))
-            await using (var plaintext = File.Create(archive))
-            await using (var gunzip = new DecompressingWriteStream(plaintext))
+            try
             {
-                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, CancellationToken.None);
+                await using var ciphertext = new ConcatenatedFilesStream(files);
+                await using var plaintext = File.Create(archive);
+                await using var gunzip = new DecompressingWriteStream(plaintext);
+                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, entry.Id, CancellationToken.None);
                 await gunzip.FinishAsync();
+            }
+            catch (EncryptedFileException e)
+            {
+                throw new EncryptedFileException($"Snapshot {entry.Id}: {entry.Files[0].File}: {e.Message}");
             }
 
             await using var tar = File.OpenRead(archive);
-            return await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+            return EnsureHolds(await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None), entry.Id, folder, $"the public copy on {options.Remote}");
         }
         finally
         {
@@ -103,6 +119,19 @@ public static class DestinationFetchers
 
             File.Delete(download + ".tar");
         }
+    }
+
+    // A copy of another snapshot under the requested one's name (swapped or rolled back) is refused, and its files deleted.
+    private static SnapshotManifest EnsureHolds(SnapshotManifest manifest, string snapshotId, string folder, string where)
+    {
+        if (manifest.SnapshotId == snapshotId)
+        {
+            return manifest;
+        }
+
+        Directory.Delete(folder, recursive: true);
+        var claimed = SnapshotIds.IsValid(manifest.SnapshotId) ? manifest.SnapshotId : UntrustedPaths.Quote(manifest.SnapshotId ?? "");
+        throw new InvalidDataException($"Snapshot {snapshotId}: {where} holds snapshot {claimed} (its manifest says so): it was swapped, rolled back or renamed.");
     }
 
     /// <summary>Telegram: the parts recorded in backups_meta, downloaded with getFile, checked, joined, unpacked.</summary>

@@ -22,7 +22,8 @@ public static class KeyCommands
 
     /// <summary>
     /// Decrypts a downloaded public snapshot (a .tgb file, or a folder holding its parts) into the snapshot archive
-    /// (tar). The output appears only when every chunk verified; on any error nothing is left behind.
+    /// (tar), and says which snapshot the file is. With <c>--snapshot</c> a file of another snapshot is refused. The
+    /// output appears only when every chunk verified; on any error nothing is left behind.
     /// </summary>
     public static async Task<int> DecryptAsync(CommandOptions options)
     {
@@ -56,9 +57,11 @@ public static class KeyCommands
             await using (var plaintext = File.Create(temporary))
             await using (var gunzip = new DecompressingWriteStream(plaintext))
             {
-                var header = await StreamingEncryption.DecryptAsync(ciphertext, gunzip, keys, CancellationToken.None);
+                // With --snapshot the file must be that snapshot; without, any snapshot decrypts and we say which it is.
+                var header = await StreamingEncryption.DecryptAsync(ciphertext, gunzip, keys, snapshot, CancellationToken.None);
                 await gunzip.FinishAsync();
-                Console.Error.WriteLine($"decrypted {files.Count} file(s) encrypted with key {header.KeyId}");
+                var of = header.SnapshotId is null ? "(format version 1: the file does not name its snapshot)" : $"of snapshot {header.SnapshotId}";
+                Console.Error.WriteLine($"decrypted {files.Count} file(s) {of} encrypted with key {header.KeyId}");
             }
 
             File.Move(temporary, output, overwrite: true);

@@ -13,7 +13,7 @@ namespace TeleGuard.Backup.Encryption;
 
 /// <summary>
 /// Publishes a snapshot in the open, readable only with the key: the artifact (manifest + collections, one tar
-/// archive) is gzip-compressed, encrypted in the streaming format, split into files of at most 45 MiB and committed as
+/// archive) is gzip-compressed, encrypted in the streaming format (its header names the snapshot id), split into files of at most 45 MiB and committed as
 /// <c>snapshots/&lt;id&gt;.tgb</c> with <c>index.json</c> and <c>README.md</c>. Nothing on the branch names a collection
 /// or counts documents; commit messages say only the snapshot id.
 /// </summary>
@@ -55,7 +55,7 @@ public sealed class EncryptedSnapshotPublisher(
             await using (var input = File.OpenRead(compressed))
             await using (var parts = new PartFileStream(output, name, EncryptionSinkOptions.MaxFileBytes))
             {
-                await StreamingEncryption.EncryptAsync(input, parts, Settings.Keys!, cancellationToken);
+                await StreamingEncryption.EncryptAsync(input, parts, Settings.Keys!, id, cancellationToken);
                 (files, sha256) = parts.Complete();
                 size = parts.TotalBytes;
             }

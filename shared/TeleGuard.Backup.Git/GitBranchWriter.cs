@@ -160,8 +160,11 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
 
     /// <summary>
     /// Writes the files under <paramref name="treePath"/> (empty: the whole tree) of the commit holding
-    /// <paramref name="snapshotId"/> (null: the head) into <paramref name="destination"/>. Returns that commit's snapshot
-    /// id, or null when the branch has no such commit.
+    /// <paramref name="snapshotId"/> (null: the head) into <paramref name="destination"/>, which must be new or empty.
+    /// Returns that commit's snapshot id, or null when the branch has no such commit. The tree is untrusted (anyone with
+    /// push access can craft one): an entry that is not a plain file or folder, has an unsafe name, or would land outside
+    /// <paramref name="destination"/>, a file too large, and a tree too deep or with too many entries throw
+    /// <see cref="InvalidDataException"/> (see <see cref="TreeExport"/>); what was written before is left to the caller to delete.
     /// </summary>
     public string? ExportTree(string? snapshotId, string treePath, string destination)
     {
@@ -179,36 +182,14 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
             return null;
         }
 
-        WriteTree(tree, destination);
-        return SnapshotIdOf(commit);
-    }
-
-    private static void WriteTree(Tree tree, string destination)
-    {
-        Directory.CreateDirectory(destination);
-        foreach (var entry in tree)
+        if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
         {
-            if (entry.Name is "." or ".." || entry.Name.Contains('\\'))
-            {
-                throw new InvalidDataException($"Unsafe file name '{entry.Name}' in the repository tree.");
-            }
-
-            var path = Path.Combine(destination, entry.Name);
-            switch (entry.Target)
-            {
-                case Tree subtree:
-                    WriteTree(subtree, path);
-                    break;
-                case Blob blob:
-                    using (var content = blob.GetContentStream())
-                    using (var file = File.Create(path))
-                    {
-                        content.CopyTo(file);
-                    }
-
-                    break;
-            }
+            throw new IOException($"Export folder {destination} is not empty.");
         }
+
+        var root = Path.GetFullPath(destination);
+        new TreeExport(repository, root, $"the tree of commit {commit.Sha}").Write(tree, treePath, root, depth: 0);
+        return SnapshotIdOf(commit);
     }
 
     /// <summary>Reads the remote branch's commits, newest first (fetches first).</summary>

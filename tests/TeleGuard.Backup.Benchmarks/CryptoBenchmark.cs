@@ -11,6 +11,8 @@ namespace TeleGuard.Backup.Benchmarks;
 /// </summary>
 public static class CryptoBenchmark
 {
+    private const string SnapshotId = "20261126T040000Z";
+
     public static async Task<int> RunAsync(string[] args)
     {
         var megabytes = args.Length >= 2 && args[0] == "--mb" ? long.Parse(args[1]) : 1024;
@@ -23,7 +25,7 @@ public static class CryptoBenchmark
             var stopwatch = Stopwatch.StartNew();
             await using (var output = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                await StreamingEncryption.EncryptAsync(source, output, keys, CancellationToken.None);
+                await StreamingEncryption.EncryptAsync(source, output, keys, SnapshotId, CancellationToken.None);
             }
 
             var encryptSeconds = stopwatch.Elapsed.TotalSeconds;
@@ -34,7 +36,7 @@ public static class CryptoBenchmark
             await using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
             using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
-                await StreamingEncryption.DecryptAsync(input, new HashSink(sha), keys, CancellationToken.None);
+                await StreamingEncryption.DecryptAsync(input, new HashSink(sha), keys, SnapshotId, CancellationToken.None);
                 outputHash = Convert.ToHexStringLower(sha.GetHashAndReset());
             }
 
@@ -54,12 +56,12 @@ public static class CryptoBenchmark
             await new GeneratedStream(size, hash: false).CopyToAsync(Stream.Null, 1 << 20);
             var generateSeconds = generateOnly.Elapsed.TotalSeconds;
             stopwatch.Restart();
-            await StreamingEncryption.EncryptAsync(new GeneratedStream(size, hash: false), Stream.Null, keys, CancellationToken.None);
+            await StreamingEncryption.EncryptAsync(new GeneratedStream(size, hash: false), Stream.Null, keys, SnapshotId, CancellationToken.None);
             var streamEncrypt = megabytes / (stopwatch.Elapsed.TotalSeconds - generateSeconds);
             stopwatch.Restart();
             await using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
             {
-                await StreamingEncryption.DecryptAsync(input, Stream.Null, keys, CancellationToken.None);
+                await StreamingEncryption.DecryptAsync(input, Stream.Null, keys, SnapshotId, CancellationToken.None);
             }
 
             Console.WriteLine($"streaming format alone (no hashing, no disk write; input generation subtracted): encrypt {streamEncrypt:F0} MB/s, "

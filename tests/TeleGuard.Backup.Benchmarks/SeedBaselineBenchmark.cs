@@ -76,7 +76,7 @@ public static class SeedBaselineBenchmark
             });
             await using (var file = File.Create(output))
             {
-                await StreamingEncryption.EncryptAsync(pipe.Reader.AsStream(), file, keys, CancellationToken.None);
+                await StreamingEncryption.EncryptAsync(pipe.Reader.AsStream(), file, keys, manifest.SnapshotId, CancellationToken.None);
             }
 
             await produce;

@@ -1,53 +1,86 @@
 using System.Security.Cryptography;
 using System.Text;
+using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Crypto.Tests;
 
 public sealed class StreamingEncryptionTests
 {
     private const int Chunk = 4096;
+    private const string Id = "20261126T040000Z";
     private static readonly CancellationToken None = CancellationToken.None;
     private readonly EncryptionKeyRing _keys = new(EncryptionKeyRing.GenerateKey());
 
-    private async Task<byte[]> EncryptAsync(byte[] plaintext, EncryptionKeyRing? keys = null, int chunk = Chunk)
+    private async Task<byte[]> EncryptAsync(byte[] plaintext, EncryptionKeyRing? keys = null, int chunk = Chunk, string snapshotId = Id)
     {
         using var output = new MemoryStream();
-        await StreamingEncryption.EncryptAsync(new MemoryStream(plaintext), output, keys ?? _keys, None, chunk);
+        await StreamingEncryption.EncryptAsync(new MemoryStream(plaintext), output, keys ?? _keys, snapshotId, None, chunk);
         return output.ToArray();
     }
 
-    private async Task<byte[]> DecryptAsync(byte[] ciphertext, EncryptionKeyRing? keys = null)
+    private async Task<byte[]> DecryptAsync(byte[] ciphertext, EncryptionKeyRing? keys = null, string? expected = Id)
     {
         using var output = new MemoryStream();
-        await StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), output, keys ?? _keys, None);
+        await StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), output, keys ?? _keys, expected, None);
         return output.ToArray();
     }
 
-    private async Task AssertRejectedAsync(byte[] ciphertext, string? expected = null, EncryptionKeyRing? keys = null)
+    private async Task AssertRejectedAsync(byte[] ciphertext, string? expectedMessage = null, EncryptionKeyRing? keys = null, string? expectedId = Id)
     {
-        var error = await Assert.ThrowsAsync<EncryptedFileException>(() => DecryptAsync(ciphertext, keys));
-        if (expected is not null)
+        using var output = new MemoryStream();
+        var error = await Assert.ThrowsAsync<EncryptedFileException>(() =>
+            StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), output, keys ?? _keys, expectedId, None));
+        if (expectedMessage is not null)
         {
-            Assert.Contains(expected, error.Message);
+            Assert.Contains(expectedMessage, error.Message);
         }
     }
 
     [Fact]
-    public async Task The_documented_test_vector_encrypts_and_decrypts_exactly()
+    public async Task The_version_2_test_vector_in_the_format_document_is_what_the_code_writes_and_reads()
     {
-        // docs/encryption-format.md, "Test vector". Checked independently with Python's cryptography package.
-        var key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
-        var salt = Enumerable.Range(0x20, 32).Select(i => (byte)i).ToArray();
-        var plaintext = Encoding.ASCII.GetBytes("TeleGuard.Backup test vector: three chunks.");
-        const string expected = "5447424501010000424b6458247fd65a202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f00000010"
-            + "c06261c0ba6053ed07e98ec7fcb3b2b72f2b7770f0e2fd8d32e57e76944f7b79"
-            + "af747e2249334fed19a65dc1b1961734cbc031769a969ea29ad7473acf55b835"
-            + "e0ad7902d6200acf1e2f4f8ca349308654d937951c7e6270877d06";
+        var vector = FormatDocument.Vector("Version 2");
+        Assert.Equal(vector.Value("key id"), EncryptionKeyRing.KeyIdOf(vector.Key));
+        Assert.Equal(vector.Value("chunk key"), Convert.ToHexStringLower(StreamingEncryption.DeriveKey(vector.Key, vector.Salt)));
+        var snapshotId = vector.SnapshotId;
+
         using var output = new MemoryStream();
-        await StreamingEncryption.EncryptAsync(new MemoryStream(plaintext), output, key, salt, 16, None);
-        Assert.Equal(expected, Convert.ToHexStringLower(output.ToArray()));
-        Assert.Equal("424b6458247fd65a", EncryptionKeyRing.KeyIdOf(key));
-        Assert.Equal(plaintext, await DecryptAsync(Convert.FromHexString(expected), new EncryptionKeyRing(key)));
+        await StreamingEncryption.EncryptAsync(new MemoryStream(vector.Plaintext), output, vector.Key, vector.Salt, snapshotId, vector.ChunkBytes, None);
+        Assert.Equal(vector.CiphertextHex, Convert.ToHexStringLower(output.ToArray()));
+
+        using var plaintext = new MemoryStream();
+        var header = await StreamingEncryption.DecryptAsync(new MemoryStream(Convert.FromHexString(vector.CiphertextHex)), plaintext,
+            new EncryptionKeyRing(vector.Key), snapshotId, None);
+        Assert.Equal(vector.Plaintext, plaintext.ToArray());
+        Assert.Equal(new EncryptedFileHeader(2, vector.Value("key id"), vector.ChunkBytes, snapshotId), header);
+    }
+
+    [Fact]
+    public async Task The_version_1_test_vector_in_the_format_document_still_decrypts_and_is_still_checked()
+    {
+        var vector = FormatDocument.Vector("Version 1");
+        var ciphertext = Convert.FromHexString(vector.CiphertextHex);
+        // The test's own version 1 writer follows the document; it reproduces the vector, so its files below are real v1 files.
+        Assert.Equal(vector.CiphertextHex, Convert.ToHexStringLower(VersionOneEncryption.Encrypt(vector.Key, vector.Plaintext, vector.Salt, vector.ChunkBytes)));
+
+        var keys = new EncryptionKeyRing(vector.Key);
+        using var plaintext = new MemoryStream();
+        // A v1 file names no snapshot: it decrypts whatever is asked for, and says it named none (the caller checks the manifest).
+        var header = await StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), plaintext, keys, Id, None);
+        Assert.Equal(vector.Plaintext, plaintext.ToArray());
+        Assert.Equal(new EncryptedFileHeader(1, vector.Value("key id"), vector.ChunkBytes, null), header);
+
+        for (var offset = 0; offset < ciphertext.Length; offset++)
+        {
+            var tampered = (byte[])ciphertext.Clone();
+            tampered[offset] ^= 0x04;
+            await AssertRejectedAsync(tampered, keys: keys);
+        }
+
+        await AssertRejectedAsync(ciphertext[..^27], "truncated", keys); // the last chunk dropped
+
+        var large = RandomNumberGenerator.GetBytes(Chunk * 3 + 5);
+        Assert.Equal(large, await DecryptAsync(VersionOneEncryption.Encrypt(_keys.PrimaryKey, large, chunkBytes: Chunk)));
     }
 
     [Theory]
@@ -63,7 +96,7 @@ public sealed class StreamingEncryptionTests
         var plaintext = RandomNumberGenerator.GetBytes(size);
         var ciphertext = await EncryptAsync(plaintext);
         var chunks = Math.Max(1, (size + Chunk - 1) / Chunk);
-        Assert.Equal(StreamingEncryption.HeaderBytes + size + chunks * StreamingEncryption.TagBytes, ciphertext.Length);
+        Assert.Equal(StreamingEncryption.HeaderBytes(Id) + size + chunks * StreamingEncryption.TagBytes, ciphertext.Length);
         Assert.Equal(plaintext, await DecryptAsync(ciphertext));
     }
 
@@ -98,8 +131,9 @@ public sealed class StreamingEncryptionTests
         for (var i = 0; i < 1000; i++)
         {
             var tampered = (byte[])ciphertext.Clone();
-            // The first 60 offsets sweep the header; the rest land anywhere.
-            var offset = i < 60 ? i % StreamingEncryption.HeaderBytes : random.Next(tampered.Length);
+            // The first offsets sweep the header (snapshot id included) twice; the rest land anywhere.
+            var headerBytes = StreamingEncryption.HeaderBytes(Id);
+            var offset = i < 2 * headerBytes ? i % headerBytes : random.Next(tampered.Length);
             tampered[offset] ^= (byte)(1 << random.Next(8));
             await AssertRejectedAsync(tampered);
         }
@@ -110,7 +144,7 @@ public sealed class StreamingEncryptionTests
     {
         var ciphertext = await EncryptAsync(RandomNumberGenerator.GetBytes(Chunk * 4 + 100));
         var sealedChunk = Chunk + StreamingEncryption.TagBytes;
-        var header = StreamingEncryption.HeaderBytes;
+        var header = StreamingEncryption.HeaderBytes(Id);
 
         await AssertRejectedAsync(ciphertext[..(header + 2 * sealedChunk)], "truncated"); // at a chunk boundary
         await AssertRejectedAsync(ciphertext[..(header + 2 * sealedChunk + 1000)]); // mid-chunk
@@ -146,8 +180,75 @@ public sealed class StreamingEncryptionTests
         otherChunkSize[50] ^= 0x01; // chunk size field
         await AssertRejectedAsync(otherChunkSize);
         var otherVersion = (byte[])ciphertext.Clone();
-        otherVersion[4] = 2;
+        otherVersion[4] = 3;
         await AssertRejectedAsync(otherVersion, "Unsupported");
+        var downgraded = (byte[])ciphertext.Clone();
+        downgraded[4] = 1; // read as a version 1 file, whose header is 52 bytes: every tag fails
+        await AssertRejectedAsync(downgraded, "failed authentication");
+        await AssertRejectedAsync(ciphertext[..StreamingEncryption.FixedHeaderBytes], "ends inside the header");
+        await AssertRejectedAsync(ciphertext[..(StreamingEncryption.FixedHeaderBytes + 5)], "ends inside the header");
+    }
+
+    [Fact]
+    public async Task A_file_of_one_snapshot_offered_as_another_is_refused_naming_both_before_any_plaintext_is_written()
+    {
+        var plaintext = RandomNumberGenerator.GetBytes(Chunk * 3);
+        var ciphertext = await EncryptAsync(plaintext, snapshotId: "20261126T010000Z");
+
+        using var output = new MemoryStream();
+        var error = await Assert.ThrowsAsync<EncryptedFileException>(() =>
+            StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), output, _keys, "20261126T020000Z", None));
+        Assert.Equal("The file holds snapshot 20261126T010000Z, not the requested snapshot 20261126T020000Z: it was swapped, rolled back or renamed.",
+            error.Message);
+        Assert.Equal(0, output.Length);
+
+        Assert.Equal(plaintext, await DecryptAsync(ciphertext, expected: "20261126T010000Z"));
+        // Without an expected id (the decrypt command) any snapshot decrypts, and the header says which one it is.
+        using var any = new MemoryStream();
+        var header = await StreamingEncryption.DecryptAsync(new MemoryStream(ciphertext), any, _keys, null, None);
+        Assert.Equal(("20261126T010000Z", 2), (header.SnapshotId, header.Version));
+        Assert.Equal(plaintext, any.ToArray());
+    }
+
+    [Fact]
+    public async Task A_snapshot_id_rewritten_in_the_header_fails_authentication_and_a_malformed_one_is_refused()
+    {
+        var ciphertext = await EncryptAsync(RandomNumberGenerator.GetBytes(100), snapshotId: "20261126T010000Z");
+        var idStart = StreamingEncryption.FixedHeaderBytes + 1;
+        Assert.Equal("20261126T010000Z"u8.ToArray(), ciphertext[idStart..(idStart + 16)]);
+
+        // "…T010000Z" becomes "…T000000Z": a valid id, so only the tag can tell, whichever id is asked for.
+        var renamed = (byte[])ciphertext.Clone();
+        renamed[idStart + 10] ^= 0x01;
+        Assert.Equal("20261126T000000Z", StreamingEncryption.ParseHeader(renamed).SnapshotId);
+        await AssertRejectedAsync(renamed, "Chunk 0 failed authentication", expectedId: "20261126T000000Z");
+        await AssertRejectedAsync(renamed, "Chunk 0 failed authentication", expectedId: null);
+
+        var badCharacter = (byte[])ciphertext.Clone();
+        badCharacter[idStart + 3] = (byte)'/';
+        await AssertRejectedAsync(badCharacter, "snapshot id has characters", expectedId: null);
+        foreach (var length in new byte[] { 0, 65, 255 })
+        {
+            var badLength = (byte[])ciphertext.Clone();
+            badLength[StreamingEncryption.FixedHeaderBytes] = length;
+            await AssertRejectedAsync(badLength, $"Invalid snapshot id length {length}", expectedId: null);
+        }
+
+        var shorter = (byte[])ciphertext.Clone();
+        shorter[StreamingEncryption.FixedHeaderBytes] = 15; // the id's last byte is read as the first of chunk 0
+        await AssertRejectedAsync(shorter, "failed authentication", expectedId: null);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("../20261126T010000Z")]
+    [InlineData("20261126T010000Z\n")]
+    [InlineData("snapshot id")]
+    [InlineData("20261126T01000\u00e9")]
+    [InlineData("12345678901234567890123456789012345678901234567890123456789012345")]
+    public async Task Encryption_refuses_a_snapshot_id_outside_the_allowed_characters_and_length(string snapshotId)
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => EncryptAsync([1, 2, 3], snapshotId: snapshotId));
     }
 
     [Fact]
@@ -188,12 +289,12 @@ public sealed class LargeStreamTests
         var encrypt = Task.Run(async () =>
         {
             await using var ciphertext = pipe.Writer.AsStream();
-            await StreamingEncryption.EncryptAsync(new GeneratedStream(size, block, inputHash), ciphertext, keys, CancellationToken.None);
+            await StreamingEncryption.EncryptAsync(new GeneratedStream(size, block, inputHash), ciphertext, keys, "20261126T040000Z", CancellationToken.None);
         });
         var decrypt = Task.Run(async () =>
         {
             await using var ciphertext = pipe.Reader.AsStream();
-            await StreamingEncryption.DecryptAsync(ciphertext, new HashingSink(outputHash), keys, CancellationToken.None);
+            await StreamingEncryption.DecryptAsync(ciphertext, new HashingSink(outputHash), keys, "20261126T040000Z", CancellationToken.None);
         });
         await Task.WhenAll(encrypt, decrypt);
 

@@ -80,13 +80,29 @@ public sealed class EncryptionSinkTests : IAsyncDisposable
         foreach (var record in records)
         {
             var file = Path.Combine(downloads, $"{record.Id}.tgb");
-            await File.WriteAllBytesAsync(file, GitServer.ReadBlob(path, "public-snapshots", $"snapshots/{record.Id}.tgb"));
+            var encrypted = GitServer.ReadBlob(path, "public-snapshots", $"snapshots/{record.Id}.tgb");
+            await File.WriteAllBytesAsync(file, encrypted);
+            // Format version 2: the header names the snapshot, and decrypt says which one the file is.
+            var header = StreamingEncryption.ParseHeader(encrypted);
+            Assert.Equal((2, record.Id), (header.Version, header.SnapshotId));
             var output = Path.Combine(downloads, $"{record.Id}.tar");
             var (exitCode, text) = await CliProcess.RunAsync(new Dictionary<string, string?> { ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key) },
                 TimeSpan.FromSeconds(60), "decrypt", "--in", file, "--out", output);
             Assert.True(exitCode == 0, text);
+            Assert.Contains($"of snapshot {record.Id} encrypted with key {EncryptionKeyRing.KeyIdOf(_key)}", text);
             Assert.Equal(record.Artifact!.Sha256, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(output))));
         }
+
+        // decrypt --snapshot refuses a file of another snapshot (here renamed to the asked-for name), naming both.
+        var renamed = Path.Combine(downloads, "renamed", "20261126T030000Z.tgb");
+        Directory.CreateDirectory(Path.GetDirectoryName(renamed)!);
+        File.Copy(Path.Combine(downloads, "20261126T010000Z.tgb"), renamed);
+        var swapped = Path.Combine(downloads, "swapped.tar");
+        var refusedSwap = await CliProcess.RunAsync(new Dictionary<string, string?> { ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key) },
+            TimeSpan.FromSeconds(60), "decrypt", "--in", renamed, "--snapshot", "20261126T030000Z", "--out", swapped);
+        Assert.Equal(1, refusedSwap.ExitCode);
+        Assert.Contains("holds snapshot 20261126T010000Z, not the requested snapshot 20261126T030000Z", refusedSwap.Output);
+        Assert.False(File.Exists(swapped));
 
         // After a key rotation the old snapshots still decrypt with the old key among the previous ones.
         var rotated = Path.Combine(downloads, "rotated.tar");
