@@ -15,9 +15,10 @@ public static class SharedBackupsMeta
 {
     /// <summary>
     /// Foreign documents, each a trap for some query of the store if it ever ran without its discriminator: ObjectId,
-    /// int and sub-document ids (a FormatException for any read), and string ids that sort among snapshot ids, one of
-    /// them in snapshot-id form with <c>status: "failed"</c>, a succeeded sink with a location and an artifact (so it
-    /// would be claimed for an alert, listed for retention, marked removed, taken as the latest copy, …).
+    /// int and sub-document ids (a FormatException for any read), and string ids that sort among snapshot ids: one in
+    /// snapshot-id form with <c>status: "failed"</c>, a succeeded sink with a location and an artifact (it would be
+    /// claimed for an alert, listed for retention, marked removed, taken as the latest copy, …), and a recent one with
+    /// <c>status: "complete"</c> (it would hide a stale backup).
     /// </summary>
     public static IReadOnlyList<BsonDocument> ForeignDocuments(DateTimeOffset now) =>
     [
@@ -41,6 +42,7 @@ public static class SharedBackupsMeta
             { "sinks", new BsonDocument(BackupSinks.GitHub, new BsonDocument { { "status", "succeeded" }, { "location", new BsonDocument("commit", "0123abc") } }) },
             { "artifact", new BsonDocument { { "location", "dir:lookalike.tar" }, { "size", 1L }, { "sha256", "00" } } },
         },
+        new() { { "_id", SnapshotIds.FromTime(now.AddMinutes(-5)) }, { "timestamp", now.AddMinutes(-5).UtcDateTime }, { "status", "complete" } },
     ];
 
     /// <summary>A record as versions before <c>kind</c> wrote it: complete, its artifact since removed by retention.</summary>
