@@ -1,9 +1,16 @@
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Hosting;
+
 namespace TeleGuard.Backup.Cli;
 
-/// <summary>Dispatches <c>teleguard-backup COMMAND [options]</c>. Exit codes: 0 ok, 1 failed, 2 configuration, 3 timeout or stale, 64 usage.</summary>
+/// <summary>
+/// Dispatches <c>teleguard-backup COMMAND [options]</c>. Exit codes: 0 ok, 1 failed, 2 usage or configuration error,
+/// 3 timeout or stale. Whatever goes wrong ends here as one line on stderr, never a stack trace.
+/// </summary>
 public static class CommandLine
 {
-    public const int UsageExitCode = 64;
+    public const int FailedExitCode = 1;
+    public const int UsageExitCode = ConfigurationFailure.ExitCode;
 
     public const string Usage = """
         usage: teleguard-backup COMMAND [options]
@@ -38,10 +45,11 @@ public static class CommandLine
             return args.Length == 0 ? UsageExitCode : 0;
         }
 
+        var command = args[0];
         try
         {
             var options = CommandOptions.Parse(args[1..]);
-            return args[0] switch
+            return command switch
             {
                 "run" => await RunCommand.ExecuteAsync(options),
                 "snapshot" => await SnapshotCommand.ExecuteAsync(options),
@@ -51,14 +59,24 @@ public static class CommandLine
                 "verify" => await RestoreCommands.VerifyAsync(options),
                 "drill" => await DrillCommand.ExecuteAsync(options),
                 "decrypt" => await KeyCommands.DecryptAsync(options),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
+                _ => throw new UsageException($"unknown command '{command}'"),
             };
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"teleguard-backup: {e.Message}");
-            Console.Error.WriteLine(Usage);
+            Console.Error.WriteLine($"teleguard-backup: {e.Message} (teleguard-backup --help lists the commands and their options)");
             return UsageExitCode;
+        }
+        catch (OptionsValidationException e)
+        {
+            return ConfigurationFailure.Report(e);
+        }
+        catch (Exception e)
+        {
+            // Messages are redacted (no URI credentials) and cut to one line: the driver's and others' can span dozens.
+            var what = e is CommandFailedException ? ErrorText.Redact(e.Message) : ErrorText.OneLine(e);
+            Console.Error.WriteLine($"teleguard-backup {command}: {what}");
+            return FailedExitCode;
         }
     }
 }

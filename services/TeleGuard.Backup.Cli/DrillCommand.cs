@@ -18,6 +18,7 @@ public static class DrillCommand
             return exitCode;
         }
 
+        await BackupDatabase.EnsureReachableAsync(host.Services);
         var results = await host.Services.GetRequiredService<RestoreDrill>().RunAsync(CancellationToken.None);
         foreach (var (destination, snapshot, ok, error) in results)
         {

@@ -34,6 +34,7 @@ public static class SnapshotCommand
             return exitCode;
         }
 
+        await BackupDatabase.EnsureReachableAsync(host.Services);
         await host.StartAsync();
 
         try

@@ -25,8 +25,7 @@ public static class StatusCommand
             return exitCode;
         }
 
-        await host.StartAsync();
-
+        // Nothing is started (no background service): status only reads backups_meta, and Redis when MongoDB is down.
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
         List<BackupRecord> records;
         BackupRecord? latestComplete;
@@ -37,14 +36,11 @@ public static class StatusCommand
         }
         catch (Exception e) when (MongoFaults.IsUnreachable(e))
         {
-            var pending = await meta.ListPendingAsync(CancellationToken.None);
-            await host.StopAsync();
-            PrintPending(pending);
-            return 1;
+            PrintPending(await meta.ListPendingAsync(CancellationToken.None));
+            throw BackupDatabase.Unreachable(host.Services, e);
         }
 
         var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - SnapshotIds.ToTime(latestComplete.Id);
-        await host.StopAsync();
 
         if (json)
         {
@@ -79,8 +75,8 @@ public static class StatusCommand
         return 0;
     }
 
-    // MongoDB is down: what the sinks recorded meanwhile waits in Redis. Those snapshots count as degraded until their
-    // records are back in backups_meta.
+    // MongoDB is down (the error line says so on stderr): what the sinks recorded meanwhile waits in Redis. Those
+    // snapshots count as degraded until their records are back in backups_meta.
     private static void PrintPending(IReadOnlyList<PendingMetaWrite> pending)
     {
         Console.WriteLine("backups_meta is unreachable (MongoDB does not answer).");

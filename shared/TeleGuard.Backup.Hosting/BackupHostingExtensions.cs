@@ -200,12 +200,9 @@ public static class ConfigurationFailure
 
     public static int Report(OptionsValidationException exception)
     {
-        Console.Error.WriteLine("teleguard-backup: configuration error:");
-        foreach (var failure in exception.Failures.Distinct())
-        {
-            Console.Error.WriteLine($"  {failure}");
-        }
-
+        // One line, every variable named: each failure says what is wrong without quoting the value.
+        var failures = exception.Failures.Distinct().Select(f => f.EndsWith('.') ? f : f + ".");
+        Console.Error.WriteLine($"teleguard-backup: configuration error: {string.Join(" ", failures)}");
         return ExitCode;
     }
 

@@ -12,6 +12,8 @@ public static class BackupStatus
     public const string Degraded = "degraded";
     public const string Failed = "failed";
 
+    public static readonly IReadOnlyList<string> All = [Requested, Exporting, Created, Complete, Degraded, Failed];
+
     /// <summary>Statuses after which nothing more is expected for the snapshot.</summary>
     public static bool IsFinal(string status) => status is Complete or Degraded or Failed;
 }
@@ -39,11 +41,18 @@ public static class BackupSinks
     public static readonly IReadOnlyList<string> All = [GitHub, Public, Telegram];
 }
 
-/// <summary>One document of <c>backups_meta</c>; <c>_id</c> is the snapshot id.</summary>
+/// <summary>
+/// One snapshot's document in <c>backups_meta</c>; <c>_id</c> is the snapshot id. <see cref="Kind"/> tells it apart from
+/// documents that other programs keep in the same collection.
+/// </summary>
 [BsonIgnoreExtraElements]
 public sealed class BackupRecord
 {
+    /// <summary>The <c>kind</c> of every document this product writes to backups_meta.</summary>
+    public const string SnapshotKind = "teleguard.snapshot";
+
     [BsonId] public string Id { get; set; } = "";
+    [BsonElement("kind")] public string Kind { get; set; } = SnapshotKind;
     [BsonElement("status")] public string Status { get; set; } = BackupStatus.Requested;
     [BsonElement("reason")] public string? Reason { get; set; }
     [BsonElement("requestedAt")] public DateTime? RequestedAt { get; set; }

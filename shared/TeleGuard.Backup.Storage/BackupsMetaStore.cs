@@ -34,7 +34,8 @@ public enum SinkClaim
 }
 
 /// <summary>
-/// <c>backups_meta</c>: one document per snapshot (<c>_id</c> = snapshot id). Every write is an idempotent upsert or a
+/// <c>backups_meta</c>: one document per snapshot (<c>_id</c> = snapshot id, <c>kind</c> = <c>teleguard.snapshot</c>);
+/// documents of other kinds in the collection are never read or changed (<see cref="OwnBackupRecords"/>). Every write is an idempotent upsert or a
 /// conditional update keyed by snapshot id (and sink), so redelivered messages converge to the same document.
 /// With a <see cref="BackupsMetaFallback"/>, a sink's results (outcome, retry error, location) that cannot reach
 /// MongoDB wait in Redis and are replayed, in order, before the next read or write of this store and by
@@ -44,7 +45,7 @@ public sealed class BackupsMetaStore
 {
     public const string CollectionName = "backups_meta";
 
-    private readonly IMongoCollection<BackupRecord> _records;
+    private readonly OwnBackupRecords _records;
     private readonly IReadOnlyList<string> _expectedSinks;
     private readonly TimeProvider _time;
     private readonly BackupsMetaFallback? _fallback;
@@ -54,28 +55,28 @@ public sealed class BackupsMetaStore
     public BackupsMetaStore(IMongoDatabase database, TimeProvider time, IReadOnlyList<string>? expectedSinks = null,
         BackupsMetaFallback? fallback = null, ILogger<BackupsMetaStore>? logger = null)
     {
-        _records = database.GetCollection<BackupRecord>(CollectionName);
         _expectedSinks = expectedSinks ?? BackupSinks.All;
         _time = time;
         _fallback = fallback;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _records = new OwnBackupRecords(database.GetCollection<BackupRecord>(CollectionName), _logger);
     }
 
     private DateTime Now => _time.GetUtcNow().UtcDateTime;
 
     private static FilterDefinitionBuilder<BackupRecord> Filter => Builders<BackupRecord>.Filter;
     private static UpdateDefinitionBuilder<BackupRecord> Update => Builders<BackupRecord>.Update;
+    private static SortDefinitionBuilder<BackupRecord> Sort => Builders<BackupRecord>.Sort;
 
     /// <summary>Creates the record if it does not exist; a second request for the same id changes nothing.</summary>
     public Task RecordRequestedAsync(string snapshotId, DateTimeOffset requestedAt, string reason, CancellationToken cancellationToken) =>
-        _records.UpdateOneAsync(
-            Filter.Eq(r => r.Id, snapshotId),
+        _records.InsertIfMissingAsync(
+            snapshotId,
             Update.SetOnInsert(r => r.Status, BackupStatus.Requested)
                 .SetOnInsert(r => r.RequestedAt, requestedAt.UtcDateTime)
                 .SetOnInsert(r => r.Reason, reason)
                 .SetOnInsert(r => r.Sinks, new Dictionary<string, SinkRecord>())
                 .SetOnInsert(r => r.UpdatedAt, Now),
-            new UpdateOptions { IsUpsert = true },
             cancellationToken);
 
     /// <summary>
@@ -379,9 +380,9 @@ public sealed class BackupsMetaStore
 
     /// <summary>Snapshots older than <paramref name="beforeSnapshotId"/> whose copy in <paramref name="sink"/> exists (fully or in part) and was not removed.</summary>
     public async Task<List<BackupRecord>> ListSinkCopiesBeforeAsync(string sink, string beforeSnapshotId, CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true)
-                            & Filter.Exists($"sinks.{sink}.removedAt", false))
-            .Sort(Builders<BackupRecord>.Sort.Ascending(r => r.Id)).ToListAsync(cancellationToken);
+        await _records.FindAsync(
+            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true) & Filter.Exists($"sinks.{sink}.removedAt", false),
+            Sort.Ascending(r => r.Id), limit: null, cancellationToken);
 
     /// <summary>Records that retention removed a sink's copy, with what was and was not removed.</summary>
     public Task RecordSinkRemovalAsync(string snapshotId, string sink, BsonDocument removal, CancellationToken cancellationToken) =>
@@ -401,8 +402,7 @@ public sealed class BackupsMetaStore
     public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken)
     {
         await ReplayPendingAsync(cancellationToken); // retention must know every copy that was made
-        return await _records.Find(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded))
-            .Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(1).FirstOrDefaultAsync(cancellationToken);
+        return await _records.FindFirstAsync(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded), Sort.Descending(r => r.Id), cancellationToken);
     }
 
     /// <summary>
@@ -416,7 +416,7 @@ public sealed class BackupsMetaStore
             Filter.Gte(r => r.Id, sinceSnapshotId) & Filter.In(r => r.Status, [BackupStatus.Degraded, BackupStatus.Failed])
             & Filter.Eq(r => r.AlertedAt, null),
             Update.Set(r => r.AlertedAt, Now),
-            new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Builders<BackupRecord>.Sort.Ascending(r => r.Id) },
+            new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Sort.Ascending(r => r.Id) },
             cancellationToken);
     }
 
@@ -460,24 +460,23 @@ public sealed class BackupsMetaStore
     }
 
     private async Task<BackupRecord?> LoadAsync(string snapshotId, CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Eq(r => r.Id, snapshotId)).FirstOrDefaultAsync(cancellationToken);
+        await _records.FindFirstAsync(Filter.Eq(r => r.Id, snapshotId), sort: null, cancellationToken);
 
     /// <summary>Newest first (ids sort by time).</summary>
     public async Task<List<BackupRecord>> ListRecentAsync(int limit, CancellationToken cancellationToken)
     {
         await ReplayPendingAsync(cancellationToken);
-        return await _records.Find(Filter.Empty).Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(limit).ToListAsync(cancellationToken);
+        return await _records.FindAsync(Filter.Empty, Sort.Descending(r => r.Id), limit, cancellationToken);
     }
 
     public async Task<BackupRecord?> FindLatestCompleteAsync(CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Eq(r => r.Status, BackupStatus.Complete))
-            .Sort(Builders<BackupRecord>.Sort.Descending(r => r.Id)).Limit(1).FirstOrDefaultAsync(cancellationToken);
+        await _records.FindFirstAsync(Filter.Eq(r => r.Status, BackupStatus.Complete), Sort.Descending(r => r.Id), cancellationToken);
 
     /// <summary>Records with an artifact still in the store whose snapshot id is older than <paramref name="before"/>, oldest first.</summary>
     public async Task<List<BackupRecord>> ListWithArtifactBeforeAsync(string beforeSnapshotId, CancellationToken cancellationToken) =>
-        await _records.Find(Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Ne(r => r.Artifact, null)
-                & Filter.Eq(r => r.Artifact!.DeletedAt, null))
-            .Sort(Builders<BackupRecord>.Sort.Ascending(r => r.Id)).ToListAsync(cancellationToken);
+        await _records.FindAsync(
+            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Ne(r => r.Artifact, null) & Filter.Eq(r => r.Artifact!.DeletedAt, null),
+            Sort.Ascending(r => r.Id), limit: null, cancellationToken);
 
     public Task MarkArtifactDeletedAsync(string snapshotId, CancellationToken cancellationToken) =>
         _records.UpdateOneAsync(

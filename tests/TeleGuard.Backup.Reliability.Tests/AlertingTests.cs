@@ -7,7 +7,10 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;
 
-/// <summary>Alerts: a snapshot that ended degraded, and a newest complete snapshot older than the threshold, are logged and sent to the alert chat once.</summary>
+/// <summary>
+/// Alerts: a snapshot that ended degraded, and a newest complete snapshot older than the threshold, are logged and sent
+/// to the alert chat once; documents other programs keep in backups_meta neither raise nor hide one.
+/// </summary>
 public sealed class AlertingTests
 {
     [Fact]
@@ -15,6 +18,8 @@ public sealed class AlertingTests
     {
         await using var pipeline = await Pipeline.CreateAsync(rabbitMq: false, documents: 1);
         var now = DateTimeOffset.UtcNow;
+        // Among them a recent "failed" and a recent "complete" document with snapshot-like ids.
+        var foreign = await SharedBackupsMeta.InsertForeignAsync(pipeline.Database, now);
         var complete = SnapshotIds.FromTime(now.AddHours(-5));
         var degraded = SnapshotIds.FromTime(now.AddMinutes(-10));
         await pipeline.Database.GetCollection<BackupRecord>(BackupsMetaStore.CollectionName).InsertManyAsync(
@@ -58,5 +63,6 @@ public sealed class AlertingTests
         Assert.Contains("ALERT stale:", pipeline.Logs.All);
         Assert.NotNull((await pipeline.Meta.GetAsync(degraded, CancellationToken.None))!.AlertedAt);
         Assert.Empty(pipeline.Telegram.Messages); // alerts are text messages to the alert chat, nothing in the backup channel
+        await SharedBackupsMeta.AssertForeignUnchangedAsync(pipeline.Database, foreign);
     }
 }

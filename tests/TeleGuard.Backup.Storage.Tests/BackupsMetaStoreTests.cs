@@ -176,4 +176,79 @@ public sealed class BackupsMetaStoreTests
         Assert.Equal("20261126T040000Z", (await store.FindLatestCompleteAsync(None))!.Id);
         Assert.Equal(["20261126T050000Z", "20261126T040000Z"], (await store.ListRecentAsync(10, None)).Select(r => r.Id));
     }
+
+    [Fact]
+    public async Task Foreign_documents_in_backups_meta_are_never_read_or_changed_by_any_query_of_the_store()
+    {
+        var (store, raw) = await CreateAsync(sinks: [BackupSinks.GitHub]);
+        var now = _time.GetUtcNow();
+        var foreign = await SharedBackupsMeta.InsertForeignAsync(raw.Database, now);
+        var lookalike = SnapshotIds.FromTime(now.AddMinutes(-30)); // 03:30, a foreign document with a snapshot-like id
+        var failed = SnapshotIds.FromTime(now); // 04:00
+        var complete = SnapshotIds.FromTime(now.AddMinutes(10)); // 04:10
+
+        foreach (var (id, outcome) in new[] { (failed, SinkStatus.Failed), (complete, SinkStatus.Succeeded) })
+        {
+            await store.RecordRequestedAsync(id, now, "schedule", None);
+            Assert.Equal(ExportClaim.Acquired, (await store.TryClaimExportAsync(id, "a", Lease, None)).Claim);
+            Assert.True(await store.RenewExportLeaseAsync(id, "a", Lease, None));
+            Assert.True(await store.MarkCreatedAsync(id, "a", Artifact, Manifest(id), None));
+            await store.MarkAnnouncedAsync(id, None);
+            Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, BackupSinks.GitHub, "s", Lease, None));
+            Assert.True(await store.RenewSinkLeaseAsync(id, BackupSinks.GitHub, "s", Lease, None));
+            await store.UpdateSinkLocationAsync(id, BackupSinks.GitHub, new BsonDocument("commit", id), None);
+            await store.RecordSinkErrorAsync(id, BackupSinks.GitHub, "retrying", None);
+            await store.RecordSinkOutcomeAsync(id, BackupSinks.GitHub, outcome, null, new BsonDocument("commit", id), None);
+        }
+
+        // Each of these would match the look-alike (status failed, sinks.github succeeded with a location, an
+        // artifact, an id inside the range) and the ObjectId documents would fail to deserialise.
+        Assert.Equal([complete, failed], (await store.ListRecentAsync(100, None)).Select(r => r.Id));
+        Assert.Equal(complete, (await store.FindLatestCompleteAsync(None))!.Id);
+        Assert.Equal(complete, (await store.FindLatestSucceededAsync(BackupSinks.GitHub, None))!.Id);
+        Assert.Equal([failed], (await store.ListSinkCopiesBeforeAsync(BackupSinks.GitHub, complete, None)).Select(r => r.Id));
+        Assert.Equal([failed], (await store.ListWithArtifactBeforeAsync(complete, None)).Select(r => r.Id));
+        Assert.Equal(failed, (await store.ClaimUnalertedOutcomeAsync(SnapshotIds.FromTime(now.AddHours(-1)), None))!.Id);
+        Assert.Null(await store.ClaimUnalertedOutcomeAsync(SnapshotIds.FromTime(now.AddHours(-1)), None));
+        await store.MarkSinkCopiesRemovedAsync(BackupSinks.GitHub, SnapshotIds.FromTime(now.AddHours(1)), None);
+        await store.MarkSinkCopyRemovedAsync(lookalike, BackupSinks.GitHub, None);
+        await store.RecordSinkRemovalAsync(failed, BackupSinks.GitHub, new BsonDocument("removed", 1), None);
+        await store.MarkArtifactDeletedAsync(lookalike, None);
+        await store.MarkArtifactDeletedAsync(failed, None);
+        await store.RecordDrillAsync(lookalike, "store", ok: true, error: null, None);
+        await store.RecordDrillAsync(complete, "store", ok: true, error: null, None);
+        Assert.Null(await store.GetAsync(lookalike, None));
+        Assert.Equal(SinkClaim.NoRecord, await store.TryClaimSinkAsync(lookalike, BackupSinks.GitHub, "s", Lease, None));
+        Assert.Equal(ExportClaim.HeldElsewhere, (await store.TryClaimExportAsync(lookalike, "a", Lease, None)).Claim);
+        Assert.NotNull((await store.GetAsync(complete, None))!.Sinks[BackupSinks.GitHub].RemovedAt);
+
+        // A request for the look-alike's id cannot become a record there: it fails, naming the id, and changes nothing.
+        var collision = await Assert.ThrowsAsync<InvalidOperationException>(() => store.RecordRequestedAsync(lookalike, now, "manual", None));
+        Assert.Contains(lookalike, collision.Message);
+        await store.RecordRequestedAsync(failed, now, "manual", None); // a repeated request for an own record is still fine
+
+        await SharedBackupsMeta.AssertForeignUnchangedAsync(raw.Database, foreign);
+        Assert.Equal(foreign.Count + 2, await raw.CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken: None));
+    }
+
+    [Fact]
+    public async Task Records_written_before_kind_existed_are_marked_once_and_found_while_foreign_documents_are_not()
+    {
+        var (_, raw) = await CreateAsync();
+        var now = _time.GetUtcNow();
+        var foreign = await SharedBackupsMeta.InsertForeignAsync(raw.Database, now);
+        var old = SnapshotIds.FromTime(now.AddHours(-3));
+        await raw.InsertOneAsync(SharedBackupsMeta.RecordWithoutKind(old), cancellationToken: None);
+
+        // A store opened after the upgrade: its first query marks the old record as this product's.
+        var store = new BackupsMetaStore(raw.Database, _time, []);
+        var listed = Assert.Single(await store.ListRecentAsync(10, None));
+        Assert.Equal(old, listed.Id);
+        Assert.Equal(BackupStatus.Complete, listed.Status);
+        Assert.NotNull(listed.Artifact!.DeletedAt);
+        Assert.Equal(BackupRecord.SnapshotKind, (await raw.Find(new BsonDocument("_id", old)).SingleAsync(None))["kind"].AsString);
+        Assert.Equal(old, (await store.FindLatestCompleteAsync(None))!.Id);
+
+        await SharedBackupsMeta.AssertForeignUnchangedAsync(raw.Database, foreign);
+    }
 }

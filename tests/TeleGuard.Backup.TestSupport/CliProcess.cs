@@ -14,6 +14,7 @@ public sealed class CliProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly StringBuilder _standardOutput = new();
+    private readonly StringBuilder _standardError = new();
 
     private CliProcess(Process process) => _process = process;
 
@@ -38,6 +39,18 @@ public sealed class CliProcess : IDisposable
             lock (_output)
             {
                 return _standardOutput.ToString();
+            }
+        }
+    }
+
+    /// <summary>Only what the program wrote to stderr (logs and error lines).</summary>
+    public string StandardError
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _standardError.ToString();
             }
         }
     }
@@ -89,12 +102,12 @@ public sealed class CliProcess : IDisposable
         return cli;
     }
 
-    /// <summary>Runs to completion: the exit code, everything printed, and stdout alone.</summary>
+    /// <summary>Runs to completion: the exit code, everything printed, stdout alone and stderr alone.</summary>
     public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] args)
     {
         using var cli = Start(environment, args);
         var exitCode = await cli.WaitForExitAsync(timeout);
-        return new CliResult(exitCode, cli.Output, cli.StandardOutput);
+        return new CliResult(exitCode, cli.Output, cli.StandardOutput, cli.StandardError);
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
@@ -154,10 +167,7 @@ public sealed class CliProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
-            if (standardOutput)
-            {
-                _standardOutput.AppendLine(line);
-            }
+            (standardOutput ? _standardOutput : _standardError).AppendLine(line);
         }
     }
 
@@ -168,7 +178,7 @@ public sealed class CliProcess : IDisposable
     }
 }
 
-public sealed record CliResult(int ExitCode, string Output, string StandardOutput)
+public sealed record CliResult(int ExitCode, string Output, string StandardOutput, string StandardError)
 {
     public void Deconstruct(out int exitCode, out string output)
     {
