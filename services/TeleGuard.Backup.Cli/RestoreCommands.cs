@@ -36,12 +36,13 @@ public static class RestoreCommands
         }
 
         var databaseName = databaseOverride ?? target.DatabaseName ?? throw new UsageException("name the target database in --to-uri's path or with --db");
-        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
+        using var cancellation = new OperatorCancellation();
+        return await WithFetchedSnapshotAsync(source, cancellation.Token, async (folder, manifest) =>
         {
             var restorer = new SnapshotRestorer(NullLogger.Instance);
             var restored = await OperatorProgress.RunAsync($"restoring snapshot {manifest.SnapshotId} into {databaseName}", report =>
                 restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
-                    new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, CancellationToken.None));
+                    new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, cancellation.Token));
             if (dryRun)
             {
                 var refused = restored.Where(r => r.Action == SnapshotRestorer.Refused).Select(r => r.Name).ToList();
@@ -59,11 +60,12 @@ public static class RestoreCommands
     {
         var source = SourceOptions.Read(options);
         options.RejectUnknown();
-        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
+        using var cancellation = new OperatorCancellation();
+        return await WithFetchedSnapshotAsync(source, cancellation.Token, async (folder, manifest) =>
         {
             await OperatorProgress.RunAsync($"decoding every document of snapshot {manifest.SnapshotId}", async report =>
             {
-                await SnapshotContent.VerifyAsync(folder, manifest, report, CancellationToken.None);
+                await SnapshotContent.VerifyAsync(folder, manifest, report, cancellation.Token);
                 return manifest.TotalDocuments;
             });
             Console.WriteLine($"snapshot {manifest.SnapshotId}: {manifest.Collections.Count} collections, {manifest.TotalDocuments} documents; every file matches its SHA-256 and every document decodes to the exported BSON"
@@ -93,7 +95,7 @@ public static class RestoreCommands
         }
     }
 
-    private static async Task<int> WithFetchedSnapshotAsync(SourceOptions source, Func<string, SnapshotManifest, Task<int>> use)
+    private static async Task<int> WithFetchedSnapshotAsync(SourceOptions source, CancellationToken cancellationToken, Func<string, SnapshotManifest, Task<int>> use)
     {
         var work = Path.Combine(Path.GetTempPath(), $"teleguard-restore-{Guid.NewGuid():N}");
         try
@@ -103,13 +105,13 @@ public static class RestoreCommands
             if (source.From == "file" && Directory.Exists(source.Path))
             {
                 folder = source.Path!;
-                manifest = await SnapshotArchive.VerifyDirectoryAsync(folder, CancellationToken.None);
+                manifest = await SnapshotArchive.VerifyDirectoryAsync(folder, cancellationToken);
             }
             else if (source.From == "file")
             {
                 folder = work;
                 await using var file = File.OpenRead(source.Path!);
-                manifest = await SnapshotArchive.ExtractAsync(file, folder, CancellationToken.None);
+                manifest = await SnapshotArchive.ExtractAsync(file, folder, cancellationToken);
             }
             else if (source.From is "github" or "public")
             {
@@ -122,7 +124,7 @@ public static class RestoreCommands
             else
             {
                 folder = work;
-                var fetched = await FetchWithMetaAsync(source.From, source.Snapshot, folder);
+                var fetched = await FetchWithMetaAsync(source.From, source.Snapshot, folder, cancellationToken);
                 if (fetched is null)
                 {
                     return ConfigurationFailure.ExitCode;
@@ -134,16 +136,9 @@ public static class RestoreCommands
             Console.WriteLine($"snapshot {manifest.SnapshotId} fetched from {source.From} and verified");
             return await use(folder, manifest);
         }
-        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return ConfigurationFailure.Report(e);
-        }
-        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException or MongoException
-                                      or TeleGuard.Backup.Crypto.EncryptedFileException or TeleGuard.Backup.Git.GitPermanentException
-                                      or PermanentFailureException or TeleGuard.Backup.Telegram.TelegramCallException)
-        {
-            Console.Error.WriteLine($"teleguard-backup: {ErrorText.Describe(e)}");
-            return 1;
+            throw new CommandFailedException("cancelled (Ctrl+C or SIGTERM); nothing of the target was changed");
         }
         finally
         {
@@ -155,7 +150,7 @@ public static class RestoreCommands
     }
 
     // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store and Telegram.
-    private static async Task<SnapshotManifest?> FetchWithMetaAsync(string from, string snapshot, string folder)
+    private static async Task<SnapshotManifest?> FetchWithMetaAsync(string from, string snapshot, string folder, CancellationToken cancellationToken)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.AddBackupDefaults(defaultLogFormat: "text");
@@ -166,7 +161,9 @@ public static class RestoreCommands
             return null;
         }
 
+        await BackupDatabase.EnsureReachableAsync(host.Services);
+
         var fetcher = new SnapshotFetcher(builder.Configuration, host.Services.GetRequiredService<BackupsMetaStore>(), host.Services.GetRequiredService<IArtifactStore>());
-        return await fetcher.FetchAsync(from, snapshot, folder, CancellationToken.None);
+        return await fetcher.FetchAsync(from, snapshot, folder, cancellationToken);
     }
 }

@@ -42,8 +42,16 @@ public sealed record SnapshotManifest
 
     public static SnapshotManifest Parse(ReadOnlySpan<byte> json)
     {
-        var manifest = JsonSerializer.Deserialize<SnapshotManifest>(json, JsonOptions)
-            ?? throw new InvalidDataException("manifest.json is empty.");
+        SnapshotManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<SnapshotManifest>(json, JsonOptions)
+                ?? throw new InvalidDataException("manifest.json is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"manifest.json is not a valid snapshot manifest ({e.Message}).", e);
+        }
         if (manifest.Format != FormatName)
         {
             throw new InvalidDataException($"manifest.json is not a {FormatName} manifest.");

@@ -69,6 +69,25 @@ public sealed class StagedRestoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_while_writing_stops_the_restore_and_removes_what_it_wrote()
+    {
+        var marker = $"stall-{Guid.NewGuid():N}";
+        var folder = await ExportSourceAsync(marker);
+        var (targetUri, target) = await TargetWithOtherDataAsync();
+        var before = await DescribeAsync(target);
+        await using var proxy = FaultProxy.For(targetUri);
+        proxy.StallRequestsContaining(marker);
+
+        using var restore = CliProcess.Start(Environment(), "restore", "--from", "file", "--path", folder, "--to-uri", proxy.Through(targetUri), "--drop");
+        await WaitUntilAsync(() => Task.FromResult(proxy.StalledRequests > 0), "the insert holding the marker to reach the proxy", restore);
+        Assert.Contains(await ListAsync(target), RestoreWorkCollections.IsWorkCollection);
+        restore.Interrupt();
+        Assert.Equal(1, await restore.WaitForExitAsync(Timeout));
+        Assert.Contains("cancelled (Ctrl+C or SIGTERM)", restore.Output);
+        Assert.Equal(before, await DescribeAsync(target)); // work collections included: none is left
+    }
+
+    [Fact]
     public async Task A_server_that_fails_in_the_middle_of_the_swap_gets_back_what_was_there_once_it_answers_again()
     {
         var folder = await ExportSourceAsync(marker: null);

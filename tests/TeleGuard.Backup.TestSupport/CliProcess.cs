@@ -147,6 +147,13 @@ public sealed class CliProcess : IDisposable
         }
     }
 
+    /// <summary>SIGINT, as Ctrl+C in the operator's terminal.</summary>
+    public void Interrupt()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL: no shutdown, no cleanup, as a crash or an OOM kill.</summary>
     public void Kill()
     {
