@@ -74,7 +74,7 @@ public static class CommandLine
         catch (Exception e)
         {
             // Messages are redacted (no URI credentials) and cut to one line: the driver's and others' can span dozens.
-            var what = e is CommandFailedException ? ErrorText.Redact(e.Message) : ErrorText.OneLine(e);
+            var what = e is CommandFailedException ? ErrorText.Printable(ErrorText.Redact(e.Message)) : ErrorText.OneLine(e);
             Console.Error.WriteLine($"teleguard-backup {command}: {what}");
             return FailedExitCode;
         }

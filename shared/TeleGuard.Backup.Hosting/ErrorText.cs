@@ -37,8 +37,15 @@ public static partial class ErrorText
 
         var text = Describe(exception);
         var lineBreak = text.IndexOfAny(['\r', '\n']);
-        return lineBreak < 0 ? text : text[..lineBreak].TrimEnd() + " …";
+        return Printable(lineBreak < 0 ? text : text[..lineBreak].TrimEnd() + " …");
     }
+
+    /// <summary>
+    /// Text that may come from a hostile file (a collection name, a JSON key) must not drive the operator's terminal:
+    /// control characters (escape sequences, carriage returns) are shown as <c>?</c>.
+    /// </summary>
+    public static string Printable(string text) =>
+        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? '?' : c)) : text;
 
     public static string Redact(string text) => UriCredentials().Replace(text, "://***@");
 

@@ -107,7 +107,17 @@ public sealed class CanonicalJsonReader
     // An object is a document or a type wrapper, decided by its first key.
     private byte WriteObject(ReadOnlySpan<byte> json, ref int position, int depth)
     {
+        if (depth > MaxDepth)
+        {
+            throw Error(json, position, $"values nested deeper than {MaxDepth} levels");
+        }
+
         var start = SkipWhitespace(json, position);
+        if (start >= json.Length || json[start] != (byte)'{')
+        {
+            throw Error(json, start, "'{' was expected");
+        }
+
         var afterBrace = SkipWhitespace(json, start + 1);
         if (afterBrace + 1 < json.Length && json[afterBrace] == (byte)'"' && json[afterBrace + 1] is (byte)'$' or (byte)'\\')
         {
@@ -118,7 +128,7 @@ public sealed class CanonicalJsonReader
                 var wrapper = WrapperOf(key);
                 if (wrapper == Wrapper.Unknown)
                 {
-                    throw Error(json, afterBrace, $"unknown type wrapper '{Encoding.UTF8.GetString(key)}' (a document whose first field name starts with '$' is written as {SnapshotEscapes.DocumentKey})");
+                    throw Error(json, afterBrace, $"unknown type wrapper {System.Text.Json.JsonSerializer.Serialize(Encoding.UTF8.GetString(key))} (a document whose first field name starts with '$' is written as {SnapshotEscapes.DocumentKey})");
                 }
 
                 position = keyEnd;
@@ -150,6 +160,7 @@ public sealed class CanonicalJsonReader
         MaxKey,
         Undefined,
         EscapedDocument,
+        EscapedArray,
         EscapedDouble,
         EscapedDecimal128,
     }
@@ -172,6 +183,7 @@ public sealed class CanonicalJsonReader
         _ when key.SequenceEqual("$maxKey"u8) => Wrapper.MaxKey,
         _ when key.SequenceEqual("$undefined"u8) => Wrapper.Undefined,
         _ when key.SequenceEqual("$teleguardDocument"u8) => Wrapper.EscapedDocument,
+        _ when key.SequenceEqual("$teleguardArray"u8) => Wrapper.EscapedArray,
         _ when key.SequenceEqual("$teleguardDouble"u8) => Wrapper.EscapedDouble,
         _ when key.SequenceEqual("$teleguardDecimal128"u8) => Wrapper.EscapedDecimal128,
         _ => Wrapper.Unknown,
@@ -415,6 +427,10 @@ public sealed class CanonicalJsonReader
             case Wrapper.EscapedDocument:
                 WriteDocument(json, ref position, depth);
                 type = 0x03;
+                break;
+            case Wrapper.EscapedArray:
+                WriteDocument(json, ref position, depth); // the keys as they were
+                type = 0x04;
                 break;
             case Wrapper.EscapedDouble:
                 WriteHexBytesReversed(ReadString(json, ref position), 8, json, position);

@@ -66,7 +66,19 @@ public sealed class CanonicalJsonWriter
     }
 
     // Returns the number of bytes the (sub)document occupies.
-    private int WriteDocumentAt(ReadOnlySpan<byte> bson, int offset, bool isArray, int depth)
+    private int WriteDocumentAt(ReadOnlySpan<byte> bson, int offset, bool isArray, int depth) =>
+        WriteDocumentAt(bson, offset, isArray ? Container.Array : Container.Document, depth);
+
+    private enum Container
+    {
+        Document,
+        Array,
+
+        /// <summary>An array whose keys are not 0, 1, 2…: written as an object under <c>$teleguardArray</c>, keys kept.</summary>
+        EscapedArray,
+    }
+
+    private int WriteDocumentAt(ReadOnlySpan<byte> bson, int offset, Container container, int depth)
     {
         if (depth > 200)
         {
@@ -79,17 +91,21 @@ public sealed class CanonicalJsonWriter
             throw new FormatException($"Invalid BSON document size {size} at offset {offset}.");
         }
 
+        var start = _length;
+        var isArray = container == Container.Array;
         var end = offset + size - 1;
         var position = offset + 4;
-        // A document whose first field name starts with '$' would read back as a type wrapper: wrap it.
-        var escaped = !isArray && position < end && bson[position + 1] == (byte)'$';
+        // A document whose first field name starts with '$' would read back as a type wrapper: wrap it. The escaped
+        // array's object holds its keys literally, whatever they look like.
+        var escaped = container == Container.EscapedArray || (container == Container.Document && position < end && bson[position + 1] == (byte)'$');
         if (escaped)
         {
-            Append(SnapshotEscapes.DocumentPrefix);
+            Append(container == Container.EscapedArray ? SnapshotEscapes.ArrayPrefix : SnapshotEscapes.DocumentPrefix);
         }
 
         Append(isArray ? (byte)'[' : (byte)'{');
-        var first = true;
+        Span<byte> expectedKey = stackalloc byte[11];
+        var index = 0;
         while (position < end)
         {
             var type = bson[position++];
@@ -101,18 +117,28 @@ public sealed class CanonicalJsonWriter
 
             var name = bson.Slice(position, nameLength);
             position += nameLength + 1;
-            if (!first)
+            if (index > 0)
             {
                 Append((byte)',');
             }
 
-            first = false;
-            if (!isArray)
+            if (isArray)
+            {
+                index.TryFormat(expectedKey, out var keyLength, default, CultureInfo.InvariantCulture);
+                if (!name.SequenceEqual(expectedKey[..keyLength]))
+                {
+                    // The server stores arrays with any keys; JSON arrays have none: start over in the escaped form.
+                    _length = start;
+                    return WriteDocumentAt(bson, offset, Container.EscapedArray, depth);
+                }
+            }
+            else
             {
                 WriteString(name);
                 Append((byte)':');
             }
 
+            index++;
             position = WriteValue(bson, position, type, depth);
             if (position > end)
             {

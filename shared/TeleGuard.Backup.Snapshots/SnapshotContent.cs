@@ -19,7 +19,7 @@ public static class SnapshotContent
         foreach (var collection in manifest.Collections)
         {
             await ReadMetadataAsync(snapshotDirectory, collection, cancellationToken);
-            var documents = await DecodeAsync(snapshotDirectory, collection, null, cancellationToken);
+            var documents = await DecodeAsync(snapshotDirectory, manifest, collection, null, cancellationToken);
             progress?.Invoke($"{collection.Name}: {documents} documents decode to the exported BSON");
         }
     }
@@ -52,10 +52,11 @@ public static class SnapshotContent
     /// bytes are valid only during the call), and checks the counts of every part and, in format version 2, the SHA-256
     /// of the decoded BSON. Returns the number of documents.
     /// </summary>
-    public static async Task<long> DecodeAsync(string snapshotDirectory, CollectionEntry collection,
+    public static async Task<long> DecodeAsync(string snapshotDirectory, SnapshotManifest manifest, CollectionEntry collection,
         Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask>? onDocument, CancellationToken cancellationToken)
     {
         var reader = new CanonicalJsonReader();
+        var versionOne = manifest.FormatVersion == 1;
         using var bsonHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long documents = 0;
         foreach (var part in collection.Parts)
@@ -64,14 +65,29 @@ public static class SnapshotContent
                 FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
             var lines = new JsonLinesReader(input, maxLineBytes: MaxLineBytes);
             long lineNumber = 0;
-            for (var line = lines.ReadLine(); !line.IsEmpty; line = lines.ReadLine())
+            while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                ReadOnlyMemory<byte> line;
+                try
+                {
+                    line = lines.ReadLine();
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"Collection {collection.Name}: {part.File} after line {lineNumber}: {e.Message}", e);
+                }
+
+                if (line.IsEmpty)
+                {
+                    break;
+                }
+
                 lineNumber++;
                 ReadOnlyMemory<byte> bson;
                 try
                 {
-                    bson = reader.DecodeToMemory(line.Span);
+                    bson = versionOne ? VersionOneLineReader.Decode(line.Span) : reader.DecodeToMemory(line.Span);
                 }
                 catch (FormatException e)
                 {

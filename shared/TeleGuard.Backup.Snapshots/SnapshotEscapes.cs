@@ -7,6 +7,8 @@ namespace TeleGuard.Backup.Snapshots;
 /// <list type="bullet">
 /// <item><c>{"$teleguardDocument":{…}}</c>: a document whose first field name starts with <c>$</c>; the inner object's
 /// own keys are field names, never type wrappers.</item>
+/// <item><c>{"$teleguardArray":{…}}</c>: an array whose keys are not <c>0</c>, <c>1</c>, <c>2</c>…, its keys kept as the
+/// object's keys (literally, like <c>$teleguardDocument</c>'s).</item>
 /// <item><c>{"$teleguardDouble":"&lt;16 hex&gt;"}</c>: a NaN double other than <c>0x7FF8000000000000</c>, as its 64 bits.</item>
 /// <item><c>{"$teleguardDecimal128":"&lt;32 hex&gt;"}</c>: a Decimal128 whose canonical text reads back as other bits (NaN
 /// signs and payloads, non-canonical encodings), as its 128 bits, high 64 bits first.</item>
@@ -15,6 +17,7 @@ namespace TeleGuard.Backup.Snapshots;
 public static class SnapshotEscapes
 {
     public const string DocumentKey = "$teleguardDocument";
+    public const string ArrayKey = "$teleguardArray";
     public const string DoubleKey = "$teleguardDouble";
     public const string Decimal128Key = "$teleguardDecimal128";
 
@@ -22,6 +25,7 @@ public static class SnapshotEscapes
     public const long CanonicalNaNBits = 0x7FF8000000000000;
 
     internal static ReadOnlySpan<byte> DocumentPrefix => "{\"$teleguardDocument\":"u8;
+    internal static ReadOnlySpan<byte> ArrayPrefix => "{\"$teleguardArray\":"u8;
     internal static ReadOnlySpan<byte> DoublePrefix => "{\"$teleguardDouble\":\""u8;
     internal static ReadOnlySpan<byte> Decimal128Prefix => "{\"$teleguardDecimal128\":\""u8;
 

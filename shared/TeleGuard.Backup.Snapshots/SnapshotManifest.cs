@@ -38,6 +38,31 @@ public sealed record SnapshotManifest
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
+    /// <summary>
+    /// Names reach the target database: only what an export can produce (a hostile manifest could otherwise name a
+    /// restore's own work collections, a system collection, or one collection twice).
+    /// </summary>
+    public void EnsureRestorable()
+    {
+        foreach (var collection in Collections)
+        {
+            if (!IsRestorableCollectionName(collection.Name) || !SnapshotExporter.ExportableTypes.Contains(collection.Type ?? ""))
+            {
+                throw new InvalidDataException($"manifest.json lists a collection that no export writes: {System.Text.Json.JsonSerializer.Serialize(collection.Name)} ({collection.Type}).");
+            }
+        }
+
+        if (Collections.Select(c => c.Name).Distinct(StringComparer.Ordinal).Count() != Collections.Count)
+        {
+            throw new InvalidDataException("manifest.json lists a collection twice.");
+        }
+    }
+
+    /// <summary>A name MongoDB allows for a user collection that an export may hold (not a system or restore work collection).</summary>
+    public static bool IsRestorableCollectionName(string? name) =>
+        !string.IsNullOrEmpty(name) && !name.Contains('\0') && !name.Contains('$') && System.Text.Encoding.UTF8.GetByteCount(name) <= 255
+        && !name.StartsWith("system.", StringComparison.Ordinal) && !RestoreWorkCollections.IsWorkCollection(name);
+
     public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions);
 
     public static SnapshotManifest Parse(ReadOnlySpan<byte> json)
@@ -67,6 +92,8 @@ public sealed record SnapshotManifest
         {
             throw new InvalidDataException("manifest.json lists a collection without its files.");
         }
+
+        manifest.EnsureRestorable();
 
         return manifest;
     }

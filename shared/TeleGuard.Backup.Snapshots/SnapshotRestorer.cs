@@ -47,6 +47,13 @@ public sealed class SnapshotRestorer(ILogger logger)
     /// <summary>One insert carries at most this much (the server's message limit is 48 MB).</summary>
     public const int MaxBatchBytes = 16 * 1024 * 1024;
 
+    /// <summary>The collection options (listCollections' <c>options</c>) a restore passes to <c>create</c>.</summary>
+    public static readonly IReadOnlySet<string> CollectionOptions = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "capped", "size", "max", "storageEngine", "validator", "validationLevel", "validationAction", "indexOptionDefaults",
+        "viewOn", "pipeline", "collation", "timeseries", "expireAfterSeconds", "clusteredIndex", "changeStreamPreAndPostImages",
+    };
+
     public const string Created = "create";
     public const string Replaced = "replace";
     public const string Refused = "refuse";
@@ -55,9 +62,56 @@ public sealed class SnapshotRestorer(ILogger logger)
         string snapshotDirectory, SnapshotManifest manifest, IMongoClient client, string databaseName, RestoreOptions options,
         Action<string>? progress, CancellationToken cancellationToken)
     {
+        manifest.EnsureRestorable();
         var report = Serialized(progress);
         var collections = Select(manifest, options, report);
         var database = client.GetDatabase(databaseName);
+        if (options.DryRun)
+        {
+            await DescribeInterruptedRunsAsync(database, report, cancellationToken);
+            var dryPlan = await PlanAsync(database, collections, cancellationToken);
+            return dryPlan.Select(p => DescribeDryRun(p, options, report)).ToList();
+        }
+
+        var run = RestoreWorkCollections.NewRunId();
+        await using var lease = await RestoreLease.TakeAsync(database, run, cancellationToken);
+        // What killed restores left is undone first, so that the plan sees the target as it really is.
+        foreach (var line in await RecoverInterruptedRunsAsync(database, run, cancellationToken))
+        {
+            report?.Invoke(line);
+            logger.LogWarning("Restore into {Database}: {Recovery}", databaseName, line);
+        }
+
+        var plan = await PlanAsync(database, collections, cancellationToken);
+        var occupied = plan.Where(p => p.Occupied).ToList();
+        if (occupied.Count > 0 && !options.Drop)
+        {
+            throw new InvalidOperationException(
+                $"Refusing to restore into non-empty collections of {databaseName}: {string.Join(", ", occupied.Select(p => p.Collection.Name))}. Use --drop to replace them.");
+        }
+
+        var restored = new RestoredCollection[plan.Count];
+        try
+        {
+            await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.ParallelCollections), CancellationToken = cancellationToken },
+                async (item, ct) => restored[item.Index - 1] = await StageAsync(snapshotDirectory, manifest, database, run, item, options, report, ct));
+        }
+        catch
+        {
+            // Nothing of the target was touched: only this run's work collections exist, and go.
+            await RestoreWorkCollections.DropRunAsync(database, run, CancellationToken.None);
+            throw;
+        }
+
+        await RestoreSwap.SwapInAsync(database, run,
+            plan.Select(p => new SwapItem(p.Index, p.Collection.Name, p.Collection.Type, p.TypeBefore, p.ViewDefinitionBefore)).ToList(),
+            refuseNonEmpty: !options.Drop);
+        report?.Invoke($"swapped in {plan.Count} collections");
+        return restored;
+    }
+
+    private static async Task<List<PlannedCollection>> PlanAsync(IMongoDatabase database, IReadOnlyList<CollectionEntry> collections, CancellationToken cancellationToken)
+    {
         var existing = await ListCollectionsAsync(database, cancellationToken);
         var plan = new List<PlannedCollection>();
         foreach (var (collection, index) in collections.Select((c, i) => (c, i)))
@@ -73,46 +127,41 @@ public sealed class SnapshotRestorer(ILogger logger)
             plan.Add(new PlannedCollection(collection, index + 1, before, documentsBefore));
         }
 
-        var occupied = plan.Where(p => p.Occupied).ToList();
-        if (options.DryRun)
+        return plan;
+    }
+
+    // Runs other than this one are dead (this run holds the lease): roll back a swap that was cut off, drop the rest.
+    private static async Task<List<string>> RecoverInterruptedRunsAsync(IMongoDatabase database, string currentRun, CancellationToken cancellationToken)
+    {
+        var names = await RestoreWorkCollections.ListNamesAsync(database, cancellationToken);
+        var report = new List<string>();
+        foreach (var run in names.Select(RestoreWorkCollections.RunOf).OfType<string>().Where(r => r != currentRun).Distinct().Order(StringComparer.Ordinal))
         {
-            var stale = existing.Keys.Count(RestoreWorkCollections.IsWorkCollection);
-            if (stale > 0)
+            var leftovers = names.Count(n => RestoreWorkCollections.RunOf(n) == run);
+            if (names.Contains(RestoreWorkCollections.SwapMarker(run)))
             {
-                report?.Invoke($"would remove {stale} temporary collections left by an interrupted restore");
+                var putBack = await RestoreSwap.RollBackAsync(database, run, cancellationToken);
+                report.Add($"an interrupted restore (run {run}) was in the middle of its swap: {putBack} collections were put back as they were, and its temporary collections removed");
             }
-
-            return plan.Select(p => DescribeDryRun(p, options, report)).ToList();
+            else
+            {
+                await RestoreWorkCollections.DropRunAsync(database, run, cancellationToken);
+                report.Add($"removed {leftovers} temporary collections left by an interrupted restore (run {run})");
+            }
         }
 
-        if (occupied.Count > 0 && !options.Drop)
+        return report;
+    }
+
+    private static async Task DescribeInterruptedRunsAsync(IMongoDatabase database, Action<string>? report, CancellationToken cancellationToken)
+    {
+        var names = await RestoreWorkCollections.ListNamesAsync(database, cancellationToken);
+        foreach (var run in names.Select(RestoreWorkCollections.RunOf).OfType<string>().Distinct().Order(StringComparer.Ordinal))
         {
-            throw new InvalidOperationException(
-                $"Refusing to restore into non-empty collections of {databaseName}: {string.Join(", ", occupied.Select(p => p.Collection.Name))}. Use --drop to replace them.");
+            report?.Invoke(names.Contains(RestoreWorkCollections.SwapMarker(run))
+                ? $"a restore (run {run}) was cut off in the middle of its swap: the next restore first puts back what it had moved aside"
+                : $"a restore (run {run}) left {names.Count(n => RestoreWorkCollections.RunOf(n) == run)} temporary collections: the next restore removes them");
         }
-
-        foreach (var line in await RestoreWorkCollections.RecoverStaleAsync(database, cancellationToken))
-        {
-            report?.Invoke(line);
-            logger.LogWarning("Restore into {Database}: {Recovery}", databaseName, line);
-        }
-
-        var run = RestoreWorkCollections.NewRunId();
-        var restored = new RestoredCollection[plan.Count];
-        try
-        {
-            await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.ParallelCollections), CancellationToken = cancellationToken },
-                async (item, ct) => restored[item.Index - 1] = await StageAsync(snapshotDirectory, manifest, database, run, item, options, report, ct));
-        }
-        catch
-        {
-            // Nothing of the target was touched: only this run's work collections exist, and go.
-            await DropRunAsync(database, run, CancellationToken.None);
-            throw;
-        }
-
-        await SwapAsync(database, run, plan, report);
-        return restored;
     }
 
     // Without --collections, everything but the live backups_meta.
@@ -165,7 +214,16 @@ public sealed class SnapshotRestorer(ILogger logger)
         var create = new BsonDocument("create", staged);
         foreach (var option in metadata["options"].AsBsonDocument)
         {
-            create[option.Name] = option.Value;
+            // Only what listCollections reports as a collection's options: a hostile metadata file cannot smuggle in
+            // another command's fields (another collection's name, a write concern, $-fields).
+            if (CollectionOptions.Contains(option.Name))
+            {
+                create[option.Name] = option.Value;
+            }
+            else
+            {
+                report?.Invoke($"{collection.Name}: option '{option.Name}' is not one this version restores; left out");
+            }
         }
 
         try
@@ -184,7 +242,7 @@ public sealed class SnapshotRestorer(ILogger logger)
         }
 
         var target = database.GetCollection<RawBsonDocument>(staged);
-        var inserted = await InsertAsync(snapshotDirectory, collection, target, options, cancellationToken);
+        var inserted = await InsertAsync(snapshotDirectory, manifest, collection, target, options, cancellationToken);
         var indexes = metadata["indexes"].AsBsonArray
             .Select(i => i.AsBsonDocument)
             .Where(i => i.GetValue("name", "").AsString != "_id_")
@@ -211,7 +269,7 @@ public sealed class SnapshotRestorer(ILogger logger)
     }
 
     // Decodes the parts straight into BSON and inserts them in batches, one batch in flight while the next is decoded.
-    private static async Task<long> InsertAsync(string snapshotDirectory, CollectionEntry collection, IMongoCollection<RawBsonDocument> target,
+    private static async Task<long> InsertAsync(string snapshotDirectory, SnapshotManifest manifest, CollectionEntry collection, IMongoCollection<RawBsonDocument> target,
         RestoreOptions options, CancellationToken cancellationToken)
     {
         // Order does not matter to a collection (reads sort by _id); a time-series collection buckets measurements as they come.
@@ -231,19 +289,35 @@ public sealed class SnapshotRestorer(ILogger logger)
             batchBytes = 0;
         }
 
-        await SnapshotContent.DecodeAsync(snapshotDirectory, collection, async (bson, _) =>
+        try
         {
-            if (batch.Count > 0 && (batch.Count >= options.BatchSize || batchBytes + bson.Length > MaxBatchBytes))
+            await SnapshotContent.DecodeAsync(snapshotDirectory, manifest, collection, async (bson, _) =>
+            {
+                if (batch.Count > 0 && (batch.Count >= options.BatchSize || batchBytes + bson.Length > MaxBatchBytes))
+                {
+                    await SendAsync();
+                }
+
+                batch.Add(new RawBsonDocument(bson.ToArray()));
+                batchBytes += bson.Length;
+            }, cancellationToken);
+            if (batch.Count > 0)
             {
                 await SendAsync();
             }
-
-            batch.Add(new RawBsonDocument(bson.ToArray()));
-            batchBytes += bson.Length;
-        }, cancellationToken);
-        if (batch.Count > 0)
+        }
+        finally
         {
-            await SendAsync();
+            // An insert still in flight must land (or fail) before the caller drops the work collection, or it would
+            // recreate it after the drop.
+            try
+            {
+                await pending;
+            }
+            catch (Exception)
+            {
+                // The failure that matters is the one being thrown; the successful path awaits it again below.
+            }
         }
 
         await pending;
@@ -290,84 +364,6 @@ public sealed class SnapshotRestorer(ILogger logger)
         {
             throw new InvalidDataException(
                 $"Collection {collection.Name}: what the target stored differs from the snapshot ({documents} documents read back, {collection.Documents} in the snapshot); nothing was swapped in.");
-        }
-    }
-
-    // Puts every staged collection under its name. The swap marker lists what is replaced, so a swap that fails (or is
-    // killed) is undone (now, or by the next restore); dropping the marker is the commit.
-    private async Task SwapAsync(IMongoDatabase database, string run, IReadOnlyList<PlannedCollection> plan, Action<string>? report)
-    {
-        var swapPlan = new SwapPlan(plan.Select(p => new SwapItem(p.Index, p.Collection.Name, p.TypeBefore, p.ViewDefinitionBefore)).ToList());
-        var marker = RestoreWorkCollections.SwapMarker(run);
-        await database.GetCollection<BsonDocument>(marker).InsertOneAsync(swapPlan.ToBson(), cancellationToken: CancellationToken.None);
-        try
-        {
-            foreach (var item in plan)
-            {
-                var name = item.Collection.Name;
-                var staged = RestoreWorkCollections.Staged(run, item.Index);
-                if (item.TypeBefore == SnapshotExporter.ViewType)
-                {
-                    await database.DropCollectionAsync(name, CancellationToken.None);
-                }
-                else if (item.TypeBefore is not null)
-                {
-                    await RestoreWorkCollections.MoveAsync(database, name, RestoreWorkCollections.Replaced(run, item.Index), CancellationToken.None);
-                }
-
-                if (item.Collection.Type == SnapshotExporter.ViewType)
-                {
-                    // A view cannot be renamed: the staged one proved the definition is accepted; create it under its name.
-                    var definition = await ViewDefinitionAsync(database, staged, name);
-                    await database.DropCollectionAsync(staged, CancellationToken.None);
-                    await database.RunCommandAsync<BsonDocument>(definition, cancellationToken: CancellationToken.None);
-                }
-                else
-                {
-                    await RestoreWorkCollections.MoveAsync(database, staged, name, CancellationToken.None);
-                }
-            }
-        }
-        catch (Exception e)
-        {
-            logger.LogError("Restore into {Database} failed while swapping collections in ({Error}); putting back what was there",
-                database.DatabaseNamespace.DatabaseName, e.Message);
-            try
-            {
-                var names = await (await database.ListCollectionNamesAsync()).ToListAsync();
-                await RestoreWorkCollections.RollBackAsync(database, run, swapPlan, names, CancellationToken.None);
-                await DropRunAsync(database, run, CancellationToken.None);
-            }
-            catch (Exception rollback)
-            {
-                throw new InvalidOperationException(
-                    $"The restore failed while swapping collections in ({e.Message}) and could not put them back yet ({rollback.Message}); the next restore into {database.DatabaseNamespace.DatabaseName} puts them back (run {run}).", e);
-            }
-
-            throw new InvalidOperationException($"The restore failed while swapping collections in ({e.Message}); the target's collections were put back as they were.", e);
-        }
-
-        await database.DropCollectionAsync(marker, CancellationToken.None); // the commit
-        await DropRunAsync(database, run, CancellationToken.None);
-        report?.Invoke($"swapped in {plan.Count} collections");
-    }
-
-    private static async Task<BsonDocument> ViewDefinitionAsync(IMongoDatabase database, string view, string createAs)
-    {
-        var info = await (await database.ListCollectionsAsync(new ListCollectionsOptions { Filter = new BsonDocument("name", view) }))
-            .FirstAsync();
-        var create = new BsonDocument("create", createAs);
-        create.AddRange(info.GetValue("options", new BsonDocument()).AsBsonDocument);
-        return create;
-    }
-
-    private static async Task DropRunAsync(IMongoDatabase database, string run, CancellationToken cancellationToken)
-    {
-        var prefix = $"{RestoreWorkCollections.Prefix}{run}.";
-        var names = await (await database.ListCollectionNamesAsync(cancellationToken: cancellationToken)).ToListAsync(cancellationToken);
-        foreach (var name in names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
-        {
-            await database.DropCollectionAsync(name, cancellationToken);
         }
     }
 

@@ -60,6 +60,10 @@ public sealed class StagedRestoreTests : IDisposable
 
         proxy.StopStalling();
         Assert.Equal(before, await DescribeAsync(target, includeWorkCollections: false));
+        var refused = await CliProcess.RunAsync(Environment(), Timeout, "restore", "--from", "file", "--path", folder, "--to-uri", targetUri, "--drop");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("Another restore into", refused.Output); // the killed one's lease has not lapsed yet
+        await ExpireLeaseAsync(target);
 
         var next = await CliProcess.RunAsync(Environment(), Timeout, "restore", "--from", "file", "--path", folder, "--to-uri", targetUri, "--drop");
         Assert.True(next.ExitCode == 0, next.Output);
@@ -116,29 +120,49 @@ public sealed class StagedRestoreTests : IDisposable
     public async Task A_restore_killed_in_the_middle_of_its_swap_is_rolled_back_by_the_next_restore()
     {
         var folder = await ExportSourceAsync(marker: null);
+        var corrupt = await ExportSourceAsync(marker: null);
+        CorruptLineKeepingHashes(corrupt, "big", lineNumber: 10, "{\"$numberInt\":\"9\"}", "{\"$numberInt\":\"x\"}");
         var (targetUri, target) = await TargetWithOtherDataAsync();
         var before = await DescribeAsync(target);
+
+        // Killed while "big" is moved aside: the next restore puts it back first; this one then fails on a bad line,
+        // so nothing else changes.
+        await KillInTheMiddleOfTheSwapAsync(targetUri, target, folder);
+        Assert.NotEqual(before, await DescribeAsync(target, includeWorkCollections: false)); // half swapped: "big" is missing
+        var next = await CliProcess.RunAsync(Environment(), Timeout, "restore", "--from", "file", "--path", corrupt, "--to-uri", targetUri, "--drop");
+        Assert.Equal(1, next.ExitCode);
+        Assert.Contains("was in the middle of its swap: 1 collections were put back", next.Output);
+        Assert.Equal(before, await DescribeAsync(target));
+
+        // Killed again; this time the next restore puts "big" back and then restores the snapshot over it.
+        await KillInTheMiddleOfTheSwapAsync(targetUri, target, folder);
+        var good = await CliProcess.RunAsync(Environment(), Timeout, "restore", "--from", "file", "--path", folder, "--to-uri", targetUri, "--drop");
+        Assert.True(good.ExitCode == 0, good.Output);
+        Assert.Contains("was in the middle of its swap: 1 collections were put back", good.Output);
+        Assert.Equal(BigDocuments, await target.GetCollection<BsonDocument>("big").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
+        Assert.Equal(["big", "empty", "other", "users"], (await ListAsync(target)).Order(StringComparer.Ordinal));
+    }
+
+    // Runs a --drop restore whose second renameCollection (the staged "big" under its name) is held, and kills it there.
+    private static async Task KillInTheMiddleOfTheSwapAsync(string targetUri, IMongoDatabase target, string folder)
+    {
         var appName = $"kill-{Guid.NewGuid():N}"[..20];
-        // The second renameCollection (the staged "big" under its name) is held until the process is killed, then fails.
         await using (await FailPoint.SetAsync(targetUri, appName, ["renameCollection"], new BsonDocument("skip", 1),
                          new BsonDocument { { "blockConnection", true }, { "blockTimeMS", 20_000 }, { "errorCode", 11600 } }))
         {
             using var restore = CliProcess.Start(Environment(), "restore", "--from", "file", "--path", folder, "--to-uri", WithAppName(targetUri, appName), "--drop");
-            // The first collection was moved aside and the marker written: the swap is under way.
             await WaitUntilAsync(async () => (await ListAsync(target)).Any(n => n.Contains(".old.", StringComparison.Ordinal)), "a collection moved aside", restore);
             Assert.Contains(await ListAsync(target), n => n.EndsWith(".swap", StringComparison.Ordinal));
             restore.Kill();
         }
 
-        Assert.NotEqual(before, await DescribeAsync(target, includeWorkCollections: false)); // half swapped: "big" is missing
-
-        // The next restore puts it back before anything else; this one then fails on a bad line, so nothing else changes.
-        CorruptLineKeepingHashes(folder, "big", lineNumber: 10, "{\"$numberInt\":\"9\"}", "{\"$numberInt\":\"x\"}");
-        var next = await CliProcess.RunAsync(Environment(), Timeout, "restore", "--from", "file", "--path", folder, "--to-uri", targetUri, "--drop");
-        Assert.Equal(1, next.ExitCode);
-        Assert.Contains("was in the middle of its swap", next.Output);
-        Assert.Equal(before, await DescribeAsync(target));
+        await ExpireLeaseAsync(target);
     }
+
+    // A killed restore's lease lapses a minute after its last renewal; let that minute pass.
+    private static Task ExpireLeaseAsync(IMongoDatabase target) =>
+        target.GetCollection<BsonDocument>(RestoreWorkCollections.LeaseCollection).UpdateOneAsync(
+            new BsonDocument("_id", "restore"), new BsonDocument("$set", new BsonDocument("until", DateTime.UtcNow.AddSeconds(-1))));
 
     [Fact]
     public async Task A_dry_run_reports_every_collection_also_for_a_non_empty_target_and_writes_nothing()

@@ -118,7 +118,7 @@ public sealed class SnapshotExporterTests : IDisposable
     [InlineData("{ name: 'v', type: 'view' }", null)]
     [InlineData("{ name: 't', type: 'timeseries' }", null)]
     [InlineData("{ name: 'f', type: 'future-kind' }", "collections of type 'future-kind' are not supported")]
-    [InlineData("{ name: 'n', type: null }", "collections of type 'BsonNull' are not supported")]
+    [InlineData("{ name: 'n', type: null }", "collections of type <Null> are not supported")]
     public void A_collection_of_a_type_the_exporter_does_not_know_is_skipped_with_a_reason(string listCollectionsEntry, string? reason)
     {
         var skip = SnapshotExporter.SkipReason(BsonDocument.Parse(listCollectionsEntry));

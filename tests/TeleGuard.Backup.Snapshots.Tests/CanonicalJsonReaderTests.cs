@@ -88,8 +88,8 @@ public sealed class CanonicalJsonReaderTests
 
     [Theory]
     [InlineData("{\"a\":{\"$numberLong\":\"5\",\"x\":1}}", "canonical keys")]
-    [InlineData("{\"a\":{\"$regex\":\"a\",\"$options\":\"i\"}}", "unknown type wrapper '$regex'")]
-    [InlineData("{\"a\":{\"$uuid\":\"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}}", "unknown type wrapper '$uuid'")]
+    [InlineData("{\"a\":{\"$regex\":\"a\",\"$options\":\"i\"}}", "unknown type wrapper \"$regex\"")]
+    [InlineData("{\"a\":{\"$uuid\":\"73ffd264-44b3-4c69-90e8-e7d1dfc035d4\"}}", "unknown type wrapper \"$uuid\"")]
     [InlineData("{\"a\":{\"$date\":\"2020-01-01T00:00:00Z\"}}", "'{' was expected")]
     [InlineData("{\"a\":1}", "no bare numbers")]
     [InlineData("{\"a\":{\"$numberInt\":\"+5\"}}", "canonical 32-bit")]
@@ -118,6 +118,32 @@ public sealed class CanonicalJsonReaderTests
         var line = string.Concat(Enumerable.Repeat("{\"a\":", 5000)) + "null" + new string('}', 5000);
         var error = Assert.Throws<FormatException>(() => new CanonicalJsonReader().Decode(Encoding.UTF8.GetBytes(line)));
         Assert.Contains("nested deeper", error.Message);
+    }
+
+    [Fact]
+    public void A_chain_of_code_with_scope_beyond_the_limit_is_refused_without_exhausting_the_stack()
+    {
+        var line = "{\"a\":" + string.Concat(Enumerable.Repeat("{\"$code\":\"\",\"$scope\":", 5000)) + "{}" + new string('}', 5001);
+        var error = Assert.Throws<FormatException>(() => new CanonicalJsonReader().Decode(Encoding.UTF8.GetBytes(line)));
+        Assert.Contains("nested deeper", error.Message);
+    }
+
+    [Fact]
+    public void An_array_whose_keys_are_not_its_indexes_keeps_its_keys()
+    {
+        var array = Raw.Document((0x02, "1", Raw.String("x")), (0x02, "0", Raw.String("y")), (0x10, "$k", Raw.Int32(3)));
+        var bson = Raw.Document((0x10, "_id", Raw.Int32(1)), (0x04, "a", array), (0x04, "ok", Raw.Document((0x10, "0", Raw.Int32(5)))));
+        Assert.Equal("{\"_id\":{\"$numberInt\":\"1\"},\"a\":{\"$teleguardArray\":{\"1\":\"x\",\"0\":\"y\",\"$k\":{\"$numberInt\":\"3\"}}},"
+            + "\"ok\":[{\"$numberInt\":\"5\"}]}\n", Write(bson));
+        Assert.Equal(Convert.ToHexString(bson), Convert.ToHexString(RoundTrip(bson)));
+    }
+
+    [Fact]
+    public void Hostile_text_in_a_line_reaches_error_messages_escaped()
+    {
+        var error = Assert.Throws<FormatException>(() => new CanonicalJsonReader().Decode("{\"a\":{\"$\u001b[31mRED\nline\":1}}"u8));
+        Assert.DoesNotContain('\u001b', error.Message);
+        Assert.DoesNotContain('\n', error.Message);
     }
 
     [Fact]
