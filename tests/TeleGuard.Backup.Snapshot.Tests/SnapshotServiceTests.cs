@@ -135,8 +135,10 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
-        Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
-            "export folders are removed once the artifact is stored");
+        // The export folder goes once the artifact is stored and announced (just after the record says created).
+        await TestHosts.EventuallyAsync(() => Task.FromResult(
+                Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any() ? null : "gone"),
+            TimeSpan.FromSeconds(30), "export folders to be removed once the artifact is stored");
     }
 
     [Fact]
