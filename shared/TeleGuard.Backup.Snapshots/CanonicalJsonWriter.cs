@@ -158,6 +158,17 @@ public sealed class CanonicalJsonWriter
     // Writes the value of the given type that starts at position; returns the position after it.
     private int WriteValue(ReadOnlySpan<byte> bson, int position, byte type, int depth)
     {
+        // Fixed-width values must fit in what is left: a truncated document is a FormatException, never an index error.
+        Need(bson, position, type switch
+        {
+            0x01 or 0x09 or 0x11 or 0x12 => 8,
+            0x07 => 12,
+            0x08 => 1,
+            0x10 => 4,
+            0x13 => 16,
+            0x05 => 5,
+            _ => 0,
+        });
         switch (type)
         {
             case 0x01: // double
@@ -177,6 +188,12 @@ public sealed class CanonicalJsonWriter
                 {
                     var length = ReadInt32(bson, position);
                     var subType = bson[position + 4];
+                    if (length < 0)
+                    {
+                        throw new FormatException($"Invalid BSON binary length {length}.");
+                    }
+
+                    Need(bson, position + 5, length);
                     var payload = bson.Slice(position + 5, length);
                     if (subType == 0x02)
                     {
@@ -238,6 +255,7 @@ public sealed class CanonicalJsonWriter
                     Append("{\"$dbPointer\":{\"$ref\":"u8);
                     WriteString(ns);
                     Append(",\"$id\":{\"$oid\":\""u8);
+                    Need(bson, next, 12);
                     WriteHex(bson.Slice(next, 12));
                     Append("\"}}}"u8);
                     return next + 12;
@@ -462,6 +480,14 @@ public sealed class CanonicalJsonWriter
         }
     }
 
+    private static void Need(ReadOnlySpan<byte> bson, int position, int count)
+    {
+        if (position < 0 || (long)position + count > bson.Length)
+        {
+            throw new FormatException("BSON truncated: a value runs past the end of the document.");
+        }
+    }
+
     private static int ReadInt32(ReadOnlySpan<byte> bson, int position)
     {
         if (position < 0 || position + 4 > bson.Length)
@@ -486,6 +512,7 @@ public sealed class CanonicalJsonWriter
 
     private static ReadOnlySpan<byte> ReadCString(ReadOnlySpan<byte> bson, int position, out int next)
     {
+        Need(bson, position, 1);
         var length = bson[position..].IndexOf((byte)0);
         if (length < 0)
         {

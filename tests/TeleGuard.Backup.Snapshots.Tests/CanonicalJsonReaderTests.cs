@@ -154,6 +154,12 @@ public sealed class CanonicalJsonReaderTests
         Assert.Contains("boolean byte 0x02", error.Message);
         Assert.Throws<FormatException>(() => writer.WriteLine(Raw.Document((0x05, "old", [.. Raw.Int32(7), 0x02, .. Raw.Int32(4), 1, 2, 3]))));
         Assert.Throws<FormatException>(() => writer.WriteLine(Raw.Document((0x02, "bad", [.. Raw.Int32(2), 0xC3, 0]))));
+        // Truncated values (the specification corpus's decode errors): a binary longer than its document, a negative
+        // binary length, a date and an ObjectId cut short.
+        Assert.Throws<FormatException>(() => writer.WriteLine(Convert.FromHexString("1D000000057800FF0000000573FFD26444B34C6990E8E7D1DFC035D400")));
+        Assert.Throws<FormatException>(() => writer.WriteLine(Convert.FromHexString("0D000000057800FFFFFFFF0000")));
+        Assert.Throws<FormatException>(() => writer.WriteLine(Convert.FromHexString("0C0000000961001234567800")));
+        Assert.Throws<FormatException>(() => writer.WriteLine(Convert.FromHexString("160000000C61000300000061620056E1FC72E0C91700")));
     }
 
     /// <summary>Builds BSON by hand, for values <see cref="BsonDocument"/> cannot hold as they are.</summary>
