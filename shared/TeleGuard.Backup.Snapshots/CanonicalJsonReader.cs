@@ -123,7 +123,7 @@ public sealed class CanonicalJsonReader
         {
             var keyEnd = afterBrace;
             var key = ReadString(json, ref keyEnd);
-            if (key.Length > 0 && key[0] == (byte)'$')
+            if (key.Length > 0 && key[0] == (byte)'$' && !key.SequenceEqual("$ref"u8)) // a DBRef is a document
             {
                 var wrapper = WrapperOf(key);
                 if (wrapper == Wrapper.Unknown)

@@ -97,7 +97,7 @@ public sealed class CanonicalJsonWriter
         var position = offset + 4;
         // A document whose first field name starts with '$' would read back as a type wrapper: wrap it. The escaped
         // array's object holds its keys literally, whatever they look like.
-        var escaped = container == Container.EscapedArray || (container == Container.Document && position < end && bson[position + 1] == (byte)'$');
+        var escaped = container == Container.EscapedArray || (container == Container.Document && position < end && NeedsEscape(bson[(position + 1)..end]));
         if (escaped)
         {
             Append(container == Container.EscapedArray ? SnapshotEscapes.ArrayPrefix : SnapshotEscapes.DocumentPrefix);
@@ -154,6 +154,10 @@ public sealed class CanonicalJsonWriter
 
         return size;
     }
+
+    // A first field name starting with '$' would read as a type wrapper; "$ref" (a DBRef) reads as a document everywhere.
+    private static bool NeedsEscape(ReadOnlySpan<byte> firstName) =>
+        firstName.Length > 0 && firstName[0] == (byte)'$' && !firstName.StartsWith("$ref\0"u8);
 
     // Writes the value of the given type that starts at position; returns the position after it.
     private int WriteValue(ReadOnlySpan<byte> bson, int position, byte type, int depth)

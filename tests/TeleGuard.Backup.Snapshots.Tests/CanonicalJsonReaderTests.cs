@@ -62,6 +62,15 @@ public sealed class CanonicalJsonReaderTests
     }
 
     [Fact]
+    public void A_dbref_stays_plain_extended_json_other_tools_read()
+    {
+        var bson = Raw.Document((0x03, "owner", Raw.Document((0x02, "$ref", Raw.String("users")), (0x10, "$id", Raw.Int32(7)), (0x02, "$db", Raw.String("app")))),
+            (0x03, "odd", Raw.Document((0x10, "$ref", Raw.Int32(1)), (0x02, "$numberLong", Raw.String("5")))));
+        Assert.Equal("{\"owner\":{\"$ref\":\"users\",\"$id\":{\"$numberInt\":\"7\"},\"$db\":\"app\"},\"odd\":{\"$ref\":{\"$numberInt\":\"1\"},\"$numberLong\":\"5\"}}\n", Write(bson));
+        Assert.Equal(Convert.ToHexString(bson), Convert.ToHexString(RoundTrip(bson)));
+    }
+
+    [Fact]
     public void Nan_keeps_its_bits_and_canonical_nan_means_the_quiet_positive_nan()
     {
         foreach (var bits in new[] { 0x7FF8000000000000, unchecked((long)0xFFF8000000000000), 0x7FF8000000000012, 0x7FF0000000000001 })
