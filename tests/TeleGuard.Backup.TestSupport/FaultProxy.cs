@@ -20,6 +20,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _refusing;
     private volatile string? _stallMarker;
+    private volatile bool _forwardHeld;
+    private TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _stalled;
 
     private FaultProxy(string targetHost, int targetPort)
@@ -79,7 +81,24 @@ public sealed class FaultProxy : IAsyncDisposable
     public void StallRequestsContaining(string marker)
     {
         _stalled = 0;
+        _forwardHeld = false;
         _stallMarker = marker;
+    }
+
+    /// <summary>Holds requests containing <paramref name="marker"/> (a slow server) until <see cref="ReleaseHeld"/> forwards them.</summary>
+    public void HoldRequestsContaining(string marker)
+    {
+        _stalled = 0;
+        _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _forwardHeld = true;
+        _stallMarker = marker;
+    }
+
+    /// <summary>Forwards the held requests, and lets new ones through.</summary>
+    public void ReleaseHeld()
+    {
+        _stallMarker = null;
+        _release.TrySetResult();
     }
 
     /// <summary>New requests go through again; those already held stay held until their client goes away.</summary>
@@ -161,6 +180,13 @@ public sealed class FaultProxy : IAsyncDisposable
             if (inspect && _stallMarker is { } marker && Encoding.Latin1.GetString(buffer, 0, read).Contains(marker, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _stalled);
+                if (_forwardHeld)
+                {
+                    await _release.Task.WaitAsync(_stop.Token);
+                    await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                    continue;
+                }
+
                 // Swallow whatever else the client sends until it goes away; the server never sees the request.
                 while (await from.ReadAsync(buffer, _stop.Token) > 0)
                 {
