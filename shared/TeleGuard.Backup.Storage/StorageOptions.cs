@@ -11,6 +11,12 @@ public sealed class MongoOptions : EnvironmentOptions
     public string ConnectionString { get; private set; } = "";
     public string DatabaseName { get; private set; } = "";
 
+    /// <summary>
+    /// The database being backed up, named without credentials: its name and a hash of its servers and replica set.
+    /// State that several deployments may share (keys in one Redis) carries it, so they never collide.
+    /// </summary>
+    public string DatabaseIdentity { get; private set; } = "";
+
     protected override void Read(SettingsReader settings)
     {
         ConnectionString = settings.Required(UriVariable);
@@ -27,6 +33,10 @@ public sealed class MongoOptions : EnvironmentOptions
             {
                 settings.Fail(UriVariable, "must name the database in its path, e.g. mongodb://host:27017/teleguard");
             }
+
+            var servers = string.Join(",", url.Servers.Select(s => $"{s.Host}:{s.Port}".ToLowerInvariant()).Order(StringComparer.Ordinal));
+            var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{servers}/{url.ReplicaSetName}/{DatabaseName}"));
+            DatabaseIdentity = $"{DatabaseName}.{Convert.ToHexStringLower(hash)[..12]}";
         }
         catch (Exception)
         {

@@ -116,7 +116,7 @@ public sealed class OutageTests
             await using var scope = host.Services.CreateAsyncScope();
             return await scope.ServiceProvider.GetRequiredService<SlotRequester>().RequestAsync(ScheduleKind.Backup, slot, "schedule", CancellationToken.None);
         }));
-        Assert.Equal([true, true], published); // no lock service: both publish, the snapshot id makes it one snapshot
+        Assert.Equal([SlotRequest.Published, SlotRequest.Published], published); // no lock service: both publish, the snapshot id makes it one snapshot
 
         var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(slot);
         var record = await pipeline.FinishedAsync(id, Timeout);
