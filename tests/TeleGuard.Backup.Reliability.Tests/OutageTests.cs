@@ -123,7 +123,7 @@ public sealed class OutageTests
         Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
         pipeline.AssertExactlyOneCopyEverywhere(record);
         Assert.Equal(1, record.Export!.Attempts);
-        var files = pipeline.Database.GetCollection<BsonDocument>("teleguard_artifacts.files");
+        var files = pipeline.Database.Client.GetDatabase(pipeline.Database.DatabaseNamespace.DatabaseName + "_backup").GetCollection<BsonDocument>("teleguard_artifacts.files");
         Assert.Equal(1, await files.CountDocumentsAsync(Builders<BsonDocument>.Filter.Regex("filename", new BsonRegularExpression(id))));
         Assert.Contains("Redis", pipeline.Logs.All);
     }
