@@ -30,6 +30,7 @@ public static class BackupHostingExtensions
         builder.Services.AddEnvironmentOptions<RetentionOptions>();
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddSingleton<BackupMetrics>();
+        builder.Services.AddSingleton<CleanupReporter>();
         builder.Services.AddHostedService<LastCompleteSnapshotProbe>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddMeter(BackupMetrics.MeterName).AddPrometheusExporter())
