@@ -3,7 +3,7 @@ using TeleGuard.Backup.Configuration;
 
 namespace TeleGuard.Backup.Storage;
 
-/// <summary><c>MONGODB_URI</c>: the database to back up, which also holds <c>backups_meta</c> and (by default) the artifacts.</summary>
+/// <summary><c>MONGODB_URI</c>: the database to back up, which also holds <c>backups_meta</c> (artifacts never: see <see cref="ArtifactStoreOptions"/>).</summary>
 public sealed class MongoOptions : EnvironmentOptions
 {
     public const string UriVariable = "MONGODB_URI";
