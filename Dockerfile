@@ -18,8 +18,9 @@ ENV ASSEMBLY=${ASSEMBLY} \
     LOG_FORMAT=json
 WORKDIR /app
 COPY --from=build /app .
-# The working directory (git clones, temporary archives) lives on a volume owned by the image's non-root user.
-RUN mkdir -p /var/lib/teleguard && chown "$APP_UID" /var/lib/teleguard
+# The working directory (git clones, temporary archives) and the artifact directory (compose's shared artifact store)
+# live on volumes owned by the image's non-root user (a new named volume takes the ownership of the image's folder).
+RUN mkdir -p /var/lib/teleguard /var/lib/teleguard-artifacts && chown "$APP_UID" /var/lib/teleguard /var/lib/teleguard-artifacts
 USER $APP_UID
 # /health/live over plain bash (the runtime image has no curl).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -19,6 +19,9 @@ public static class CommandLine
           snapshot [--wait] [--timeout SECONDS]
                                        request a snapshot now; --wait prints the outcome per destination.
                                        Without RABBITMQ_URI the pipeline runs in this process and the command waits.
+          cleanup [--wait] [--timeout SECONDS]
+                                       apply retention in every destination now; --wait prints each destination's
+                                       result and exits 0 when all applied it, 1 when one failed, 3 on timeout
           status [--json] [--limit N] [--max-age-hours H]
                                        recent snapshots and each destination's outcome; with --max-age-hours, exit 3
                                        when the newest complete snapshot is older than H hours (or there is none)
@@ -53,6 +56,7 @@ public static class CommandLine
             {
                 "run" => await RunCommand.ExecuteAsync(options),
                 "snapshot" => await SnapshotCommand.ExecuteAsync(options),
+                "cleanup" => await CleanupCommand.ExecuteAsync(options),
                 "status" => await StatusCommand.ExecuteAsync(options),
                 "keygen" => KeyCommands.Keygen(options),
                 "restore" => await RestoreCommands.RestoreAsync(options),

@@ -4,9 +4,14 @@ using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Snapshot;
 
-public sealed class CleanupRequestedConsumer(ArtifactRetention retention) : IConsumer<CleanupRequested>
+public sealed class CleanupRequestedConsumer(ArtifactRetention retention, CleanupReporter reporter) : IConsumer<CleanupRequested>
 {
-    public Task Consume(ConsumeContext<CleanupRequested> context) => retention.ApplyAsync(context.CancellationToken);
+    public Task Consume(ConsumeContext<CleanupRequested> context) =>
+        reporter.RunAsync(context, CleanupReporter.ArtifactStoreDestination, async cancellationToken =>
+        {
+            var removed = await retention.ApplyAsync(cancellationToken);
+            return $"removed {removed} artifact{(removed == 1 ? "" : "s")}";
+        });
 }
 
 public sealed class CleanupRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<CleanupRequestedConsumer>("teleguard-snapshot-cleanup");

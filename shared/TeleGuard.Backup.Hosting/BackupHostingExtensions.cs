@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,6 +30,7 @@ public static class BackupHostingExtensions
         builder.Services.AddEnvironmentOptions<RetentionOptions>();
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddSingleton<BackupMetrics>();
+        builder.Services.AddSingleton<CleanupReporter>();
         builder.Services.AddHostedService<LastCompleteSnapshotProbe>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddMeter(BackupMetrics.MeterName).AddPrometheusExporter())
@@ -65,8 +67,21 @@ public static class BackupHostingExtensions
             {
                 o.UseUtcTimestamp = true;
                 o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                // Text as written (only quotes, backslashes and control characters escaped), so what a line says can
+                // be searched for as it is, e.g. when checking that no secret ever appears in a log.
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
             });
         }
+
+        // A log line that cannot be written is counted and reported, never thrown at the operation that logged it.
+        builder.Services.TryAddSingleton<LogWriteFailures>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(sp => new FailSafeLoggerFactory(
+            new LoggerFactory(
+                sp.GetServices<ILoggerProvider>(),
+                sp.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
+                sp.GetService<IOptions<LoggerFactoryOptions>>(),
+                sp.GetService<IExternalScopeProvider>()),
+            sp.GetRequiredService<LogWriteFailures>())));
 
         // Every log line goes to stderr: stdout is for command output (status --json).
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);

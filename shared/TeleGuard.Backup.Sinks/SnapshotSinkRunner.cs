@@ -48,7 +48,7 @@ public sealed class SnapshotSinkRunner(
             await StopAsync(renewal, renewing);
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
-            logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location);
+            logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location.ToString());
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -87,7 +87,7 @@ public sealed class SnapshotSinkRunner(
                     return true;
                 case SinkClaim.AlreadySucceeded:
                     var existing = (await meta.GetAsync(id, context.CancellationToken))?.Sinks.GetValueOrDefault(sink);
-                    logger.LogInformation("{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do", sink, id, existing?.Location);
+                    logger.LogInformation("{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do", sink, id, existing?.Location?.ToString());
                     return false;
                 case SinkClaim.NoRecord:
                     // An announcement backups_meta does not know (lost write, or a message from elsewhere): record it so

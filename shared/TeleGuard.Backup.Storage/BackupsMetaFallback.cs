@@ -7,17 +7,25 @@ namespace TeleGuard.Backup.Storage;
 
 /// <summary>
 /// Where sink results wait while MongoDB is unreachable (SYSTEM.md §3): a Redis list of the <c>backups_meta</c> writes
-/// that could not be made, in the order they happened, replayed into MongoDB when it answers again. Each entry is an
-/// idempotent "set" (outcome, error, location) with its original time, so replaying one twice changes nothing.
+/// that could not be made, in the order they happened, replayed into MongoDB when it answers again. Each entry carries
+/// the time it was made, and applying it is conditional on the record holding nothing newer, so replaying an entry
+/// twice, late, or after a newer write changes nothing. An entry leaves the list only once applied or found obsolete;
+/// one that MongoDB refuses as invalid is moved to a second list (<c>backups_meta:refused</c>) for an operator.
 /// </summary>
 public sealed class BackupsMetaFallback(RedisConnection redis)
 {
     // Pops the head only if it is the entry just applied: two replayers may apply an entry twice, never skip one.
     private const string PopIfHeadScript = "if redis.call('lindex', KEYS[1], 0) == ARGV[1] then return redis.call('lpop', KEYS[1]) else return false end";
 
+    private const string MoveHeadScript =
+        "if redis.call('lindex', KEYS[1], 0) == ARGV[1] then redis.call('lpop', KEYS[1]); return redis.call('rpush', KEYS[2], ARGV[1]) else return false end";
+
     private static readonly JsonWriterSettings Canonical = new() { OutputMode = JsonOutputMode.CanonicalExtendedJson };
 
     private RedisKey Key => redis.Key("backups_meta:pending");
+
+    /// <summary>Entries MongoDB refused as invalid: kept, never replayed again.</summary>
+    public RedisKey RefusedKey => redis.Key("backups_meta:refused");
 
     public async Task AppendAsync(PendingMetaWrite write, CancellationToken cancellationToken)
     {
@@ -33,7 +41,7 @@ public sealed class BackupsMetaFallback(RedisConnection redis)
         {
             database = await redis.GetDatabaseAsync(cancellationToken);
             var entries = await database.ListRangeAsync(Key);
-            return entries.Select(e => PendingMetaWrite.FromBsonDocument(BsonDocument.Parse(e.ToString()))).ToList();
+            return entries.Select(e => PendingMetaWrite.TryParse(e.ToString())).OfType<PendingMetaWrite>().ToList();
         }
         catch (Exception e) when (e is RedisUnavailableException or RedisConnectionException or RedisTimeoutException)
         {
@@ -42,10 +50,12 @@ public sealed class BackupsMetaFallback(RedisConnection redis)
     }
 
     /// <summary>
-    /// Applies pending writes oldest first until the list is empty or <paramref name="apply"/> fails (MongoDB still
-    /// unreachable: they stay for the next try). Returns how many were applied; 0 when Redis is unreachable.
+    /// Applies pending writes oldest first until the list is empty. <paramref name="apply"/> returns true once an entry
+    /// is applied or obsolete (it is removed), false when MongoDB refused it as invalid (it moves to the refused list),
+    /// and throws when it cannot tell (MongoDB unreachable, or any other error): the entry then stays at the head for
+    /// the next replay and the exception propagates. Returns how many were removed; 0 when Redis is unreachable.
     /// </summary>
-    public async Task<int> ReplayAsync(Func<PendingMetaWrite, CancellationToken, Task> apply, CancellationToken cancellationToken)
+    public async Task<int> ReplayAsync(Func<PendingMetaWrite, CancellationToken, Task<bool>> apply, CancellationToken cancellationToken)
     {
         IDatabase database;
         try
@@ -70,7 +80,13 @@ public sealed class BackupsMetaFallback(RedisConnection redis)
                 return applied;
             }
 
-            await apply(PendingMetaWrite.FromBsonDocument(BsonDocument.Parse(head.ToString())), cancellationToken);
+            var write = PendingMetaWrite.TryParse(head.ToString());
+            if (write is null || !await apply(write, cancellationToken))
+            {
+                await Guard(() => database.ScriptEvaluateAsync(MoveHeadScript, [Key, RefusedKey], [head]));
+                continue;
+            }
+
             await Guard(() => database.ScriptEvaluateAsync(PopIfHeadScript, [Key], [head]));
             applied++;
         }
@@ -107,6 +123,19 @@ public sealed record PendingMetaWrite(string Kind, string SnapshotId, string Sin
         { "location", (BsonValue?)Location ?? BsonNull.Value },
     };
 
+    /// <summary>The entry stored as <paramref name="json"/>, or null when it is not one (a damaged entry is never replayed).</summary>
+    public static PendingMetaWrite? TryParse(string json)
+    {
+        try
+        {
+            return FromBsonDocument(BsonDocument.Parse(json));
+        }
+        catch (Exception e) when (e is FormatException or InvalidCastException or KeyNotFoundException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     public static PendingMetaWrite FromBsonDocument(BsonDocument document) => new(
         document["kind"].AsString,
         document["snapshotId"].AsString,
@@ -119,6 +148,12 @@ public sealed record PendingMetaWrite(string Kind, string SnapshotId, string Sin
 
 public static class MongoFaults
 {
+    /// <summary>
+    /// MongoDB evaluated the write and rejected it as invalid (a write error such as a failed document validation):
+    /// trying it again gives the same answer. Anything else, a state change or an error not known here, may pass later.
+    /// </summary>
+    public static bool IsRefusal(Exception e) => e is MongoWriteException { WriteError: not null } or InvalidDataException;
+
     /// <summary>MongoDB could not be reached (no server selected, connection lost, no primary), as opposed to a rejected operation.</summary>
     public static bool IsUnreachable(Exception e) =>
         e is MongoConnectionException or TimeoutException or MongoNotPrimaryException or MongoNodeIsRecoveringException

@@ -244,16 +244,23 @@ public sealed class BackupsMetaStore
     public Task UpdateSinkLocationAsync(string snapshotId, string sink, BsonDocument location, CancellationToken cancellationToken) =>
         WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.SinkLocation, snapshotId, sink, Now, null, null, location), cancellationToken);
 
+    // Every result write is conditional on the record holding nothing newer for the sink: `writtenAt` is the time of
+    // the newest result applied (from the clock of the process that made it), so a replayed, late or repeated write
+    // never rewinds the record. A success is the one exception: it is recorded over a newer failure (the copy exists,
+    // and retention must know it), never over a newer success; and a success is never overwritten by a failure.
     private async Task ApplyAsync(PendingMetaWrite write, CancellationToken cancellationToken)
     {
         var path = $"sinks.{write.Sink}";
-        var notSucceeded = Filter.Eq(r => r.Id, write.SnapshotId) & Filter.Ne($"{path}.status", SinkStatus.Succeeded);
+        var version = $"{path}.writtenAt";
+        var record = Filter.Eq(r => r.Id, write.SnapshotId);
+        var notNewer = Filter.Or(Filter.Exists(version, false), Filter.Lte(version, write.At));
+        var notSucceeded = Filter.Ne($"{path}.status", SinkStatus.Succeeded);
+        var written = Update.Max(version, write.At);
         switch (write.Kind)
         {
             case PendingMetaWrite.Outcome:
-                // A recorded success is never overwritten by a later failure.
-                var filter = write.Status == SinkStatus.Succeeded ? Filter.Eq(r => r.Id, write.SnapshotId) : notSucceeded;
-                var update = Update.Set($"{path}.status", write.Status)
+                var filter = write.Status == SinkStatus.Succeeded ? record & (notSucceeded | notNewer) : record & notNewer & notSucceeded;
+                var update = written.Set($"{path}.status", write.Status)
                     .Set($"{path}.at", write.At)
                     .Set(r => r.UpdatedAt, write.At)
                     .Unset($"{path}.owner")
@@ -269,14 +276,14 @@ public sealed class BackupsMetaStore
                 break;
             case PendingMetaWrite.RetryError:
                 await _records.UpdateOneAsync(
-                    notSucceeded,
-                    Update.Set($"{path}.error", write.Error).Set($"{path}.at", write.At).Unset($"{path}.owner").Unset($"{path}.leaseUntil"),
+                    record & notNewer & notSucceeded,
+                    written.Set($"{path}.error", write.Error).Set($"{path}.at", write.At).Unset($"{path}.owner").Unset($"{path}.leaseUntil"),
                     cancellationToken: cancellationToken);
                 break;
             case PendingMetaWrite.SinkLocation:
                 await _records.UpdateOneAsync(
-                    Filter.Eq(r => r.Id, write.SnapshotId),
-                    Update.Set($"{path}.location", write.Location).Set(r => r.UpdatedAt, write.At),
+                    record & notNewer,
+                    written.Set($"{path}.location", write.Location).Set(r => r.UpdatedAt, write.At),
                     cancellationToken: cancellationToken);
                 break;
             default:
@@ -289,7 +296,7 @@ public sealed class BackupsMetaStore
         // Older deferred writes go first, so the record ends in the order things happened.
         if (!await ReplayPendingAsync(cancellationToken))
         {
-            await DeferAsync(write, "MongoDB is still unreachable");
+            await DeferAsync(write, "older results are still waiting to be written");
             return;
         }
 
@@ -307,13 +314,14 @@ public sealed class BackupsMetaStore
     {
         await _fallback!.AppendAsync(write, CancellationToken.None);
         _logger.LogWarning(
-            "backups_meta unreachable ({Why}): {Sink} {Kind} of snapshot {SnapshotId} kept in Redis until MongoDB answers again",
+            "backups_meta not written ({Why}): {Sink} {Kind} of snapshot {SnapshotId} kept in Redis until MongoDB takes it",
             why, write.Sink, write.Kind, write.SnapshotId);
     }
 
     /// <summary>
-    /// Writes the results waiting in Redis into MongoDB. Returns false when some are still waiting because MongoDB is
-    /// unreachable, true otherwise (also when there is no fallback or Redis is unreachable).
+    /// Writes the results waiting in Redis into MongoDB. Returns false when some are still waiting (MongoDB unreachable,
+    /// or an error that does not prove the write invalid: the entry stays for the next try), true otherwise (also when
+    /// there is no fallback or Redis is unreachable).
     /// </summary>
     public async Task<bool> ReplayPendingAsync(CancellationToken cancellationToken)
     {
@@ -330,12 +338,14 @@ public sealed class BackupsMetaStore
                 try
                 {
                     await ApplyAsync(write, token);
+                    return true;
                 }
-                catch (Exception e) when (!MongoFaults.IsUnreachable(e) && e is not OperationCanceledException)
+                catch (Exception e) when (MongoFaults.IsRefusal(e))
                 {
-                    // MongoDB answered and refused it: retrying cannot help, and it must not block the writes behind it.
-                    _logger.LogError("Dropped a pending backups_meta write that MongoDB refused ({Sink} {Kind} of {SnapshotId}): {Error}",
-                        write.Sink, write.Kind, write.SnapshotId, e.Message);
+                    // Retrying cannot help, and it must not block the writes behind it: kept aside, not lost.
+                    _logger.LogError("MongoDB refused a pending backups_meta write ({Sink} {Kind} of {SnapshotId}); moved to Redis list {Key}: {Error}",
+                        write.Sink, write.Kind, write.SnapshotId, _fallback.RefusedKey.ToString(), e.Message);
+                    return false;
                 }
             }, cancellationToken);
             if (applied > 0)
@@ -345,13 +355,18 @@ public sealed class BackupsMetaStore
 
             return true;
         }
-        catch (Exception e) when (MongoFaults.IsUnreachable(e))
-        {
-            return false;
-        }
         catch (RedisUnavailableException)
         {
             return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if (!MongoFaults.IsUnreachable(e))
+            {
+                _logger.LogWarning("Replaying backups_meta writes kept in Redis failed; they stay there for the next try: {Error}", e.Message);
+            }
+
+            return false;
         }
         finally
         {

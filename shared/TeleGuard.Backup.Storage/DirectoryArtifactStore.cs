@@ -8,7 +8,7 @@ namespace TeleGuard.Backup.Storage;
 /// </summary>
 public sealed class DirectoryArtifactStore(string directory) : IArtifactStore
 {
-    private const string Scheme = "dir:";
+    public const string Scheme = "dir:";
 
     public async Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {

@@ -6,15 +6,23 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Storage;
 
 /// <summary>
-/// Artifacts as GridFS files. GridFS writes the files document only when the upload completes, so a crash mid-upload
-/// leaves orphan chunks but no file: nothing can reference half an artifact. Earlier files of the same snapshot
-/// (a crashed attempt that did complete the upload) are removed before a new upload.
+/// Artifacts as GridFS files in <paramref name="database"/>, located as <c>gridfs:DATABASE/BUCKET/FILE-ID</c>. GridFS
+/// writes the files document only when the upload completes, so a crash mid-upload leaves orphan chunks but no file:
+/// nothing can reference half an artifact. Earlier files of the same snapshot (a crashed attempt that did complete the
+/// upload) are removed before a new upload. Locations written by earlier versions, <c>gridfs:BUCKET/FILE-ID</c>, name
+/// files in the database that was backed up (<paramref name="legacyDatabase"/>): they are read and deleted there.
 /// </summary>
-public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketName) : IArtifactStore
+public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketName, IMongoDatabase? legacyDatabase = null) : IArtifactStore
 {
     private const string Scheme = "gridfs:";
 
-    private readonly GridFSBucket _bucket = new(database, new GridFSBucketOptions { BucketName = bucketName, ChunkSizeBytes = 1024 * 1024 });
+    private readonly GridFSBucket _bucket = Bucket(database, bucketName);
+    private readonly GridFSBucket? _legacyBucket = legacyDatabase is null ? null : Bucket(legacyDatabase, bucketName);
+
+    private string Prefix => $"{Scheme}{database.DatabaseNamespace.DatabaseName}/{bucketName}/";
+
+    private static GridFSBucket Bucket(IMongoDatabase database, string bucketName) =>
+        new(database, new GridFSBucketOptions { BucketName = bucketName, ChunkSizeBytes = 1024 * 1024 });
 
     public async Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
@@ -45,15 +53,15 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
             throw;
         }
 
-        return new StoredArtifact($"{Scheme}{bucketName}/{upload.Id}", size, sha256);
+        return new StoredArtifact($"{Prefix}{upload.Id}", size, sha256);
     }
 
     public async Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken)
     {
-        var id = ParseId(location);
+        var (bucket, id) = Parse(location);
         try
         {
-            return await _bucket.OpenDownloadStreamAsync(id, new GridFSDownloadOptions { Seekable = false }, cancellationToken);
+            return await bucket.OpenDownloadStreamAsync(id, new GridFSDownloadOptions { Seekable = false }, cancellationToken);
         }
         catch (GridFSFileNotFoundException)
         {
@@ -63,9 +71,10 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
 
     public async Task DeleteAsync(string location, CancellationToken cancellationToken)
     {
+        var (bucket, id) = Parse(location);
         try
         {
-            await _bucket.DeleteAsync(ParseId(location), cancellationToken);
+            await bucket.DeleteAsync(id, cancellationToken);
         }
         catch (GridFSFileNotFoundException)
         {
@@ -82,14 +91,17 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
         }
     }
 
-    private ObjectId ParseId(string location)
+    private (GridFSBucket Bucket, ObjectId Id) Parse(string location)
     {
-        var prefix = $"{Scheme}{bucketName}/";
-        if (!location.StartsWith(prefix, StringComparison.Ordinal) || !ObjectId.TryParse(location[prefix.Length..], out var id))
+        var legacyPrefix = $"{Scheme}{bucketName}/";
+        var (bucket, id) = location.StartsWith(Prefix, StringComparison.Ordinal) ? (_bucket, location[Prefix.Length..])
+            : _legacyBucket is not null && location.StartsWith(legacyPrefix, StringComparison.Ordinal) ? (_legacyBucket, location[legacyPrefix.Length..])
+            : (null, "");
+        if (bucket is null || !ObjectId.TryParse(id, out var fileId))
         {
-            throw new ArgumentException($"'{location}' is not a location in GridFS bucket {bucketName}.", nameof(location));
+            throw new ArgumentException($"'{location}' is not a location in GridFS bucket {bucketName} of database {database.DatabaseNamespace.DatabaseName}.", nameof(location));
         }
 
-        return id;
+        return (bucket, fileId);
     }
 }

@@ -67,6 +67,64 @@ public sealed class RedisLocks(RedisConnection redis)
         }
     }
 
+    /// <summary>
+    /// Claims work that must be done once across all processes (a scheduler slot's request): <see cref="OnceWork.Taken"/>
+    /// for exactly one caller, who then holds it for at most <paramref name="hold"/> and must end it with
+    /// <see cref="MarkDoneAsync"/> once the work is done or <see cref="ReleaseAsync"/> when it failed. A holder that
+    /// dies lets the claim expire, so the work is never lost to a crash between claiming and doing it.
+    /// </summary>
+    public async Task<(OnceWork State, WorkClaim? Claim)> TryClaimWorkAsync(string key, TimeSpan hold, CancellationToken cancellationToken)
+    {
+        const string script = """
+            local current = redis.call('get', KEYS[1])
+            if not current then
+              redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+              return 'taken'
+            end
+            if current == ARGV[3] then return 'done' end
+            return 'held'
+            """;
+        var database = await redis.GetDatabaseAsync(cancellationToken);
+        var claim = new WorkClaim(redis.Key(key), $"held:{Environment.MachineName}:{Guid.NewGuid():N}");
+        var result = (string?)await Guard(() => database.ScriptEvaluateAsync(script, [claim.Key], [claim.Token, (long)hold.TotalMilliseconds, DoneValue]));
+        return result switch
+        {
+            "taken" => (OnceWork.Taken, claim),
+            "done" => (OnceWork.Done, null),
+            _ => (OnceWork.HeldElsewhere, null),
+        };
+    }
+
+    /// <summary>Marks claimed work as done for <paramref name="keep"/>: nobody claims it again meanwhile.</summary>
+    public async Task MarkDoneAsync(WorkClaim claim, TimeSpan keep, CancellationToken cancellationToken)
+    {
+        const string script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return false end";
+        var database = await redis.GetDatabaseAsync(cancellationToken);
+        await Guard(() => database.ScriptEvaluateAsync(script, [claim.Key], [claim.Token, DoneValue, (long)keep.TotalMilliseconds]));
+    }
+
+    /// <summary>Gives up claimed work that could not be done, so that the next try (here or elsewhere) can take it.</summary>
+    public async Task ReleaseAsync(WorkClaim claim, CancellationToken cancellationToken)
+    {
+        const string script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+        var database = await redis.GetDatabaseAsync(cancellationToken);
+        await Guard(() => database.ScriptEvaluateAsync(script, [claim.Key], [claim.Token]));
+    }
+
+    private const string DoneValue = "done";
+
+    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            throw new RedisUnavailableException("Redis did not answer.", e);
+        }
+    }
+
     /// <summary>Whether a claim exists (for catch-up: was this slot already requested?).</summary>
     public async Task<bool> IsClaimedAsync(string key, CancellationToken cancellationToken)
     {

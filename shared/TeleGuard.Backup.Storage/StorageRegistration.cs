@@ -29,9 +29,10 @@ public static class StorageRegistration
         services.TryAddSingleton<IArtifactStore>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ArtifactStoreOptions>>().Value;
-            return options.Kind == "directory"
-                ? new DirectoryArtifactStore(options.Directory!)
-                : new GridFsArtifactStore(sp.GetRequiredService<IMongoDatabase>(), options.GridFsBucket);
+            var gridFs = new GridFsArtifactStore(
+                sp.GetRequiredService<IMongoClient>().GetDatabase(options.Database), options.GridFsBucket, legacyDatabase: sp.GetRequiredService<IMongoDatabase>());
+            var directory = options.Directory is { } path ? new DirectoryArtifactStore(path) : null;
+            return new RoutingArtifactStore(options.Kind == "directory" ? directory! : gridFs, gridFs, directory);
         });
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<RedisLocks>();

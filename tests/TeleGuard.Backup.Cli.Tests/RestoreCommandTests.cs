@@ -67,8 +67,10 @@ public sealed partial class RestoreCommandTests : IDisposable
     public async Task A_corrupted_part_makes_verify_and_restore_fail_before_writing_anything_naming_the_snapshot_and_the_part()
     {
         var (environment, source, id) = await BackUpAsync();
-        // Flip one byte of the stored artifact inside the users collection's JSON (GridFS chunks are plain BSON binaries).
-        var chunks = source.GetCollection<BsonDocument>("teleguard_artifacts.chunks");
+        // Flip one byte of the stored artifact inside the users collection's JSON (GridFS chunks are plain BSON binaries),
+        // in the database artifacts go to by default.
+        var artifacts = source.Client.GetDatabase(source.DatabaseNamespace.DatabaseName + "_backup");
+        var chunks = artifacts.GetCollection<BsonDocument>("teleguard_artifacts.chunks");
         var chunk = await chunks.Find(FilterDefinition<BsonDocument>.Empty).Sort(new BsonDocument("n", 1)).ToListAsync();
         var (document, data, offset) = chunk.Select(c => (c, c["data"].AsBsonBinaryData.Bytes))
             .Select(t => (t.c, t.Bytes, Offset: t.Bytes.AsSpan().IndexOf("u250@example.org"u8)))

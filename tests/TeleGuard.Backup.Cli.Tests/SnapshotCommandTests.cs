@@ -60,13 +60,16 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
     [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningPattern();
 
+    // Where artifacts go by default: a database of their own next to the one backed up.
+    private static IMongoDatabase ArtifactDatabase(IMongoDatabase backedUp) => backedUp.Client.GetDatabase(backedUp.DatabaseNamespace.DatabaseName + "_backup");
+
     /// <summary>Reads the recorded artifact and checks it against the source database with the driver.</summary>
     private static async Task<SnapshotManifest> AssertArtifactMatchesSourceAsync(IMongoDatabase database, BackupRecord record)
     {
         var location = record.Artifact!.Location;
-        Assert.StartsWith("gridfs:teleguard_artifacts/", location);
-        var bucket = new GridFSBucket(database, new GridFSBucketOptions { BucketName = "teleguard_artifacts" });
-        await using var artifact = await bucket.OpenDownloadStreamAsync(ObjectId.Parse(location.Split('/')[1]));
+        Assert.StartsWith($"gridfs:{ArtifactDatabase(database).DatabaseNamespace.DatabaseName}/teleguard_artifacts/", location);
+        var bucket = new GridFSBucket(ArtifactDatabase(database), new GridFSBucketOptions { BucketName = "teleguard_artifacts" });
+        await using var artifact = await bucket.OpenDownloadStreamAsync(ObjectId.Parse(location.Split('/')[^1]));
         var lines = new Dictionary<string, List<string>>();
         var manifest = await SnapshotArchive.ReadAsync(artifact, async (m, file, data, ct) =>
         {
@@ -190,7 +193,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         environment["RETRY_MAX_SECONDS"] = "3";
         environment["RETRY_LIMIT"] = "10";
         var meta = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
-        var files = database.GetCollection<BsonDocument>("teleguard_artifacts.files");
+        var files = ArtifactDatabase(database).GetCollection<BsonDocument>("teleguard_artifacts.files");
 
         string id;
         using (var first = CliProcess.Start(environment, "run"))

@@ -116,14 +116,14 @@ public sealed class OutageTests
             await using var scope = host.Services.CreateAsyncScope();
             return await scope.ServiceProvider.GetRequiredService<SlotRequester>().RequestAsync(ScheduleKind.Backup, slot, "schedule", CancellationToken.None);
         }));
-        Assert.Equal([true, true], published); // no lock service: both publish, the snapshot id makes it one snapshot
+        Assert.Equal([SlotRequest.Published, SlotRequest.Published], published); // no lock service: both publish, the snapshot id makes it one snapshot
 
         var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(slot);
         var record = await pipeline.FinishedAsync(id, Timeout);
         Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
         pipeline.AssertExactlyOneCopyEverywhere(record);
         Assert.Equal(1, record.Export!.Attempts);
-        var files = pipeline.Database.GetCollection<BsonDocument>("teleguard_artifacts.files");
+        var files = pipeline.Database.Client.GetDatabase(pipeline.Database.DatabaseNamespace.DatabaseName + "_backup").GetCollection<BsonDocument>("teleguard_artifacts.files");
         Assert.Equal(1, await files.CountDocumentsAsync(Builders<BsonDocument>.Filter.Regex("filename", new BsonRegularExpression(id))));
         Assert.Contains("Redis", pipeline.Logs.All);
     }

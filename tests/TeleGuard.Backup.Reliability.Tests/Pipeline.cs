@@ -67,7 +67,6 @@ public sealed partial class Pipeline : IAsyncDisposable
             ["MONGODB_URI"] = mongoUri,
             ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("rel"),
-            ["LOG_FORMAT"] = "text",
             ["LOG_LEVEL"] = "Debug",
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["GITHUB_REPO"] = repository.ToString(),

@@ -2,9 +2,12 @@ using System.Collections.Concurrent;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Scheduler.Tests;
@@ -15,6 +18,7 @@ public sealed class SchedulerTests : IAsyncDisposable
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 30, TimeSpan.Zero);
 
     private readonly List<IHost> _hosts = [];
+    private readonly List<IAsyncDisposable> _disposables = [];
     private readonly ConcurrentQueue<object> _received = new();
     private RabbitMqVirtualHost? _vhost;
     private Dictionary<string, string?> _settings = [];
@@ -57,11 +61,22 @@ public sealed class SchedulerTests : IAsyncDisposable
         await StartAsync(listener.Build());
     }
 
-    private async Task<IHost> StartSchedulerAsync(FakeTimeProvider time)
+    private async Task<IHost> StartSchedulerAsync(FakeTimeProvider time, IDictionary<string, string?>? overrides = null, CapturedLogs? logs = null)
     {
-        var builder = TestHosts.CreateBuilder(_settings);
+        var settings = new Dictionary<string, string?>(_settings);
+        foreach (var (name, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[name] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
         builder.Services.AddSingleton<TimeProvider>(time);
         builder.AddBackupDefaults();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.AddSchedulerService();
         builder.AddBackupBus();
         return await StartAsync(builder.Build());
@@ -132,6 +147,101 @@ public sealed class SchedulerTests : IAsyncDisposable
         Assert.All(requests, r => Assert.Equal("catch-up", r.Reason));
     }
 
+    // Positive evidence that the scheduler is publishing the slot's request: it records the request in backups_meta first.
+    private async Task WaitUntilRecordedAsync(string slotId)
+    {
+        var uri = _settings["MONGODB_URI"]!;
+        var meta = new BackupsMetaStore(new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName), TimeProvider.System);
+        await TestHosts.EventuallyAsync(async () => await meta.GetAsync(slotId, CancellationToken.None), TimeSpan.FromSeconds(30),
+            $"the scheduler to record the request of {slotId}");
+    }
+
+    [Fact]
+    public async Task A_slot_due_while_the_broker_is_down_is_requested_once_it_is_back()
+    {
+        await InitializeAsync(catchUp: false);
+        var broker = FaultProxy.For(_settings["RABBITMQ_URI"]!);
+        _disposables.Add(broker);
+        var time = new FakeTimeProvider(Start);
+        var logs = new CapturedLogs();
+        var scheduler = await StartSchedulerAsync(time, new Dictionary<string, string?> { ["RABBITMQ_URI"] = broker.Through(_settings["RABBITMQ_URI"]!) }, logs);
+        var slot = new DateTimeOffset(2026, 1, 1, 1, 0, 0, TimeSpan.Zero);
+        await WaitUntilWaitingForAsync(scheduler, slot);
+
+        broker.Cut();
+        time.Advance(TimeSpan.FromHours(1)); // 01:00:30: the slot is due and its request cannot be published
+        await WaitUntilRecordedAsync("20260101T010000Z");
+        time.Advance(SlotRequester.PublishTimeout);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(logs.All.Contains("Could not request Backup slot 20260101T010000Z") ? "failed" : null),
+            TimeSpan.FromSeconds(30), $"the scheduler to give up publishing the 01:00 request\n{logs.All}");
+        Assert.Empty(_received);
+
+        broker.Restore();
+        time.Advance(ScheduleLoop.RetryInterval); // the scheduler's next look, well before the next slot (02:00)
+        var requests = await SnapshotRequestsAsync(1);
+        // A publish that MassTransit still held when it was given up may go out as well: a harmless duplicate.
+        Assert.Equal(["20260101T010000Z"], requests.Select(r => r.SnapshotId).Distinct());
+    }
+
+    [Fact]
+    public async Task A_slot_that_could_not_be_published_before_a_restart_is_requested_by_the_restarted_scheduler()
+    {
+        await InitializeAsync(catchUp: true);
+        var broker = FaultProxy.For(_settings["RABBITMQ_URI"]!);
+        _disposables.Add(broker);
+        var throughProxy = new Dictionary<string, string?> { ["RABBITMQ_URI"] = broker.Through(_settings["RABBITMQ_URI"]!) };
+        var time = new FakeTimeProvider(Start);
+        var scheduler = await StartSchedulerAsync(time, throughProxy);
+        await SnapshotRequestsAsync(1); // 00:00, caught up at start
+        var slot = new DateTimeOffset(2026, 1, 1, 1, 0, 0, TimeSpan.Zero);
+        await WaitUntilWaitingForAsync(scheduler, slot);
+
+        broker.Cut();
+        time.Advance(TimeSpan.FromHours(1)); // 01:00:30: the slot is due while the broker is down
+        await WaitUntilRecordedAsync("20260101T010000Z");
+        await scheduler.StopAsync(); // stopped (deploy, crash, host reboot) before the request went out
+
+        broker.Restore();
+        time.Advance(TimeSpan.FromMinutes(5)); // 01:05:30: restarted within the catch-up window
+        await StartSchedulerAsync(time, throughProxy);
+        var requests = await SnapshotRequestsAsync(2);
+        Assert.Equal(["20260101T000000Z", "20260101T010000Z"], requests.Select(r => r.SnapshotId).Distinct());
+        Assert.Contains(requests, r => r.SnapshotId == "20260101T010000Z" && r.Reason == "catch-up");
+    }
+
+    [Fact]
+    public async Task Two_deployments_sharing_one_Redis_each_request_their_own_slot()
+    {
+        await InitializeAsync(catchUp: false);
+        var otherDeployment = await TestServices.RabbitMqVirtualHostAsync();
+        _disposables.Add(otherDeployment);
+        var otherReceived = new ConcurrentQueue<object>();
+        var otherSettings = new Dictionary<string, string?>(_settings)
+        {
+            ["RABBITMQ_URI"] = otherDeployment.AmqpUri,
+            ["MONGODB_URI"] = await TestServices.MongoUriAsync(), // another database, same Redis and key prefix
+        };
+        var listener = TestHosts.CreateBuilder(otherSettings);
+        listener.AddBackupDefaults();
+        listener.Services.AddSingleton(otherReceived);
+        listener.Services.AddBackupConsumers(x => x.AddConsumer<Recorder>().Endpoint(e => e.Name = "test-recorder"));
+        listener.AddBackupBus();
+        await StartAsync(listener.Build());
+
+        var time = new FakeTimeProvider(Start);
+        var first = await StartSchedulerAsync(time);
+        var second = await StartSchedulerAsync(time, otherSettings);
+        var slot = new DateTimeOffset(2026, 1, 1, 1, 0, 0, TimeSpan.Zero);
+        await WaitUntilWaitingForAsync(first, slot);
+        await WaitUntilWaitingForAsync(second, slot);
+        time.Advance(TimeSpan.FromHours(1));
+
+        Assert.Equal(["20260101T010000Z"], (await SnapshotRequestsAsync(1)).Select(r => r.SnapshotId));
+        var other = await TestHosts.EventuallyAsync(() => Task.FromResult(otherReceived.OfType<SnapshotRequested>().FirstOrDefault()),
+            TimeSpan.FromSeconds(30), "the other deployment's request of the same slot");
+        Assert.Equal("20260101T010000Z", other.SnapshotId);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var host in _hosts)
@@ -145,6 +255,11 @@ public sealed class SchedulerTests : IAsyncDisposable
             }
 
             host.Dispose();
+        }
+
+        foreach (var disposable in _disposables)
+        {
+            await disposable.DisposeAsync();
         }
 
         if (_vhost is not null)

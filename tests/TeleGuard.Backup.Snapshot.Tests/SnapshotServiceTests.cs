@@ -111,7 +111,8 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Equal("schedule", record.Reason);
         Assert.Equal(1, record.Export!.Attempts);
         Assert.Equal(SnapshotConsistency.Snapshot, record.Manifest!.Consistency);
-        Assert.Equal(1, await source.Database.GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(new BsonDocument("filename", $"snapshot-{id}.tar")));
+        var artifacts = source.Client.GetDatabase(source.Database.DatabaseNamespace.DatabaseName + "_backup");
+        Assert.Equal(1, await artifacts.GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(new BsonDocument("filename", $"snapshot-{id}.tar")));
 
         // The artifact in the store is complete and matches what was announced.
         var store = host.Services.GetRequiredService<IArtifactStore>();
@@ -139,6 +140,23 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         await TestHosts.EventuallyAsync(() => Task.FromResult(
                 Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any() ? null : "gone"),
             TimeSpan.FromSeconds(30), "export folders to be removed once the artifact is stored");
+    }
+
+    [Fact]
+    public async Task By_default_artifacts_go_to_their_own_database_and_the_database_backed_up_holds_none()
+    {
+        var (host, source, created) = await StartAsync();
+        const string id = "20261126T040000Z";
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var announcement = await TestHosts.EventuallyAsync(() => Task.FromResult(created.FirstOrDefault()), TimeSpan.FromSeconds(60), "the snapshot to be announced");
+
+        var sourceCollections = await (await source.Database.ListCollectionNamesAsync()).ToListAsync();
+        Assert.DoesNotContain(sourceCollections, c => c.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
+        var sourceName = source.Database.DatabaseNamespace.DatabaseName;
+        Assert.StartsWith($"gridfs:{sourceName}_backup/teleguard_artifacts/", announcement.ArtifactLocation);
+        var artifactCollections = await (await source.Client.GetDatabase($"{sourceName}_backup").ListCollectionNamesAsync()).ToListAsync();
+        Assert.Contains("teleguard_artifacts.files", artifactCollections);
+        Assert.Contains("teleguard_artifacts.chunks", artifactCollections);
     }
 
     [Fact]

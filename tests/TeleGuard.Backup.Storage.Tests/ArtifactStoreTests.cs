@@ -1,6 +1,9 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using MongoDB.Driver.GridFS;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Storage.Tests;
@@ -83,5 +86,47 @@ public sealed class ArtifactStoreTests : IDisposable
         Assert.NotEqual(first.Location, second.Location);
         Assert.Equal(1, await database!.GetCollection<BsonDocument>("artifacts.files").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
         await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(first.Location, CancellationToken.None));
+    }
+
+    // The store every service gets from AddBackupStorage, configured as given.
+    private ServiceProvider ConfiguredStore(string uri, string kind) =>
+        new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["MONGODB_URI"] = uri, ["ARTIFACT_STORE"] = kind, ["ARTIFACT_DIR"] = _temp.Path })
+                .Build())
+            .AddBackupStorage()
+            .BuildServiceProvider();
+
+    private static async Task<byte[]> ReadAllAsync(IArtifactStore store, string location)
+    {
+        await using var read = await store.OpenReadAsync(location, CancellationToken.None);
+        using var copy = new MemoryStream();
+        await read.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+
+    [Theory]
+    [InlineData("gridfs")]
+    [InlineData("directory")]
+    public async Task Artifacts_that_earlier_versions_kept_in_the_backed_up_database_stay_readable_and_deletable(string kind)
+    {
+        var uri = await TestServices.MongoUriAsync();
+        var backedUp = new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        var legacyBucket = new GridFSBucket(backedUp, new GridFSBucketOptions { BucketName = "teleguard_artifacts" });
+        var legacyId = await legacyBucket.UploadFromBytesAsync("snapshot-20261126T040000Z.tar", [1, 2, 3]);
+        var legacyLocation = $"gridfs:teleguard_artifacts/{legacyId}"; // as an earlier version recorded it
+
+        await using var provider = ConfiguredStore(uri, kind);
+        var store = provider.GetRequiredService<IArtifactStore>();
+        Assert.Equal([1, 2, 3], await ReadAllAsync(store, legacyLocation));
+
+        var saved = await store.SaveAsync("20261126T050000Z", (s, ct) => s.WriteAsync(new byte[] { 4 }, ct).AsTask(), CancellationToken.None);
+        Assert.StartsWith(kind == "gridfs" ? $"gridfs:{backedUp.DatabaseNamespace.DatabaseName}_backup/teleguard_artifacts/" : "dir:", saved.Location);
+        Assert.Equal([4], await ReadAllAsync(store, saved.Location));
+
+        await store.DeleteAsync(legacyLocation, CancellationToken.None); // retention, once the old snapshot expires
+        Assert.Equal(0, await backedUp.GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(legacyLocation, CancellationToken.None));
     }
 }

@@ -62,4 +62,21 @@ public sealed class OptionsTests
         Assert.StartsWith("ARTIFACT_STORE", Assert.Single(Load<ArtifactStoreOptions>(new() { ["ARTIFACT_STORE"] = "s3" }).ConfigurationErrors));
         Assert.Empty(Load<ArtifactStoreOptions>(new() { ["ARTIFACT_STORE"] = "directory", ["ARTIFACT_DIR"] = "/data" }).ConfigurationErrors);
     }
+
+    [Fact]
+    public void Artifacts_go_to_their_own_database_named_after_the_one_backed_up_and_never_to_that_one()
+    {
+        const string uri = "mongodb://user:s3cretValue@host:27017/teleguard";
+        var defaults = Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri });
+        Assert.Empty(defaults.ConfigurationErrors);
+        Assert.Equal("gridfs", defaults.Kind);
+        Assert.Equal("teleguard_backup", defaults.Database);
+        Assert.Equal("elsewhere", Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "elsewhere" }).Database);
+
+        var same = Assert.Single(Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "teleguard" }).ConfigurationErrors);
+        Assert.StartsWith("ARTIFACT_DATABASE must not be the database being backed up", same);
+        var invalid = Assert.Single(Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "a.b" }).ConfigurationErrors);
+        Assert.StartsWith("ARTIFACT_DATABASE is not a valid", invalid);
+        Assert.DoesNotContain("s3cretValue", same + invalid);
+    }
 }

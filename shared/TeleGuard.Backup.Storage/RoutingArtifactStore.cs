@@ -1,0 +1,24 @@
+namespace TeleGuard.Backup.Storage;
+
+/// <summary>
+/// The artifact store every service uses: new artifacts go to the configured store (<paramref name="writeTo"/>), and
+/// each location is read or deleted in the store it names (<c>gridfs:</c> or <c>dir:</c>). Records written under an
+/// earlier configuration, such as GridFS inside the database being backed up before the directory store was chosen,
+/// stay restorable and are removed by retention from where they are.
+/// </summary>
+public sealed class RoutingArtifactStore(IArtifactStore writeTo, GridFsArtifactStore gridFs, DirectoryArtifactStore? directory) : IArtifactStore
+{
+    public Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken) =>
+        writeTo.SaveAsync(snapshotId, writeContent, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken) =>
+        StoreOf(location).OpenReadAsync(location, cancellationToken);
+
+    public Task DeleteAsync(string location, CancellationToken cancellationToken) =>
+        StoreOf(location).DeleteAsync(location, cancellationToken);
+
+    private IArtifactStore StoreOf(string location) =>
+        location.StartsWith(DirectoryArtifactStore.Scheme, StringComparison.Ordinal)
+            ? directory ?? throw new ArtifactNotFoundException(location) // ARTIFACT_DIR is no longer set
+            : gridFs;
+}
