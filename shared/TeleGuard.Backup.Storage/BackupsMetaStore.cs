@@ -257,26 +257,24 @@ public sealed class BackupsMetaStore
     /// </summary>
     public async Task<bool> UpdateSinkProgressAsync(string snapshotId, string sink, string owner, BsonDocument location, CancellationToken cancellationToken)
     {
-        var deferred = new PendingMetaWrite(PendingMetaWrite.SinkLocation, snapshotId, sink, Now, null, null, location);
-        if (!await ReplayPendingAsync(cancellationToken))
+        if (await ReplayPendingAsync(cancellationToken))
         {
-            await DeferAsync(deferred, "MongoDB is still unreachable");
-            return true;
+            try
+            {
+                var result = await _records.UpdateOneAsync(
+                    Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
+                    Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, Now),
+                    cancellationToken: cancellationToken);
+                return result.MatchedCount == 1;
+            }
+            catch (Exception e) when (_fallback is not null && MongoFaults.IsUnreachable(e))
+            {
+                // Deferred below.
+            }
         }
 
-        try
-        {
-            var result = await _records.UpdateOneAsync(
-                Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
-                Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, deferred.At),
-                cancellationToken: cancellationToken);
-            return result.MatchedCount == 1;
-        }
-        catch (Exception e) when (_fallback is not null && MongoFaults.IsUnreachable(e))
-        {
-            await DeferAsync(deferred, e.GetType().Name);
-            return true;
-        }
+        await UpdateSinkLocationAsync(snapshotId, sink, location, cancellationToken);
+        return true;
     }
 
     /// <summary>
