@@ -136,6 +136,8 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 3 ? "consumed" : null),
+            TimeSpan.FromSeconds(30), "the second snapshot's request to be finished");
         Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
             "export folders are removed once the artifact is stored");
     }
