@@ -97,6 +97,8 @@ public sealed class EncryptedSnapshotPublisher(
     {
         var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
+        // Retention never touches work in progress: a snapshot pushed but not yet recorded stays.
+        var copying = (await meta.ListSinkCopiesHeldAsync(BackupSinks.Public, cancellationToken)).Select(r => r.Id).ToHashSet();
         var removed = new List<string>();
         string? newest = null;
         await Task.Run(() =>
@@ -114,7 +116,7 @@ public sealed class EncryptedSnapshotPublisher(
                     var index = ReadIndex(parent);
                     newest = index.Snapshots.Select(s => s.Id).Max(StringComparer.Ordinal);
                     var tree = TreeDefinition.From(parent!);
-                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && s.Id != newest).ToList())
+                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && s.Id != newest && !copying.Contains(s.Id)).ToList())
                     {
                         foreach (var file in old.Files)
                         {

@@ -83,6 +83,14 @@ public sealed class GitHubSnapshotPublisher(
             return null;
         }
 
+        // Retention never touches work in progress: a commit pushed but not yet recorded could be compacted away.
+        var copying = (await meta.ListSinkCopiesHeldAsync(BackupSinks.GitHub, cancellationToken)).Select(r => r.Id).ToList();
+        if (copying.Count > 0)
+        {
+            logger.LogInformation("GitHub: compaction waits for the next cleanup: snapshot {SnapshotIds} is being copied", string.Join(", ", copying));
+            return null;
+        }
+
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
         var orphan = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
         if (orphan is null)

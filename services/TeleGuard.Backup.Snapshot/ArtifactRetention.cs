@@ -20,7 +20,8 @@ public sealed class ArtifactRetention(
         var deleted = 0;
         foreach (var record in await meta.ListWithArtifactBeforeAsync(cutoff, cancellationToken))
         {
-            if (record.Id == latestComplete?.Id || !BackupStatus.IsFinal(record.Status))
+            // Not while a destination is (again) copying from it, e.g. a retried delivery.
+            if (record.Id == latestComplete?.Id || !BackupStatus.IsFinal(record.Status) || record.Sinks.Values.Any(s => s.Status == SinkStatus.Running))
             {
                 continue;
             }

@@ -9,8 +9,9 @@ namespace TeleGuard.Backup.Snapshot;
 
 /// <summary>
 /// Turns a <see cref="SnapshotRequested"/> into one artifact and one <see cref="SnapshotCreated"/>, whatever the number
-/// of requests or redeliveries: the export is guarded by a lease in <c>backups_meta</c>, the artifact is recorded only
-/// once it is complete in the store, and a request for a snapshot that already exists re-announces it instead.
+/// of requests or redeliveries: the export is guarded by a lease in <c>backups_meta</c> held by this attempt alone, the
+/// artifact is stored under a name of its own and recorded only by the lease holder, and a request for a snapshot that
+/// already exists re-announces it instead. A snapshot whose export failed for good is never exported again under its id.
 /// </summary>
 public sealed class SnapshotProducer(
     SnapshotExporter exporter,
@@ -22,9 +23,6 @@ public sealed class SnapshotProducer(
     BackupMetrics metrics,
     ILogger<SnapshotProducer> logger)
 {
-    // One owner per process: a retry in the same process takes its own lease back at once.
-    private static readonly string Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
-
     /// <param name="isFinalAttempt">Whether a failure now would be the last one (no retry follows).</param>
     public async Task ProduceAsync(SnapshotRequested request, IPublishEndpoint publish, bool isFinalAttempt, CancellationToken cancellationToken)
     {
@@ -35,19 +33,19 @@ public sealed class SnapshotProducer(
 
         var id = request.SnapshotId;
         var settings = options.Value;
+        // One owner per attempt: a redelivery of a request that is being exported (in this process too) waits for it.
+        var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
         await meta.RecordRequestedAsync(id, request.RequestedAt, request.Reason, cancellationToken);
-        var (claim, record) = await meta.TryClaimExportAsync(id, Owner, settings.Lease, cancellationToken);
+        var (claim, record) = await meta.TryClaimExportAsync(id, owner, settings.Lease, cancellationToken);
         switch (claim)
         {
             case ExportClaim.AlreadyCreated:
-                logger.LogInformation("Snapshot {SnapshotId} already exists ({Status})", id, record!.Status);
-                if (record.AnnouncedAt is null && record.Artifact is { DeletedAt: null } artifact && record.Manifest is { } summary)
-                {
-                    // A crash between recording and announcing would otherwise leave the sinks waiting forever.
-                    await publish.Publish(Announcement(id, record.CreatedAt, artifact, summary.Collections.Count, summary.Documents), cancellationToken);
-                    await meta.MarkAnnouncedAsync(id, cancellationToken);
-                }
-
+                await AnnounceExistingAsync(record!, publish, cancellationToken);
+                return;
+            case ExportClaim.Refused:
+                logger.LogWarning(
+                    "Snapshot {SnapshotId}: its export failed for good ({Error}); it is not exported again under this id (request a new snapshot)",
+                    id, record!.Error);
                 return;
             case ExportClaim.HeldElsewhere:
                 throw new SnapshotExportInProgressException(id);
@@ -55,23 +53,26 @@ public sealed class SnapshotProducer(
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         var exportDirectory = Path.Combine(workDirectory.Value.Path, "exports", $"{id}.{Guid.NewGuid():N}");
-        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewal = RenewLeaseAsync(id, settings.Lease, leaseLost);
+        using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewal = RenewLeaseAsync(id, owner, settings.Lease, leaseHeld);
         try
         {
             RemoveStaleExports(workDirectory.Value.Path, id);
+            await RemoveUnrecordedArtifactsAsync(id, leaseHeld.Token);
             var manifest = await exporter.ExportAsync(id, exportDirectory, new SnapshotExportOptions
             {
                 Collections = settings.Collections,
                 ExcludedCollections = storeOptions.Value.OwnCollections,
                 PartSizeBytes = settings.PartSizeBytes,
-            }, leaseLost.Token);
+            }, leaseHeld.Token);
 
-            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(exportDirectory, manifest, stream, ct), leaseLost.Token);
+            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(exportDirectory, manifest, stream, ct), leaseHeld.Token);
             var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
-            if (!await meta.MarkCreatedAsync(id, Owner, artifact, manifest, cancellationToken))
+            if (!await meta.MarkCreatedAsync(id, owner, artifact, manifest, cancellationToken))
             {
+                // Another attempt holds the snapshot now; this artifact has a name of its own and no one else knows it.
                 await artifacts.DeleteAsync(stored.Location, CancellationToken.None);
+                logger.LogWarning("Snapshot {SnapshotId}: the export lease was lost before the artifact was recorded; it is left to whoever holds it", id);
                 throw new SnapshotExportInProgressException(id);
             }
 
@@ -82,18 +83,81 @@ public sealed class SnapshotProducer(
             await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), cancellationToken);
             await meta.MarkAnnouncedAsync(id, cancellationToken);
         }
+        catch (Exception e) when (e is not SnapshotExportInProgressException && leaseHeld.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Stopped because the lease could not be renewed or was taken over: nothing of this attempt is recorded.
+            logger.LogWarning("Snapshot {SnapshotId}: export stopped, its lease was lost; the snapshot is left to whoever holds it", id);
+            await ReleaseQuietlyAsync(id, owner, settings.Lease, isFinalAttempt);
+            throw new SnapshotExportInProgressException(id);
+        }
         catch (Exception e) when (e is not SnapshotExportInProgressException)
         {
             logger.LogError("Snapshot {SnapshotId} export failed: {Error}", id, ErrorText.Describe(e));
             var final = isFinalAttempt || e is PermanentFailureException;
-            await meta.MarkExportFailedAsync(id, Owner, ErrorText.Describe(e), final, CancellationToken.None);
+            await meta.MarkExportFailedAsync(id, owner, ErrorText.Describe(e), final, CancellationToken.None);
             throw;
         }
         finally
         {
-            await leaseLost.CancelAsync();
+            await leaseHeld.CancelAsync();
             await renewal;
             DeleteQuietly(exportDirectory);
+        }
+    }
+
+    // A re-request of a snapshot that exists never exports it again: a failed one is announced again (its destinations
+    // retry from the artifact it has), one that was never announced (a crash in between) is announced now.
+    private async Task AnnounceExistingAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        var id = record.Id;
+        if (record.Artifact is not { DeletedAt: null } artifact || record.Manifest is not { } summary)
+        {
+            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status}); its artifact was removed by retention, nothing to announce", id, record.Status);
+            return;
+        }
+
+        var announcement = Announcement(id, record.CreatedAt, artifact, summary.Collections.Count, summary.Documents);
+        if (record.Status == BackupStatus.Failed)
+        {
+            await publish.Publish(announcement, cancellationToken);
+            await meta.MarkReannouncedAsync(id, cancellationToken);
+            logger.LogInformation("Snapshot {SnapshotId} failed (no destination holds a copy); its artifact {Location} is announced again so that they retry",
+                id, artifact.Location);
+        }
+        else if (record.AnnouncedAt is null)
+        {
+            await publish.Publish(announcement, cancellationToken);
+            await meta.MarkAnnouncedAsync(id, cancellationToken);
+        }
+        else
+        {
+            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status})", id, record.Status);
+        }
+    }
+
+    // Artifacts of earlier attempts that died (or lost their lease) after saving: this attempt holds the lease, so
+    // none of them can be recorded any more.
+    private async Task RemoveUnrecordedArtifactsAsync(string id, CancellationToken cancellationToken)
+    {
+        foreach (var location in await artifacts.ListAsync(id, cancellationToken))
+        {
+            await artifacts.DeleteAsync(location, cancellationToken);
+            logger.LogInformation("Snapshot {SnapshotId}: removed artifact {Location} of an earlier attempt that never recorded it", id, location);
+        }
+    }
+
+    // Gives the lease back at once if it is still this attempt's (a renewal that failed may not have lost it); bounded by
+    // the lease, which expires on its own anyway.
+    private async Task ReleaseQuietlyAsync(string id, string owner, TimeSpan lease, bool isFinalAttempt)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(lease);
+            await meta.MarkExportFailedAsync(id, owner, "the export lease was lost", isFinalAttempt, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Snapshot {SnapshotId}: could not release the export lease (it expires on its own): {Error}", id, ErrorText.Describe(e));
         }
     }
 
@@ -101,27 +165,43 @@ public sealed class SnapshotProducer(
         new(id, createdAt is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : DateTimeOffset.UtcNow,
             artifact.Location, artifact.Size, artifact.Sha256, collections, documents);
 
-    // Renews the lease at a third of its length until the export ends; a lost lease cancels the export.
-    private async Task RenewLeaseAsync(string id, TimeSpan lease, CancellationTokenSource export)
+    // Renews the lease at a third of its length until the export ends. A renewal that is refused (another exporter took
+    // over) or that does not succeed within a third of the lease (MongoDB unreachable: it may expire before the next
+    // one) stops the export at once.
+    private async Task RenewLeaseAsync(string id, string owner, TimeSpan lease, CancellationTokenSource export)
     {
         try
         {
-            while (!export.IsCancellationRequested)
+            while (true)
             {
                 await Task.Delay(lease / 3, export.Token);
-                if (!await meta.RenewExportLeaseAsync(id, Owner, lease, export.Token))
+                bool renewed;
+                using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(export.Token))
                 {
-                    logger.LogWarning("Snapshot {SnapshotId}: export lease lost to another exporter; stopping", id);
+                    attempt.CancelAfter(lease / 3);
+                    try
+                    {
+                        renewed = await meta.RenewExportLeaseAsync(id, owner, lease, attempt.Token);
+                    }
+                    catch (Exception e) when (!export.IsCancellationRequested)
+                    {
+                        logger.LogWarning("Snapshot {SnapshotId}: the export lease could not be renewed ({Error}); stopping the export", id, ErrorText.Describe(e));
+                        await export.CancelAsync();
+                        return;
+                    }
+                }
+
+                if (!renewed)
+                {
+                    logger.LogWarning("Snapshot {SnapshotId}: the export lease was taken over by another exporter; stopping the export", id);
                     await export.CancelAsync();
+                    return;
                 }
             }
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("Snapshot {SnapshotId}: lease renewal failed: {Error}", id, ErrorText.Describe(e));
+            // The export ended.
         }
     }
 

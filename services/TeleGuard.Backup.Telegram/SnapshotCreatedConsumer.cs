@@ -11,7 +11,7 @@ public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, TelegramU
     : IConsumer<SnapshotCreated>
 {
     public Task Consume(ConsumeContext<SnapshotCreated> context) =>
-        runner.RunAsync(BackupSinks.Telegram, options.Value.Enabled, context, ct => uploader.UploadAsync(context.Message, ct));
+        runner.RunAsync(BackupSinks.Telegram, options.Value.Enabled, context, (owner, ct) => uploader.UploadAsync(context.Message, owner, ct));
 }
 
 public sealed class SnapshotCreatedConsumerDefinition() : OneAtATimeConsumerDefinition<SnapshotCreatedConsumer>("teleguard-telegram");

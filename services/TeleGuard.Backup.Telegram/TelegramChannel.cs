@@ -40,6 +40,18 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
             return true;
         }, cancellationToken);
 
+    /// <summary>
+    /// The channel's current message id: posts a short text and deletes it at once. Message ids in a channel grow by
+    /// one with every message, so this bounds where messages sent before it can be (bots cannot read history).
+    /// </summary>
+    public async Task<int> MarkPositionAsync(CancellationToken cancellationToken)
+    {
+        var id = await CallAsync("sendMessage", async ct =>
+            (await Bot.SendMessage(Chat, "TeleGuard backup: position marker (deleted at once)", cancellationToken: ct)).Id, cancellationToken);
+        await DeleteMessagesAsync([id], cancellationToken);
+        return id;
+    }
+
     /// <summary>Deletes up to 100 messages in one call (Telegram skips those it cannot delete).</summary>
     public Task DeleteMessagesAsync(IReadOnlyList<int> messageIds, CancellationToken cancellationToken) =>
         CallAsync("deleteMessages", async ct =>

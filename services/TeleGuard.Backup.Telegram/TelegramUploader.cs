@@ -10,9 +10,13 @@ namespace TeleGuard.Backup.Telegram;
 
 /// <summary>
 /// Uploads a snapshot to the channel: the artifact gzip-compressed into one archive, sent in parts of at most
-/// <c>TELEGRAM_PART_SIZE_MB</c>, each captioned with the snapshot id, i/n, the archive size and SHA-256. Every part's
-/// message id is recorded in <c>backups_meta</c> as soon as it is sent (bots cannot read channel history), so a retry
-/// or redelivery sends only the parts not recorded yet.
+/// <c>TELEGRAM_PART_SIZE_MB</c>, each captioned with the snapshot id, i/n, the archive size and SHA-256. Bots cannot
+/// read channel history, so everything sent is recorded in <c>backups_meta</c>: before each part, the intent to send it
+/// with the highest message id known at that moment; after it, its message id. A retry or redelivery sends only the parts
+/// not recorded, and turns an intent left open (a crash between Telegram accepting a part and its record) into a range
+/// of message ids — from the id known before the intent to the first id it sends itself — that retention deletes with
+/// the snapshot (channel message ids are sequential). Only the holder of the sink's lease records anything; an attempt
+/// that lost it deletes the part it just sent.
 /// </summary>
 public sealed class TelegramUploader(
     TelegramChannel channel,
@@ -23,7 +27,9 @@ public sealed class TelegramUploader(
     TimeProvider time,
     ILogger<TelegramUploader> logger)
 {
-    public async Task<BsonDocument> UploadAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
+    /// <param name="owner">The attempt's lease owner: progress is recorded only while it holds the lease.</param>
+    /// <param name="cancellationToken">Cancelled when the lease is lost; a part already on its way is let finish (its id is needed to delete it).</param>
+    public async Task<BsonDocument> UploadAsync(SnapshotCreated snapshot, string owner, CancellationToken cancellationToken)
     {
         var id = snapshot.SnapshotId;
         var work = Path.Combine(workDirectory.Value.Path, "telegram", $"{id}.{Guid.NewGuid():N}");
@@ -43,10 +49,24 @@ public sealed class TelegramUploader(
             var count = (int)Math.Max(1, (size + partSize - 1) / partSize);
 
             // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact).
-            var recorded = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
-            var parts = recorded is not null && recorded.GetValue("archiveSha256", "").AsString == sha256 && recorded.GetValue("partSize", 0L).ToInt64() == partSize
-                ? recorded["parts"].AsBsonArray.Select(p => p.AsBsonDocument).ToList()
-                : [];
+            var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
+            var previousParts = previous?.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument).ToList() ?? [];
+            var reusable = previous is not null && previous.GetValue("archiveSha256", "").AsString == sha256 && previous.GetValue("partSize", 0L).ToInt64() == partSize;
+            var parts = reusable ? previousParts : [];
+            if (!reusable && previousParts.Count > 0)
+            {
+                // Parts of another archive (the part size changed): not part of this copy, deleted with it.
+                await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p["messageId"].AsInt32).ToList(), cancellationToken);
+            }
+
+            var gaps = previous?.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList() ?? [];
+            if (previous?.GetValue("sending", BsonNull.Value) is BsonDocument interrupted)
+            {
+                logger.LogWarning("Telegram: snapshot {SnapshotId} part {Index} was being sent by an attempt that ended; a message Telegram accepted then is deleted with the snapshot",
+                    id, interrupted["index"].AsInt32);
+                gaps.Add(new BsonDocument { { "after", interrupted["after"] }, { "before", BsonNull.Value }, { "at", interrupted["at"] } });
+            }
+
             var location = new BsonDocument
             {
                 { "chatId", options.Value.Channel },
@@ -55,6 +75,7 @@ public sealed class TelegramUploader(
                 { "partSize", partSize },
                 { "partCount", count },
                 { "parts", new BsonArray(parts) },
+                { "gaps", new BsonArray(gaps) },
             };
 
             for (var index = 1; index <= count; index++)
@@ -74,15 +95,36 @@ public sealed class TelegramUploader(
                     partSha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(part, cancellationToken));
                 }
 
-                var (messageId, fileId) = await channel.SendDocumentAsync(() => new FileSegmentStream(archive, offset, length), fileName, caption, cancellationToken);
-                var entry = new BsonDocument
+                location["sending"] = new BsonDocument
+                {
+                    { "index", index }, { "after", await HighestKnownMessageIdAsync(parts, cancellationToken) }, { "at", time.GetUtcNow().UtcDateTime },
+                };
+                if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, cancellationToken))
+                {
+                    throw new SinkLeaseLostException(BackupSinks.Telegram, id);
+                }
+
+                var (messageId, fileId) = await channel.SendDocumentAsync(
+                    () => new FileSegmentStream(archive, offset, length), fileName, caption, CancellationToken.None);
+                foreach (var gap in gaps.Where(g => g["before"].IsBsonNull))
+                {
+                    gap["before"] = messageId; // sent after the attempt that left the gap had ended
+                }
+
+                parts.Add(new BsonDocument
                 {
                     { "index", index }, { "messageId", messageId }, { "fileId", fileId }, { "size", length },
                     { "sha256", partSha256 }, { "sentAt", time.GetUtcNow().UtcDateTime },
-                };
-                parts.Add(entry);
+                });
                 location["parts"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32));
-                await meta.UpdateSinkLocationAsync(id, BackupSinks.Telegram, location, CancellationToken.None);
+                location["gaps"] = new BsonArray(gaps);
+                location.Remove("sending");
+                if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None))
+                {
+                    await RemoveUnrecordedAsync(id, messageId);
+                    throw new SinkLeaseLostException(BackupSinks.Telegram, id);
+                }
+
                 logger.LogInformation("Telegram: snapshot {SnapshotId} part {Index}/{Count} sent as message {MessageId}", id, index, count, messageId);
             }
 
@@ -92,6 +134,41 @@ public sealed class TelegramUploader(
         finally
         {
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    // A message id every message sent from now on is above: the highest this snapshot or the latest ones recorded, or,
+    // when the channel has none recorded, the channel's current position.
+    private async Task<int> HighestKnownMessageIdAsync(List<BsonDocument> parts, CancellationToken cancellationToken)
+    {
+        if (parts.Count > 0)
+        {
+            return parts.Max(p => p["messageId"].AsInt32);
+        }
+
+        var recent = (await meta.ListRecentAsync(24, cancellationToken))
+            .Select(r => r.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location?.GetValue("parts", new BsonArray()).AsBsonArray)
+            .SelectMany(p => p ?? [])
+            .Select(p => p["messageId"].AsInt32)
+            .DefaultIfEmpty(0)
+            .Max();
+        return recent > 0 ? recent : await channel.MarkPositionAsync(cancellationToken);
+    }
+
+    // The part was sent by an attempt that has just lost its lease: no record will ever name it, so it goes now (or, if
+    // Telegram refuses, is noted for retention).
+    private async Task RemoveUnrecordedAsync(string id, int messageId)
+    {
+        try
+        {
+            await channel.DeleteMessagesAsync([messageId], CancellationToken.None);
+            logger.LogWarning("Telegram: snapshot {SnapshotId}: lost the lease while sending; deleted the message {MessageId} it had just sent", id, messageId);
+        }
+        catch (Exception e)
+        {
+            await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, [messageId], CancellationToken.None);
+            logger.LogWarning("Telegram: snapshot {SnapshotId}: could not delete message {MessageId} sent after the lease was lost ({Error}); retention deletes it",
+                id, messageId, ErrorText.Describe(e));
         }
     }
 }

@@ -10,19 +10,25 @@ namespace TeleGuard.Backup.Sinks;
 
 /// <summary>
 /// The frame of every sink's <see cref="SnapshotCreated"/> consumer: a disabled sink records <c>skipped</c>; a copy
-/// already recorded as succeeded is not made again (redelivery); one instance at a time works on a snapshot (a lease in
-/// backups_meta, renewed while it works, taken over when its holder died); each attempt is counted; a failure that will
-/// be retried keeps its error, the last one records <c>failed</c>, and success records where the copy is.
+/// already recorded as succeeded is not made again (redelivery); one attempt at a time works on a snapshot (a lease in
+/// backups_meta held by that attempt, renewed while it works, taken over when its holder died); each attempt is
+/// counted; a failure that will be retried keeps its error, the last one records <c>failed</c>, and success records
+/// where the copy is. An attempt whose lease another instance took over stops at once and records nothing.
 /// </summary>
 public sealed class SnapshotSinkRunner(
     BackupsMetaStore meta, IOptions<BusOptions> bus, IOptions<SinkLeaseOptions> leaseOptions, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
-    // One owner per sink instance: its own redelivery may take its lease back at once, another instance must wait.
-    private readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}"[..^24];
-
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
+    public Task RunAsync(string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<CancellationToken, Task<BsonDocument>> copy) =>
+        RunAsync(sink, enabled, context, (_, cancellationToken) => copy(cancellationToken));
+
+    /// <param name="copy">
+    /// Makes the copy and returns where it is; runs only when enabled and not yet done. It gets the attempt's lease owner
+    /// (for writes only the holder may make, <see cref="BackupsMetaStore.UpdateSinkProgressAsync"/>) and a token that is
+    /// cancelled when the lease is lost.
+    /// </param>
     public async Task RunAsync(
-        string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<CancellationToken, Task<BsonDocument>> copy)
+        string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<string, CancellationToken, Task<BsonDocument>> copy)
     {
         var id = context.Message.SnapshotId;
         var cancellationToken = context.CancellationToken;
@@ -34,25 +40,38 @@ public sealed class SnapshotSinkRunner(
             return;
         }
 
-        if (!await ClaimAsync(sink, context))
+        // One owner per attempt: a redelivery of a message whose copy is being made (in this process too) waits for it.
+        var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+        if (!await ClaimAsync(sink, owner, context))
         {
             return;
         }
 
         var started = System.Diagnostics.Stopwatch.StartNew();
-        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewWhileCopyingAsync(id, sink, renewal.Token);
+        using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stopRenewing = new CancellationTokenSource();
+        var renewing = RenewWhileCopyingAsync(id, sink, owner, leaseHeld, stopRenewing.Token);
         try
         {
-            var location = await copy(cancellationToken);
-            await StopAsync(renewal, renewing);
+            var location = await copy(owner, leaseHeld.Token);
+            if (await StopAsync(stopRenewing, renewing))
+            {
+                throw new SinkLeaseLostException(sink, id);
+            }
+
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
             logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location.ToString());
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            await StopAsync(renewal, renewing);
+            if (await StopAsync(stopRenewing, renewing) || e is SinkLeaseLostException)
+            {
+                // The instance that holds the lease now makes the copy and records its outcome.
+                logger.LogWarning("{Sink}: snapshot {SnapshotId}: another instance took over; this attempt stopped and recorded nothing", sink, id);
+                throw e as SinkLeaseLostException ?? new SinkLeaseLostException(sink, id);
+            }
+
             var error = ErrorText.Describe(e);
             var final = e is PermanentFailureException || context.GetRetryAttempt() >= bus.Value.RetryLimit;
             if (final)
@@ -72,7 +91,7 @@ public sealed class SnapshotSinkRunner(
     }
 
     // True when this delivery makes the copy; false when the copy exists. Waits while another live instance works on it.
-    private async Task<bool> ClaimAsync(string sink, ConsumeContext<SnapshotCreated> context)
+    private async Task<bool> ClaimAsync(string sink, string owner, ConsumeContext<SnapshotCreated> context)
     {
         var id = context.Message.SnapshotId;
         var settings = leaseOptions.Value;
@@ -80,7 +99,7 @@ public sealed class SnapshotSinkRunner(
         var logged = false;
         while (true)
         {
-            var claim = await meta.TryClaimSinkAsync(id, sink, _owner, settings.Lease, context.CancellationToken);
+            var claim = await meta.TryClaimSinkAsync(id, sink, owner, settings.Lease, context.CancellationToken);
             switch (claim)
             {
                 case SinkClaim.Acquired:
@@ -111,19 +130,23 @@ public sealed class SnapshotSinkRunner(
         }
     }
 
-    private async Task RenewWhileCopyingAsync(string id, string sink, CancellationToken cancellationToken)
+    // Renews the lease while the copy is made. Refused (another instance holds it now): the copy is cancelled and true
+    // returned. Not answered (MongoDB unreachable): the copy goes on, its results wait in Redis.
+    private async Task<bool> RenewWhileCopyingAsync(string id, string sink, string owner, CancellationTokenSource copying, CancellationToken stop)
     {
         var lease = leaseOptions.Value.Lease;
         try
         {
             while (true)
             {
-                await Task.Delay(lease / 3, cancellationToken);
+                await Task.Delay(lease / 3, stop);
                 try
                 {
-                    if (!await meta.RenewSinkLeaseAsync(id, sink, _owner, lease, cancellationToken))
+                    if (!await meta.RenewSinkLeaseAsync(id, sink, owner, lease, stop))
                     {
-                        logger.LogWarning("{Sink}: lost the lease on snapshot {SnapshotId} (expired while MongoDB was unreachable?)", sink, id);
+                        logger.LogWarning("{Sink}: lost the lease on snapshot {SnapshotId} to another instance; stopping the copy", sink, id);
+                        await copying.CancelAsync();
+                        return true;
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -134,13 +157,14 @@ public sealed class SnapshotSinkRunner(
         }
         catch (OperationCanceledException)
         {
-            // The copy ended.
+            return false; // the copy ended
         }
     }
 
-    private static async Task StopAsync(CancellationTokenSource renewal, Task renewing)
+    /// <returns>Whether the lease was lost while copying.</returns>
+    private static async Task<bool> StopAsync(CancellationTokenSource stopRenewing, Task<bool> renewing)
     {
-        await renewal.CancelAsync();
-        await renewing;
+        await stopRenewing.CancelAsync();
+        return await renewing;
     }
 }

@@ -155,4 +155,7 @@ public sealed class SinkRecord
 
     /// <summary>What retention removed and what the destination refused to remove.</summary>
     [BsonElement("removal")] public BsonDocument? Removal { get; set; }
+
+    /// <summary>Messages left in the destination outside the copy (an attempt that lost its lease); retention deletes them with it.</summary>
+    [BsonElement("orphanMessageIds")] public List<int>? OrphanMessageIds { get; set; }
 }

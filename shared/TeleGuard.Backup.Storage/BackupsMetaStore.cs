@@ -16,6 +16,12 @@ public enum ExportClaim
 
     /// <summary>Another live exporter holds the lease.</summary>
     HeldElsewhere,
+
+    /// <summary>
+    /// The snapshot's export failed for good: it is never exported again under this id (the data read now is not the
+    /// data of the time the id names). A new snapshot takes a new id.
+    /// </summary>
+    Refused,
 }
 
 public enum SinkClaim
@@ -80,15 +86,17 @@ public sealed class BackupsMetaStore
             cancellationToken);
 
     /// <summary>
-    /// Takes the export lease for a snapshot that is requested, failed, or exporting under an expired lease (its
-    /// exporter died). The lease is renewed while exporting; the artifact is recorded only by the lease holder.
+    /// Takes the export lease for a snapshot that is requested (also after a failed attempt that will be retried) or
+    /// exporting under an expired lease (its exporter died). The lease is renewed while exporting; the artifact is
+    /// recorded only by the lease holder. A snapshot whose export concluded is never claimed again: with an artifact it
+    /// is <see cref="ExportClaim.AlreadyCreated"/> (whatever the sinks made of it), without one <see cref="ExportClaim.Refused"/>.
     /// </summary>
     public async Task<(ExportClaim Claim, BackupRecord? Record)> TryClaimExportAsync(
         string snapshotId, string owner, TimeSpan lease, CancellationToken cancellationToken)
     {
         var now = Now;
         var claimable = Filter.Eq(r => r.Id, snapshotId) & Filter.Or(
-            Filter.In(r => r.Status, [BackupStatus.Requested, BackupStatus.Failed]),
+            Filter.Eq(r => r.Status, BackupStatus.Requested),
             Filter.Eq(r => r.Status, BackupStatus.Exporting) & Filter.Or(
                 Filter.Eq(r => r.Export!.Owner, owner),
                 Filter.Lt(r => r.Export!.LeaseUntil, now)));
@@ -113,8 +121,24 @@ public sealed class BackupsMetaStore
         {
             BackupStatus.Created or BackupStatus.Complete or BackupStatus.Degraded => (ExportClaim.AlreadyCreated, current),
             BackupStatus.Failed when current.Artifact is not null => (ExportClaim.AlreadyCreated, current),
+            BackupStatus.Failed => (ExportClaim.Refused, current),
             _ => (ExportClaim.HeldElsewhere, current),
         };
+    }
+
+    /// <summary>
+    /// A failed snapshot whose artifact is still in the store is announced again (its sinks retry): it goes back to
+    /// <c>created</c> until their outcomes decide it anew. False when it is not such a snapshot (any more).
+    /// </summary>
+    public async Task<bool> MarkReannouncedAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var result = await _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Eq(r => r.Status, BackupStatus.Failed)
+            & Filter.Ne(r => r.Artifact, null) & Filter.Eq(r => r.Artifact!.DeletedAt, null),
+            Update.Set(r => r.Status, BackupStatus.Created).Set(r => r.AnnouncedAt, now).Set(r => r.UpdatedAt, now),
+            cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
     }
 
     /// <summary>Extends the lease; false when it was lost (another exporter took over), and the caller must stop.</summary>
@@ -202,6 +226,11 @@ public sealed class BackupsMetaStore
             cancellationToken: cancellationToken);
         if (result.MatchedCount == 1)
         {
+            // A copy that retention removed is gone: this attempt starts a new one and never reuses what was removed.
+            await _records.UpdateOneAsync(
+                Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"{path}.owner", owner) & Filter.Exists($"{path}.removedAt", true),
+                Update.Unset($"{path}.location").Unset($"{path}.removedAt").Unset($"{path}.removal").Unset($"{path}.orphanMessageIds"),
+                cancellationToken: cancellationToken);
             return SinkClaim.Acquired;
         }
 
@@ -220,6 +249,43 @@ public sealed class BackupsMetaStore
             cancellationToken: cancellationToken);
         return result.MatchedCount == 1;
     }
+
+    /// <summary>
+    /// Replaces where the sink's copy is while it is being made, only if <paramref name="owner"/> still holds the sink's
+    /// lease: false when another instance took the copy over (the caller stops and must not leave anything behind).
+    /// While MongoDB is unreachable the write waits in Redis like every sink result, and the caller goes on.
+    /// </summary>
+    public async Task<bool> UpdateSinkProgressAsync(string snapshotId, string sink, string owner, BsonDocument location, CancellationToken cancellationToken)
+    {
+        if (await ReplayPendingAsync(cancellationToken))
+        {
+            try
+            {
+                var result = await _records.UpdateOneAsync(
+                    Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
+                    Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, Now),
+                    cancellationToken: cancellationToken);
+                return result.MatchedCount == 1;
+            }
+            catch (Exception e) when (_fallback is not null && MongoFaults.IsUnreachable(e))
+            {
+                // Deferred below.
+            }
+        }
+
+        await UpdateSinkLocationAsync(snapshotId, sink, location, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Notes messages a sink left in its destination outside its copy (sent by an attempt that lost its lease and
+    /// could not delete them): retention deletes them with the snapshot's copy.
+    /// </summary>
+    public Task RecordSinkOrphansAsync(string snapshotId, string sink, IReadOnlyList<int> messageIds, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId),
+            Update.AddToSetEach($"sinks.{sink}.orphanMessageIds", messageIds).Set(r => r.UpdatedAt, Now),
+            cancellationToken: cancellationToken);
 
     /// <summary>
     /// Records a sink's outcome (<c>succeeded</c>, <c>failed</c> or <c>skipped</c>) and where its copy is, then updates
@@ -378,32 +444,83 @@ public sealed class BackupsMetaStore
     public Task<IReadOnlyList<PendingMetaWrite>> ListPendingAsync(CancellationToken cancellationToken) =>
         _fallback is null ? Task.FromResult<IReadOnlyList<PendingMetaWrite>>([]) : _fallback.ListAsync(cancellationToken);
 
-    /// <summary>Marks the sink's copies of snapshots older than <paramref name="keptSnapshotId"/> as removed by retention.</summary>
+    // Retention removes only copies whose outcome is final (succeeded or failed) and that no one holds: not a copy being
+    // made or retried (its sink's lease), and not one another cleanup is removing (the same lease, taken by retention).
+
+    private FilterDefinition<BackupRecord> RemovableCopy(string sink) =>
+        Filter.In($"sinks.{sink}.status", new[] { SinkStatus.Succeeded, SinkStatus.Failed })
+        & Filter.Exists($"sinks.{sink}.removedAt", false)
+        & Filter.Or(Filter.Exists($"sinks.{sink}.owner", false), Filter.Lt($"sinks.{sink}.leaseUntil", Now));
+
+    /// <summary>Marks the sink's succeeded copies of snapshots older than <paramref name="keptSnapshotId"/> as removed by retention (not those held by an instance).</summary>
     public Task MarkSinkCopiesRemovedAsync(string sink, string keptSnapshotId, CancellationToken cancellationToken) =>
         _records.UpdateManyAsync(
-            Filter.Lt(r => r.Id, keptSnapshotId) & Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded)
-            & Filter.Exists($"sinks.{sink}.removedAt", false),
+            Filter.Lt(r => r.Id, keptSnapshotId) & Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded) & RemovableCopy(sink),
             Update.Set($"sinks.{sink}.removedAt", Now),
             cancellationToken: cancellationToken);
 
-    /// <summary>Marks one snapshot's copy in <paramref name="sink"/> as removed by retention.</summary>
+    /// <summary>Marks one snapshot's copy in <paramref name="sink"/> as removed by retention, unless it is not final or an instance holds it.</summary>
     public Task MarkSinkCopyRemovedAsync(string snapshotId, string sink, CancellationToken cancellationToken) =>
         _records.UpdateOneAsync(
-            Filter.Eq(r => r.Id, snapshotId) & Filter.Exists($"sinks.{sink}", true),
+            Filter.Eq(r => r.Id, snapshotId) & RemovableCopy(sink),
             Update.Set($"sinks.{sink}.removedAt", Now),
             cancellationToken: cancellationToken);
 
-    /// <summary>Snapshots older than <paramref name="beforeSnapshotId"/> whose copy in <paramref name="sink"/> exists (fully or in part) and was not removed.</summary>
+    /// <summary>
+    /// Snapshots older than <paramref name="beforeSnapshotId"/> whose copy in <paramref name="sink"/> exists (fully or in
+    /// part), has a final outcome, is held by no instance and was not removed.
+    /// </summary>
     public async Task<List<BackupRecord>> ListSinkCopiesBeforeAsync(string sink, string beforeSnapshotId, CancellationToken cancellationToken) =>
         await _records.FindAsync(
-            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true) & Filter.Exists($"sinks.{sink}.removedAt", false),
+            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true) & RemovableCopy(sink),
             Sort.Ascending(r => r.Id), limit: null, cancellationToken);
 
-    /// <summary>Records that retention removed a sink's copy, with what was and was not removed.</summary>
+    /// <summary>Snapshots whose copy in <paramref name="sink"/> is being made or retried (status <c>running</c>), oldest first.</summary>
+    public async Task<List<BackupRecord>> ListSinkCopiesInProgressAsync(string sink, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await _records.FindAsync(Filter.Eq($"sinks.{sink}.status", SinkStatus.Running), Sort.Ascending(r => r.Id), limit: null, cancellationToken);
+    }
+
+    /// <summary>Snapshots whose copy in <paramref name="sink"/> an instance is making right now (running, under a live lease).</summary>
+    public async Task<List<BackupRecord>> ListSinkCopiesHeldAsync(string sink, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await _records.FindAsync(
+            Filter.Eq($"sinks.{sink}.status", SinkStatus.Running) & Filter.Gt($"sinks.{sink}.leaseUntil", Now),
+            Sort.Ascending(r => r.Id), limit: null, cancellationToken);
+    }
+
+    /// <summary>Snapshots whose sink record holds one of <paramref name="values"/> at <paramref name="path"/> (e.g. <c>location.parts.messageId</c>).</summary>
+    public async Task<List<BackupRecord>> ListSinkCopiesReferencingAsync(string sink, string path, IEnumerable<int> values, CancellationToken cancellationToken) =>
+        await _records.FindAsync(Filter.In($"sinks.{sink}.{path}", values), Sort.Ascending(r => r.Id), limit: null, cancellationToken);
+
+    /// <summary>
+    /// Retention takes the sink's lease on a copy it is about to remove, so that no instance starts (re)making the copy
+    /// meanwhile (and a retry never reuses parts being deleted). False when the copy is not removable (any more).
+    /// </summary>
+    public async Task<bool> TryLeaseSinkCopyForRemovalAsync(string snapshotId, string sink, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var result = await _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & RemovableCopy(sink),
+            Update.Set($"sinks.{sink}.owner", owner).Set($"sinks.{sink}.leaseUntil", Now + lease),
+            cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
+    }
+
+    /// <summary>Ends retention's lease on a copy it could not remove (the next cleanup tries again).</summary>
+    public Task ReleaseSinkCopyAsync(string snapshotId, string sink, string owner, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
+            Update.Unset($"sinks.{sink}.owner").Unset($"sinks.{sink}.leaseUntil"),
+            cancellationToken: cancellationToken);
+
+    /// <summary>Records that retention removed a sink's copy, with what was and was not removed, and ends retention's lease on it.</summary>
     public Task RecordSinkRemovalAsync(string snapshotId, string sink, BsonDocument removal, CancellationToken cancellationToken) =>
         _records.UpdateOneAsync(
             Filter.Eq(r => r.Id, snapshotId),
-            Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal).Set(r => r.UpdatedAt, Now),
+            Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal).Set(r => r.UpdatedAt, Now)
+                .Unset($"sinks.{sink}.owner").Unset($"sinks.{sink}.leaseUntil"),
             cancellationToken: cancellationToken);
 
     /// <summary>Records a restore drill's result for one destination of a snapshot.</summary>

@@ -13,7 +13,7 @@ public sealed class DirectoryArtifactStore(string directory) : IArtifactStore
     public async Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(directory);
-        var fileName = ArtifactNames.FileName(snapshotId);
+        var fileName = ArtifactNames.NewFileName(snapshotId);
         var temporary = Path.Combine(directory, $".{fileName}.{Guid.NewGuid():N}.partial");
         try
         {
@@ -29,13 +29,21 @@ public sealed class DirectoryArtifactStore(string directory) : IArtifactStore
                 size = hashing.BytesHashed;
             }
 
-            File.Move(temporary, Path.Combine(directory, fileName), overwrite: true);
+            File.Move(temporary, Path.Combine(directory, fileName), overwrite: false);
             return new StoredArtifact(Scheme + fileName, size, sha256);
         }
         finally
         {
             File.Delete(temporary);
         }
+    }
+
+    public Task<IReadOnlyList<string>> ListAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> locations = Directory.Exists(directory)
+            ? Directory.EnumerateFiles(directory).Select(Path.GetFileName).Where(name => ArtifactNames.IsOf(snapshotId, name!)).Select(name => Scheme + name).ToList()
+            : [];
+        return Task.FromResult(locations);
     }
 
     public Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken)

@@ -8,9 +8,10 @@ namespace TeleGuard.Backup.Storage;
 /// <summary>
 /// Artifacts as GridFS files in <paramref name="database"/>, located as <c>gridfs:DATABASE/BUCKET/FILE-ID</c>. GridFS
 /// writes the files document only when the upload completes, so a crash mid-upload leaves orphan chunks but no file:
-/// nothing can reference half an artifact. Earlier files of the same snapshot (a crashed attempt that did complete the
-/// upload) are removed before a new upload. Locations written by earlier versions, <c>gridfs:BUCKET/FILE-ID</c>, name
-/// files in the database that was backed up (<paramref name="legacyDatabase"/>): they are read and deleted there.
+/// nothing can reference half an artifact. Each upload is a file of its own; the snapshot service removes the files of
+/// earlier, unrecorded attempts while it holds the snapshot's export lease. Locations written by earlier versions,
+/// <c>gridfs:BUCKET/FILE-ID</c>, name files in the database that was backed up (<paramref name="legacyDatabase"/>): they
+/// are read and deleted there.
 /// </summary>
 public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketName, IMongoDatabase? legacyDatabase = null) : IArtifactStore
 {
@@ -26,9 +27,7 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
 
     public async Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken)
     {
-        var fileName = ArtifactNames.FileName(snapshotId);
-        await DeleteByNameAsync(fileName, cancellationToken);
-
+        var fileName = ArtifactNames.NewFileName(snapshotId);
         await using var upload = await _bucket.OpenUploadStreamAsync(fileName, new GridFSUploadOptions
         {
             Metadata = new BsonDocument { { "snapshotId", snapshotId } },
@@ -82,13 +81,10 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
         }
     }
 
-    private async Task DeleteByNameAsync(string fileName, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListAsync(string snapshotId, CancellationToken cancellationToken)
     {
-        using var cursor = await _bucket.FindAsync(Builders<GridFSFileInfo>.Filter.Eq(f => f.Filename, fileName), cancellationToken: cancellationToken);
-        foreach (var file in await cursor.ToListAsync(cancellationToken))
-        {
-            await _bucket.DeleteAsync(file.Id, cancellationToken);
-        }
+        using var cursor = await _bucket.FindAsync(Builders<GridFSFileInfo>.Filter.Eq("metadata.snapshotId", snapshotId), cancellationToken: cancellationToken);
+        return (await cursor.ToListAsync(cancellationToken)).Select(f => $"{Prefix}{f.Id}").ToList();
     }
 
     private (GridFSBucket Bucket, ObjectId Id) Parse(string location)

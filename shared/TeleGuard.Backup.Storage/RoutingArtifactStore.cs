@@ -11,6 +11,18 @@ public sealed class RoutingArtifactStore(IArtifactStore writeTo, GridFsArtifactS
     public Task<StoredArtifact> SaveAsync(string snapshotId, Func<Stream, CancellationToken, Task> writeContent, CancellationToken cancellationToken) =>
         writeTo.SaveAsync(snapshotId, writeContent, cancellationToken);
 
+    /// <summary>Every store's artifacts of the snapshot: an attempt may have saved under an earlier configuration.</summary>
+    public async Task<IReadOnlyList<string>> ListAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        var locations = new List<string>(await gridFs.ListAsync(snapshotId, cancellationToken));
+        if (directory is not null)
+        {
+            locations.AddRange(await directory.ListAsync(snapshotId, cancellationToken));
+        }
+
+        return locations;
+    }
+
     public Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken) =>
         StoreOf(location).OpenReadAsync(location, cancellationToken);
 

@@ -43,7 +43,8 @@ public static class TelegramUploadBenchmark
             var endpoint = (await fakeProcess.StandardOutput.ReadLineAsync())!.Split(' ');
             var store = new DirectoryArtifactStore(Path.Combine(work, "artifacts"));
             var block = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1 << 20);
-            var artifact = await store.SaveAsync("20261126T040000Z", async (s, ct) =>
+            var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+            var artifact = await store.SaveAsync(id, async (s, ct) =>
             {
                 for (var i = 0; i < megabytes; i++)
                 {
@@ -71,11 +72,15 @@ public static class TelegramUploadBenchmark
             var uploader = new TelegramUploader(channel, new SnapshotArtifactFetcher(store), meta, Options.Create(telegramOptions),
                 Options.Create(workOptions), TimeProvider.System, NullLogger<TelegramUploader>.Instance);
 
+            // The uploader records its progress only while it holds the sink's lease, as the sink runner arranges.
+            await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "benchmark", CancellationToken.None);
+            await meta.TryClaimSinkAsync(id, BackupSinks.Telegram, "benchmark", TimeSpan.FromHours(1), CancellationToken.None);
+
             GC.Collect();
             var before = Process.GetCurrentProcess().WorkingSet64;
             var stopwatch = Stopwatch.StartNew();
-            var location = await uploader.UploadAsync(new SnapshotCreated("20261126T040000Z", DateTimeOffset.UtcNow, artifact.Location,
-                artifact.Size, artifact.Sha256, 1, 1), CancellationToken.None);
+            var location = await uploader.UploadAsync(new SnapshotCreated(id, DateTimeOffset.UtcNow, artifact.Location,
+                artifact.Size, artifact.Sha256, 1, 1), "benchmark", CancellationToken.None);
             var process = Process.GetCurrentProcess();
             process.Refresh();
             Console.WriteLine($"uploaded a {location["archiveSize"].ToInt64() / 1048576.0:F0} MiB archive in {location["partCount"]} parts of at most {partMegabytes} MB "

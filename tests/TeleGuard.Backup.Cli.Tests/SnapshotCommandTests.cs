@@ -221,7 +221,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
 
         var record = BsonSerializer.Deserialize<BackupRecord>(completed);
         Assert.True(record.Export!.Attempts >= 2, "the redelivered request took over the dead exporter's lease");
-        Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("filename", $"snapshot-{id}.tar")));
+        Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id)));
         var manifest = await AssertArtifactMatchesSourceAsync(database, record);
         Assert.Equal(30_000, manifest.Collections.Single(c => c.Name == "users").Documents);
     }

@@ -1,4 +1,10 @@
+using Microsoft.Extensions.Time.Testing;
+using MongoDB.Bson;
+using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Snapshot;
 using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;
@@ -60,5 +66,54 @@ public sealed class CrashRecoveryTests
         Assert.Equal(3, pipeline.TelegramMessagesFor(id).Count);
         Assert.All(BackupSinks.All, sink => Assert.Equal(2, record.Sinks[sink].Attempts));
         Assert.All(BackupSinks.All, sink => Assert.Null(record.Sinks[sink].Owner));
+    }
+
+    /// <summary>
+    /// kill -9 of the Telegram sink after Telegram accepted part 2 of 3 and before the sink heard its message id: the
+    /// retry sends part 2 again, so the first message is known to no record. It must still be reachable: the intent
+    /// recorded before the send becomes a range of message ids holding it, and the next cleanup after the snapshot's
+    /// window deletes it with the snapshot's parts.
+    /// </summary>
+    [Fact]
+    public async Task A_part_Telegram_accepted_when_its_sink_was_killed_is_recorded_and_deleted_by_the_next_cleanup_after_its_window()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true, documents: 3200, documentBytes: 1000);
+        pipeline.Settings["TELEGRAM_PART_SIZE_MB"] = "1"; // ~2.4 MB gzipped archive → 3 parts
+        var accepted = new SendHold(call: 2);
+        pipeline.Telegram.HoldResponseOnSend = accepted;
+        var host = await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddEncryptionSinkService());
+        var sink = await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
+        var id = await Pipeline.RequestSnapshotAsync(host);
+
+        Assert.True(await Task.WhenAny(accepted.Arrived.Task, Task.Delay(TimeSpan.FromMinutes(2))) == accepted.Arrived.Task, pipeline.ProcessOutput);
+        sink.Kill(); // Telegram has part 2; the sink never learnt its message id
+        pipeline.Telegram.HoldResponseOnSend = null;
+        var orphan = accepted.Accepted!;
+        var during = (await pipeline.Meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].Location!;
+        Assert.Equal(2, during["sending"]["index"].AsInt32); // the intent went to backups_meta before the part
+        Assert.DoesNotContain(orphan.Id, during["parts"].AsBsonArray.Select(p => p["messageId"].AsInt32));
+
+        await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
+        var record = await pipeline.FinishedAsync(id);
+        Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
+        var location = record.Sinks[BackupSinks.Telegram].Location!;
+        Assert.DoesNotContain(orphan.Id, location["messageIds"].AsBsonArray.Select(m => m.AsInt32));
+        Assert.Equal(2, pipeline.TelegramMessagesFor(id).Count(m => m.Caption.Contains("part 2/3", StringComparison.Ordinal))); // the orphan and the part sent again
+        var gap = Assert.Single(location["gaps"].AsBsonArray).AsBsonDocument;
+        Assert.True(gap["after"].AsInt32 < orphan.Id && orphan.Id < gap["before"].AsInt32, $"{orphan.Id} is not in {gap}");
+
+        // A newer snapshot becomes the last good copy.
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // snapshot ids have one-second resolution
+        var newer = await Pipeline.RequestSnapshotAsync(host);
+        Assert.Equal(BackupStatus.Complete, (await pipeline.FinishedAsync(newer)).Status);
+
+        // Nine hours later (a Telegram sink whose clock is ahead), its start-up cleanup deletes the first snapshot, orphan included.
+        await pipeline.StartHostAsync(b => b.AddTelegramSinkService(), clock: new FakeTimeProvider(DateTimeOffset.UtcNow.AddHours(9)));
+        var removed = await TestHosts.EventuallyAsync(async () => await pipeline.Meta.GetAsync(id, CancellationToken.None) is { } r
+            && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null, TimeSpan.FromMinutes(1), "the first snapshot's Telegram copy to be removed");
+        Assert.Contains(orphan.Id, pipeline.Telegram.Deleted);
+        Assert.Empty(pipeline.TelegramMessagesFor(id));
+        Assert.Equal(location["messageIds"].AsBsonArray.Select(m => m.AsInt32).Order(), removed.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(m => m.AsInt32).Order());
+        Assert.Equal(3, pipeline.TelegramMessagesFor(newer).Count);
     }
 }

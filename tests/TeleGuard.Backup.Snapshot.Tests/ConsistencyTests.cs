@@ -81,7 +81,7 @@ public sealed class ConsistencyTests : IDisposable
             proxy.HoldRequestsContaining("getMore"); // the export's first getMore waits while history moves on
             var export = new SnapshotExporter(client, database.DatabaseNamespace.DatabaseName, NullLogger<SnapshotExporter>.Instance)
                 .ExportAsync("20261130T120000Z", _temp.Path, new SnapshotExportOptions { BatchSize = 100 }, CancellationToken.None);
-            await TestHosts.EventuallyAsync(() => Task.FromResult(proxy.StalledRequests > 0 ? "held" : null), TimeSpan.FromSeconds(30), "the export's getMore to be held");
+            await TestHosts.EventuallyAsync(() => Task.FromResult(proxy.HeldRequests > 0 ? "held" : null), TimeSpan.FromSeconds(30), "the export's getMore to be held");
             var other = new MongoClient(uri).GetDatabase(database.DatabaseNamespace.DatabaseName).GetCollection<BsonDocument>("churn");
             for (var i = 0; i < 50; i++)
             {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
@@ -111,8 +112,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Equal("schedule", record.Reason);
         Assert.Equal(1, record.Export!.Attempts);
         Assert.Equal(SnapshotConsistency.Snapshot, record.Manifest!.Consistency);
-        var artifacts = source.Client.GetDatabase(source.Database.DatabaseNamespace.DatabaseName + "_backup");
-        Assert.Equal(1, await artifacts.GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(new BsonDocument("filename", $"snapshot-{id}.tar")));
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
 
         // The artifact in the store is complete and matches what was announced.
         var store = host.Services.GetRequiredService<IArtifactStore>();
@@ -136,10 +136,10 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
-        // The export folder goes once the artifact is stored and announced (just after the record says created).
-        await TestHosts.EventuallyAsync(() => Task.FromResult(
-                Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any() ? null : "gone"),
-            TimeSpan.FromSeconds(30), "export folders to be removed once the artifact is stored");
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 3 ? "consumed" : null),
+            TimeSpan.FromSeconds(30), "the second snapshot's request to be finished");
+        Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
+            "export folders are removed once the artifact is stored");
     }
 
     [Fact]
@@ -194,8 +194,167 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(20), "a permanent failure skips the retry backoff");
     }
 
+    // Artifacts live in their own database (<db>_backup) by default.
+    private static Task<long> ArtifactFilesAsync(SourceDatabase source, string id) =>
+        source.Client.GetDatabase(source.Database.DatabaseNamespace.DatabaseName + "_backup")
+            .GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id));
+
+    private async Task<SnapshotCreated> AnnouncementAsync(ConcurrentQueue<SnapshotCreated> created, int count) =>
+        await TestHosts.EventuallyAsync(() => Task.FromResult(created.Count >= count ? created.ElementAt(count - 1) : null),
+            TimeSpan.FromSeconds(90), $"announcement {count}");
+
+    [Fact]
+    public async Task A_failed_snapshot_with_an_artifact_is_announced_again_and_never_exported_again()
+    {
+        var (host, source, created) = await StartAsync();
+        var bus = host.Services.GetRequiredService<IBus>();
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        await bus.Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var first = await AnnouncementAsync(created, 1);
+
+        // Every destination failed: the snapshot is failed, with its artifact.
+        foreach (var sink in BackupSinks.All)
+        {
+            await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Failed, "destination down", null, CancellationToken.None);
+        }
+
+        Assert.Equal(BackupStatus.Failed, (await meta.GetAsync(id, CancellationToken.None))!.Status);
+
+        await bus.Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "catch-up"));
+        var again = await AnnouncementAsync(created, 2);
+
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(first.ArtifactLocation, again.ArtifactLocation);
+        Assert.Equal(first.ArtifactSha256, again.ArtifactSha256);
+        Assert.Equal(first.ArtifactLocation, record.Artifact!.Location);
+        Assert.Equal(1, record.Export!.Attempts); // not exported a second time
+        Assert.Equal(BackupStatus.Created, record.Status); // back to created until the destinations' new outcomes
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
+    }
+
+    [Fact]
+    public async Task A_snapshot_whose_export_failed_for_good_is_not_exported_again_under_its_id()
+    {
+        var (host, source, created) = await StartAsync();
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow.AddHours(-2)); // a slot from two hours ago
+        await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow.AddHours(-2), "schedule", CancellationToken.None);
+        await meta.TryClaimExportAsync(id, "earlier-exporter", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await meta.MarkExportFailedAsync(id, "earlier-exporter", "MongoDB was unreachable", finalAttempt: true, CancellationToken.None);
+
+        // The slot is requested again (a catch-up, or its faulted message moved back from the error queue).
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "catch-up"));
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 1 ? "consumed" : null), TimeSpan.FromSeconds(60), "the request to be handled");
+
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(BackupStatus.Failed, record.Status);
+        Assert.Equal("MongoDB was unreachable", record.Error);
+        Assert.Null(record.Artifact);
+        Assert.Equal(1, record.Export!.Attempts);
+        Assert.Empty(created);
+        Assert.Equal(0, await ArtifactFilesAsync(source, id));
+    }
+
+    /// <summary>
+    /// Two instances in one process (the same as a redelivery in the same process): instance A exports through a proxy
+    /// that holds its read of one collection (a slow export) and, from then on, drops every renewal of its lease. A must
+    /// stop at once; the redelivered request on instance B takes the snapshot over once A's lease has expired, and
+    /// whatever A does afterwards, the one artifact recorded and announced stays in the store, intact.
+    /// </summary>
+    [Fact]
+    public async Task An_exporter_whose_lease_renewal_fails_stops_and_a_concurrent_redelivery_makes_the_one_artifact_that_stays()
+    {
+        var source = await SourceDatabase.CreateAsync(replicaSet: true, users: 200);
+        var slowCollection = $"slow_{Guid.NewGuid():N}";
+        await source.Database.GetCollection<BsonDocument>(slowCollection).InsertManyAsync(Enumerable.Range(0, 10).Select(i => new BsonDocument("_id", i)));
+        _vhost = await TestServices.RabbitMqVirtualHostAsync();
+        await using var proxy = FaultProxy.For(source.Uri);
+        var throughProxy = new MongoUrlBuilder(proxy.Through(source.Uri))
+        {
+            DirectConnection = true, ReplicaSetName = null, ServerSelectionTimeout = TimeSpan.FromSeconds(2), ConnectTimeout = TimeSpan.FromSeconds(2),
+        }.ToString();
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = source.Uri,
+            ["RABBITMQ_URI"] = _vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _workDirectory.Path,
+            ["SNAPSHOT_LEASE_SECONDS"] = "6",
+            ["RETRY_LIMIT"] = "60",
+            ["RETRY_MIN_SECONDS"] = "1",
+            ["RETRY_MAX_SECONDS"] = "1",
+            ["LOG_LEVEL"] = "Warning",
+        };
+        var logsA = new CapturedLogs();
+        var consumedA = new ConsumedRequests();
+        var created = new ConcurrentQueue<SnapshotCreated>();
+
+        proxy.HoldRequestsContaining(slowCollection);
+        var instanceA = await StartInstanceAsync(new Dictionary<string, string?>(settings) { ["MONGODB_URI"] = throughProxy }, consumedA, logsA, created: null);
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        await instanceA.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        await TestHosts.EventuallyAsync(() => Task.FromResult(proxy.HeldRequests > 0 ? "held" : null), TimeSpan.FromSeconds(60), "A's export to read the slow collection");
+        var meta = new BackupsMetaStore(source.Database, TimeProvider.System);
+        Assert.Equal(BackupStatus.Exporting, (await meta.GetAsync(id, CancellationToken.None))!.Status);
+
+        proxy.ResetRequestsContaining("leaseUntil"); // A's renewals (and every other write of its lease) fail from now on
+        using var workB = new TemporaryDirectory();
+        var instanceB = await StartInstanceAsync(new Dictionary<string, string?>(settings) { ["SNAPSHOT_DIR"] = workB.Path }, new ConsumedRequests(), new CapturedLogs(), created);
+        await instanceB.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "catch-up"));
+
+        var announced = await AnnouncementAsync(created, 1);
+        proxy.ResetRequestsContaining(null);
+        proxy.ReleaseHeld(); // whatever A still has in flight goes on now
+        await TestHosts.EventuallyAsync(() => Task.FromResult(consumedA.Count > 0 ? "done" : null), TimeSpan.FromSeconds(90), "A's delivery to finish");
+
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(announced.ArtifactLocation, record.Artifact!.Location);
+        Assert.Single(created);
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
+        var store = instanceB.Services.GetRequiredService<IArtifactStore>();
+        await using (var artifact = await store.OpenReadAsync(announced.ArtifactLocation, CancellationToken.None))
+        await using (var hashing = new HashingStream(artifact))
+        {
+            await hashing.CopyToAsync(Stream.Null);
+            Assert.Equal(announced.ArtifactSha256, hashing.GetSha256());
+        }
+
+        Assert.Contains("the export lease could not be renewed", logsA.All); // A stopped at once, not when its read came back
+    }
+
+    private async Task<IHost> StartInstanceAsync(Dictionary<string, string?> settings, ConsumedRequests consumed, CapturedLogs logs,
+        ConcurrentQueue<SnapshotCreated>? created)
+    {
+        var builder = TestHosts.CreateBuilder(settings);
+        builder.AddBackupDefaults();
+        builder.Logging.AddProvider(logs);
+        builder.AddSnapshotService();
+        builder.Services.AddConsumeObserver(_ => consumed);
+        if (created is not null)
+        {
+            builder.Services.AddSingleton(created);
+            builder.Services.AddBackupConsumers(x => x.AddConsumer<SnapshotCreatedRecorder>().Endpoint(e => e.Name = "test-snapshot-created"));
+        }
+
+        builder.AddBackupBus();
+        var host = builder.Build();
+        await host.StartAsync();
+        _hosts.Add(host);
+        return host;
+    }
+
+    private readonly List<IHost> _hosts = [];
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var host in _hosts)
+        {
+            await host.StopAsync(TimeSpan.FromSeconds(10));
+            host.Dispose();
+        }
+
         if (_host is not null)
         {
             await _host.StopAsync();

@@ -76,16 +76,25 @@ public sealed class ArtifactStoreTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Saving_a_snapshot_again_replaces_the_earlier_gridfs_file()
+    [Theory]
+    [InlineData("gridfs")]
+    [InlineData("directory")]
+    public async Task Each_save_of_a_snapshot_is_an_artifact_of_its_own_that_no_other_save_touches(string kind)
     {
-        var (store, database) = await CreateAsync("gridfs");
+        var (store, _) = await CreateAsync(kind);
         var first = await store.SaveAsync("20261126T040000Z", (s, ct) => s.WriteAsync(new byte[] { 1 }, ct).AsTask(), CancellationToken.None);
         var second = await store.SaveAsync("20261126T040000Z", (s, ct) => s.WriteAsync(new byte[] { 2 }, ct).AsTask(), CancellationToken.None);
+        await store.SaveAsync("20261126T050000Z", (s, ct) => s.WriteAsync(new byte[] { 3 }, ct).AsTask(), CancellationToken.None);
 
         Assert.NotEqual(first.Location, second.Location);
-        Assert.Equal(1, await database!.GetCollection<BsonDocument>("artifacts.files").CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty));
-        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(first.Location, CancellationToken.None));
+        Assert.Equal(new[] { first.Location, second.Location }.Order(), (await store.ListAsync("20261126T040000Z", CancellationToken.None)).Order());
+        await using (var read = await store.OpenReadAsync(first.Location, CancellationToken.None))
+        {
+            Assert.Equal(1, read.ReadByte()); // the first attempt's artifact is intact
+        }
+
+        await store.DeleteAsync(second.Location, CancellationToken.None);
+        Assert.Equal([first.Location], await store.ListAsync("20261126T040000Z", CancellationToken.None));
     }
 
     // The store every service gets from AddBackupStorage, configured as given.

@@ -84,6 +84,90 @@ public sealed class BackupsMetaStoreTests
     }
 
     [Fact]
+    public async Task A_concluded_export_is_never_claimed_again_with_an_artifact_it_is_already_created_without_one_it_is_refused()
+    {
+        var (store, _) = await CreateAsync(sinks: ["telegram"]);
+        const string withArtifact = "20261126T040000Z", withoutArtifact = "20261126T050000Z";
+        foreach (var id in new[] { withArtifact, withoutArtifact })
+        {
+            await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+            await store.TryClaimExportAsync(id, "a", Lease, None);
+        }
+
+        await store.MarkCreatedAsync(withArtifact, "a", Artifact, Manifest(withArtifact), None);
+        await store.RecordSinkOutcomeAsync(withArtifact, "telegram", SinkStatus.Failed, "down", null, None);
+        await store.MarkExportFailedAsync(withoutArtifact, "a", "unreachable", finalAttempt: true, None);
+        Assert.Equal(BackupStatus.Failed, (await store.GetAsync(withArtifact, None))!.Status);
+
+        var (claim, record) = await store.TryClaimExportAsync(withArtifact, "b", Lease, None);
+        Assert.Equal(ExportClaim.AlreadyCreated, claim);
+        Assert.Equal(1, record!.Export!.Attempts);
+        Assert.Equal(ExportClaim.Refused, (await store.TryClaimExportAsync(withoutArtifact, "b", Lease, None)).Claim);
+        Assert.Equal(1, (await store.GetAsync(withoutArtifact, None))!.Export!.Attempts);
+
+        // Announced again, the failed snapshot is created until its sinks decide anew; one without an artifact is not.
+        Assert.True(await store.MarkReannouncedAsync(withArtifact, None));
+        Assert.Equal(BackupStatus.Created, (await store.GetAsync(withArtifact, None))!.Status);
+        Assert.False(await store.MarkReannouncedAsync(withoutArtifact, None));
+        await store.RecordSinkOutcomeAsync(withArtifact, "telegram", SinkStatus.Succeeded, null, new BsonDocument("m", 1), None);
+        Assert.Equal(BackupStatus.Complete, (await store.GetAsync(withArtifact, None))!.Status);
+    }
+
+    [Fact]
+    public async Task Retention_takes_only_finished_copies_no_instance_holds_and_a_later_attempt_never_reuses_a_removed_copy()
+    {
+        var (store, _) = await CreateAsync(sinks: ["telegram"]);
+        const string id = "20261126T040000Z";
+        var cutoff = SnapshotIds.FromTime(_time.GetUtcNow().AddHours(1));
+        await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "uploader", Lease, None));
+        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "uploader", new BsonDocument("parts", new BsonArray { 101 }), None));
+
+        // Being uploaded, even past its lease (its holder may be stalled, a retry will take it over): not retention's.
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Empty(await store.ListSinkCopiesBeforeAsync("telegram", cutoff, None));
+        Assert.False(await store.TryLeaseSinkCopyForRemovalAsync(id, "telegram", "cleanup", Lease, None));
+        await store.MarkSinkCopyRemovedAsync(id, "telegram", None);
+        Assert.Null((await store.GetAsync(id, None))!.Sinks["telegram"].RemovedAt);
+        Assert.Equal([id], (await store.ListSinkCopiesInProgressAsync("telegram", None)).Select(r => r.Id));
+        Assert.Empty(await store.ListSinkCopiesHeldAsync("telegram", None)); // its lease ran out
+
+        // Failed for good: retention may take it, and while it deletes, no attempt can start on it.
+        await store.RecordSinkOutcomeAsync(id, "telegram", SinkStatus.Failed, "flood control", null, None);
+        Assert.Equal([id], (await store.ListSinkCopiesBeforeAsync("telegram", cutoff, None)).Select(r => r.Id));
+        Assert.True(await store.TryLeaseSinkCopyForRemovalAsync(id, "telegram", "cleanup", Lease, None));
+        Assert.False(await store.TryLeaseSinkCopyForRemovalAsync(id, "telegram", "another-cleanup", Lease, None));
+        Assert.Equal(SinkClaim.HeldElsewhere, await store.TryClaimSinkAsync(id, "telegram", "retry", Lease, None));
+        await store.RecordSinkRemovalAsync(id, "telegram", new BsonDocument("deletedMessageIds", new BsonArray { 101 }), None);
+        Assert.Empty(await store.ListSinkCopiesBeforeAsync("telegram", cutoff, None));
+
+        // The retry that comes afterwards starts a new copy: the removed parts are not in its record any more.
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "retry", Lease, None));
+        var copy = (await store.GetAsync(id, None))!.Sinks["telegram"];
+        Assert.Null(copy.Location);
+        Assert.Null(copy.RemovedAt);
+    }
+
+    [Fact]
+    public async Task Progress_of_a_copy_is_recorded_only_by_the_attempt_that_holds_its_lease()
+    {
+        var (store, _) = await CreateAsync(sinks: ["telegram"]);
+        const string id = "20261126T040000Z";
+        await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+        await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None);
+        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "a", new BsonDocument("parts", new BsonArray { 1 }), None));
+
+        _time.Advance(TimeSpan.FromSeconds(31)); // a stalls; b takes over
+        Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None));
+        Assert.False(await store.UpdateSinkProgressAsync(id, "telegram", "a", new BsonDocument("parts", new BsonArray { 1, 2 }), None));
+        Assert.Equal(new BsonArray { 1 }, (await store.GetAsync(id, None))!.Sinks["telegram"].Location!["parts"]);
+
+        await store.RecordSinkOrphansAsync(id, "telegram", [2], None);
+        await store.RecordSinkOrphansAsync(id, "telegram", [2, 3], None);
+        Assert.Equal([2, 3], (await store.GetAsync(id, None))!.Sinks["telegram"].OrphanMessageIds!);
+    }
+
+    [Fact]
     public async Task With_no_sinks_a_created_snapshot_is_complete_with_its_manifest_summary()
     {
         var (store, _) = await CreateAsync(sinks: []);

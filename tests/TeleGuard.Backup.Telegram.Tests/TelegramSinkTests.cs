@@ -160,6 +160,77 @@ public sealed class TelegramSinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Retention_while_an_old_snapshot_is_being_uploaded_deletes_no_part_of_it()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" }, fakeClock: true);
+        const string expired = "20261126T000000Z", lastGood = "20261126T050000Z", uploading = "20261126T010000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, expired, 10_000);
+        var expiredMessage = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
+        await FinishedAsync(meta, lastGood);
+
+        // A late delivery of the 01:00 snapshot: three parts, the second held on its way (calls 1 and 2 were the others).
+        var hold = new SendHold(call: 4);
+        telegram.HoldOnSend = hold;
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, uploading, (long)(3.3 * 1024 * 1024));
+        await hold.Arrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var firstPart = Assert.Single(telegram.Messages, m => m.Caption.Contains($"snapshot {uploading} ", StringComparison.Ordinal));
+
+        // Ten hours on, cleanup runs: 00:00 and 01:00 are past RETENTION_HOURS, 05:00 is the last good copy.
+        _time.Advance(TimeSpan.FromHours(10));
+        await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        await TestHosts.EventuallyAsync(async () =>
+            (await meta.GetAsync(expired, CancellationToken.None))!.Sinks[BackupSinks.Telegram].RemovedAt is not null ? "done" : null,
+            TimeSpan.FromSeconds(30), "the cleanup to remove the expired copy");
+
+        hold.Release.TrySetResult();
+        var record = await FinishedAsync(meta, uploading);
+        var copy = record.Sinks[BackupSinks.Telegram];
+        Assert.Equal(SinkStatus.Succeeded, copy.Status);
+        var recorded = copy.Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        Assert.Equal(3, recorded.Count);
+        Assert.Contains(firstPart.Id, recorded);
+        Assert.All(recorded, id => Assert.Contains(telegram.Messages, m => m.Id == id)); // every part is still in the channel
+        Assert.Equal([expiredMessage], telegram.Deleted);
+        Assert.Null(copy.RemovedAt);
+    }
+
+    [Fact]
+    public async Task An_upload_that_loses_its_lease_deletes_the_part_it_just_sent_records_nothing_and_the_holder_finishes_the_copy()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1" });
+        var accepted = new SendHold(call: 2);
+        telegram.HoldResponseOnSend = accepted; // Telegram takes part 2; its answer is slow to come
+        const string id = "20261126T070000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, (long)(3.3 * 1024 * 1024));
+        await accepted.Arrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var sentByLoser = accepted.Accepted!;
+
+        // Meanwhile the lease ran out and another instance took the copy over.
+        var records = host.Services.GetRequiredService<IMongoDatabase>().GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
+        var holder = Builders<BsonDocument>.Update.Set("sinks.telegram.owner", "other-instance").Set("sinks.telegram.leaseUntil", DateTime.UtcNow.AddHours(1));
+        await records.UpdateOneAsync(new BsonDocument("_id", id), holder);
+        accepted.Release.TrySetResult();
+
+        await TestHosts.EventuallyAsync(() => Task.FromResult(telegram.Deleted.Contains(sentByLoser.Id) ? "deleted" : null),
+            TimeSpan.FromSeconds(30), "the part sent after the lease was lost to be deleted");
+        var during = (await meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram];
+        Assert.Equal(SinkStatus.Running, during.Status);
+        Assert.Equal("other-instance", during.Owner);
+        Assert.Single(during.Location!["parts"].AsBsonArray); // part 1 only: the loser recorded nothing after losing
+
+        // The other instance goes away; the retried delivery takes over and completes the copy, reusing part 1.
+        await records.UpdateOneAsync(new BsonDocument("_id", id), Builders<BsonDocument>.Update.Set("sinks.telegram.leaseUntil", DateTime.UtcNow.AddHours(-1)));
+        var record = await FinishedAsync(meta, id);
+        var copy = record.Sinks[BackupSinks.Telegram];
+        Assert.Equal(SinkStatus.Succeeded, copy.Status);
+        var recorded = copy.Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        Assert.Equal(during.Location["parts"][0]["messageId"].AsInt32, recorded[0]);
+        Assert.DoesNotContain(sentByLoser.Id, recorded);
+        Assert.Equal(recorded, telegram.Messages.Where(m => m.Caption.Contains($"snapshot {id} ", StringComparison.Ordinal)).Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task A_wrong_token_fails_telegram_clearly_leaves_github_and_public_copies_unaffected_and_logs_no_token()
     {
         var git = GitServer.FromEnvironment();

@@ -59,6 +59,12 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
     /// <summary>Holds the n-th sendDocument call before its body is read, as a slow upload; see <see cref="SendHold"/>.</summary>
     public SendHold? HoldOnSend { get; set; }
 
+    /// <summary>
+    /// Accepts the n-th sendDocument (the message is in the channel) and then holds its answer, as Telegram does when
+    /// the uploader dies between Telegram accepting a part and hearing about it; see <see cref="SendHold"/>.
+    /// </summary>
+    public SendHold? HoldResponseOnSend { get; set; }
+
     /// <summary>The n-th sendDocument call (1-based) answers 429 with this retry_after, once.</summary>
     public (int Call, int RetryAfterSeconds)? FloodOnSend { get; set; }
 
@@ -151,6 +157,20 @@ public sealed class FakeTelegramBotApi : IAsyncDisposable
 
         var message = new FakeMessage(id, _clock.GetUtcNow(), $"file-{id}", file.FileName, file.Length, form["caption"].ToString(), path);
         _messages[id] = message;
+        if (HoldResponseOnSend is { } accepted && accepted.Call == call)
+        {
+            accepted.Accepted = message;
+            accepted.Arrived.TrySetResult();
+            try
+            {
+                await accepted.Release.Task.WaitAsync(context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return Results.Empty; // the uploader went away: the message stays, known to no one
+            }
+        }
+
         return Ok(new JsonObject
         {
             ["message_id"] = id,
@@ -314,6 +334,10 @@ public sealed record FakeMessage(int Id, DateTimeOffset Date, string FileId, str
 public sealed class SendHold(int call)
 {
     public int Call { get; } = call;
+
+    /// <summary>The message created before the answer was held (<see cref="FakeTelegramBotApi.HoldResponseOnSend"/>).</summary>
+    public FakeMessage? Accepted { get; set; }
+
     public TaskCompletionSource Arrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

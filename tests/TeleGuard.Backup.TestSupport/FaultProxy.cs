@@ -10,6 +10,9 @@ namespace TeleGuard.Backup.TestSupport;
 /// connection and refuses new ones (the server is down, or restarting), <see cref="Restore"/> lets them through again,
 /// and <see cref="StallRequestsContaining"/> holds any request whose bytes contain a marker (e.g. a git push) and never
 /// forwards it (a partial request would leave the server waiting), so that a client can be killed in the middle of it.
+/// <see cref="HoldRequestsContaining"/> holds such a request until <see cref="ReleaseHeld"/> and then forwards it (a
+/// slow server), and <see cref="ResetRequestsContaining"/> drops the connection of any request with the marker (a
+/// failing server for some requests only).
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -20,9 +23,12 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _refusing;
     private volatile string? _stallMarker;
-    private volatile bool _forwardHeld;
+    private volatile string? _holdMarker;
+    private volatile string? _resetMarker;
     private TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _stalled;
+    private int _held;
+    private int _reset;
 
     private FaultProxy(string targetHost, int targetPort)
     {
@@ -81,28 +87,34 @@ public sealed class FaultProxy : IAsyncDisposable
     public void StallRequestsContaining(string marker)
     {
         _stalled = 0;
-        _forwardHeld = false;
         _stallMarker = marker;
     }
 
-    /// <summary>Holds requests containing <paramref name="marker"/> (a slow server) until <see cref="ReleaseHeld"/> forwards them.</summary>
+    /// <summary>New requests go through again; those already held stay held until their client goes away.</summary>
+    public void StopStalling() => _stallMarker = null;
+
+    /// <summary>How many requests were held by <see cref="HoldRequestsContaining"/> so far.</summary>
+    public int HeldRequests => Volatile.Read(ref _held);
+
+    /// <summary>How many connections were dropped by <see cref="ResetRequestsContaining"/> so far.</summary>
+    public int ResetRequests => Volatile.Read(ref _reset);
+
+    /// <summary>Holds every request containing <paramref name="marker"/> until <see cref="ReleaseHeld"/>, then forwards it.</summary>
     public void HoldRequestsContaining(string marker)
     {
-        _stalled = 0;
         _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _forwardHeld = true;
-        _stallMarker = marker;
+        _holdMarker = marker;
     }
 
     /// <summary>Forwards the held requests, and lets new ones through.</summary>
     public void ReleaseHeld()
     {
-        _stallMarker = null;
+        _holdMarker = null;
         _release.TrySetResult();
     }
 
-    /// <summary>New requests go through again; those already held stay held until their client goes away.</summary>
-    public void StopStalling() => _stallMarker = null;
+    /// <summary>Drops the connection of every request containing <paramref name="marker"/> (null: none any more).</summary>
+    public void ResetRequestsContaining(string? marker) => _resetMarker = marker;
 
     private static void Reset(TcpClient client)
     {
@@ -177,22 +189,28 @@ public sealed class FaultProxy : IAsyncDisposable
                 return;
             }
 
-            if (inspect && _stallMarker is { } marker && Encoding.Latin1.GetString(buffer, 0, read).Contains(marker, StringComparison.Ordinal))
+            var text = inspect ? Encoding.Latin1.GetString(buffer, 0, read) : "";
+            if (inspect && _stallMarker is { } marker && text.Contains(marker, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _stalled);
-                if (_forwardHeld)
-                {
-                    await _release.Task.WaitAsync(_stop.Token);
-                    await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-                    continue;
-                }
-
                 // Swallow whatever else the client sends until it goes away; the server never sees the request.
                 while (await from.ReadAsync(buffer, _stop.Token) > 0)
                 {
                 }
 
                 return;
+            }
+
+            if (inspect && _resetMarker is { } failing && text.Contains(failing, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _reset);
+                return; // the connection is closed without an answer
+            }
+
+            if (inspect && _holdMarker is { } held && text.Contains(held, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _held);
+                await _release.Task.WaitAsync(_stop.Token);
             }
 
             await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
