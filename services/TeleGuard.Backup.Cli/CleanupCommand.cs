@@ -20,8 +20,7 @@ public static class CleanupCommand
         var timeout = TimeSpan.FromSeconds(options.Number("timeout", 1, 7 * 24 * 3600) ?? 600);
         options.RejectUnknown();
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddBackupDefaults(defaultLogFormat: "text");
+        var builder = OneShotHost.CreateBuilder();
         var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
         if (inProcess)
         {

@@ -8,9 +8,7 @@ public static class DrillCommand
     public static async Task<int> ExecuteAsync(CommandOptions options)
     {
         options.RejectUnknown();
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddBackupDefaults(defaultLogFormat: "text");
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var builder = OneShotHost.CreateBuilder();
         builder.AddRestoreDrill();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)

@@ -152,9 +152,7 @@ public static class RestoreCommands
     // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store and Telegram.
     private static async Task<SnapshotManifest?> FetchWithMetaAsync(string from, string snapshot, string folder, CancellationToken cancellationToken)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddBackupDefaults(defaultLogFormat: "text");
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var builder = OneShotHost.CreateBuilder();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is not null)
         {

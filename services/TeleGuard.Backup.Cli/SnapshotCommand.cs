@@ -18,8 +18,7 @@ public static class SnapshotCommand
         var timeout = TimeSpan.FromSeconds(options.Number("timeout", 1, 7 * 24 * 3600) ?? 3600);
         options.RejectUnknown();
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddBackupDefaults(defaultLogFormat: "text");
+        var builder = OneShotHost.CreateBuilder();
         var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
         if (inProcess)
         {

@@ -16,9 +16,7 @@ public static class StatusCommand
         var maxAgeHours = options.Number("max-age-hours", 0.01, 24 * 365);
         options.RejectUnknown();
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddBackupDefaults(defaultLogFormat: "text");
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var builder = OneShotHost.CreateBuilder();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)
         {

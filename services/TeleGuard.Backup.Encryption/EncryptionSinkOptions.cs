@@ -6,7 +6,8 @@ namespace TeleGuard.Backup.Encryption;
 
 /// <summary>
 /// The public encrypted copy: <c>ENCRYPTION_KEY</c>, <c>ENCRYPTION_PREVIOUS_KEYS</c>, <c>GITHUB_PUBLIC_REPO</c>
-/// (default <c>GITHUB_REPO</c>), <c>GITHUB_PUBLIC_BRANCH</c> (default <c>public-snapshots</c>) and <c>GITHUB_TOKEN</c>.
+/// (required: never the private repository by default, whose plain snapshots a "public" repository would expose),
+/// <c>GITHUB_PUBLIC_BRANCH</c> (default <c>public-snapshots</c>) and <c>GITHUB_TOKEN</c>.
 /// Disabled when <c>ENCRYPTION_KEY</c> and every <c>GITHUB_PUBLIC_*</c> are unset; refused when only some are set.
 /// </summary>
 public sealed class EncryptionSinkOptions : EnvironmentOptions
@@ -32,11 +33,12 @@ public sealed class EncryptionSinkOptions : EnvironmentOptions
         }
 
         Keys = EncryptionKeyOptions.ReadKeyRing(settings, required: true);
-        var repository = publicRepository ?? settings.Optional("GITHUB_REPO");
+        var repository = publicRepository;
         var token = settings.Optional("GITHUB_TOKEN");
         if (repository is null)
         {
-            settings.Fail(PublicRepositoryVariable, "(or GITHUB_REPO) is required when ENCRYPTION_KEY or GITHUB_PUBLIC_BRANCH is set");
+            settings.Fail(PublicRepositoryVariable,
+                "is required when ENCRYPTION_KEY or GITHUB_PUBLIC_BRANCH is set (it is not taken from GITHUB_REPO: making that repository public would expose the plain snapshots)");
         }
 
         if (token is null)
@@ -44,7 +46,7 @@ public sealed class EncryptionSinkOptions : EnvironmentOptions
             settings.Fail("GITHUB_TOKEN", "is required to push the public snapshots");
         }
 
-        Remote = GitRemoteSettings.Read(settings, publicRepository is null ? "GITHUB_REPO" : PublicRepositoryVariable, repository,
+        Remote = GitRemoteSettings.Read(settings, PublicRepositoryVariable, repository,
             PublicBranchVariable, publicBranch ?? "public-snapshots", token);
         Enabled = Remote is not null && Keys is not null;
     }

@@ -6,7 +6,8 @@ namespace TeleGuard.Backup.GitHub;
 /// <summary>
 /// <c>GITHUB_REPO</c> (https URL of the private repository), <c>GITHUB_TOKEN</c>, <c>GITHUB_BACKUP_BRANCH</c>
 /// (default <c>backups</c>), <c>GITHUB_USER</c> (default <c>x-access-token</c>, what GitHub expects with a token).
-/// None set: the sink is disabled. Some set: start-up refuses and names what is missing.
+/// Neither <c>GITHUB_REPO</c> nor <c>GITHUB_BACKUP_BRANCH</c> set: the sink is disabled (<c>GITHUB_TOKEN</c> alone may
+/// be there for the public copy). One of them without the rest: start-up refuses and names what is missing.
 /// </summary>
 public sealed class GitHubSinkOptions : EnvironmentOptions
 {
@@ -25,19 +26,19 @@ public sealed class GitHubSinkOptions : EnvironmentOptions
         var repository = settings.Optional(RepositoryVariable);
         var token = settings.Optional(TokenVariable);
         var branch = settings.Optional(BranchVariable);
-        if (repository is null && token is null && branch is null)
+        if (repository is null && branch is null)
         {
             return;
         }
 
         if (repository is null)
         {
-            settings.Fail(RepositoryVariable, $"is required when {TokenVariable} or {BranchVariable} is set");
+            settings.Fail(RepositoryVariable, $"is required when {BranchVariable} is set");
         }
 
         if (token is null)
         {
-            settings.Fail(TokenVariable, $"is required when {RepositoryVariable} or {BranchVariable} is set");
+            settings.Fail(TokenVariable, $"is required when {RepositoryVariable} is set");
         }
 
         Remote = GitRemoteSettings.Read(settings, RepositoryVariable, repository, BranchVariable, branch ?? "backups", token);

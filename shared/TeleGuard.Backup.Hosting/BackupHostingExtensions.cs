@@ -112,11 +112,14 @@ public static class BackupHostingExtensions
         var registrations = BusRegistrations.Of(builder.Services);
         // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
         // A broker that stays unreachable for the start timeout ends the process (exit 1) for its restart policy.
-        builder.Services.Configure<MassTransitHostOptions>(o =>
+        // Stopping (SIGTERM): consumers get the host's shutdown time (DOTNET_SHUTDOWNTIMEOUTSECONDS, 110 s in compose,
+        // under its 120 s stop_grace_period) less a margin to finish or, cancelled, leave their message unacknowledged
+        // for redelivery.
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<HostOptions>>((o, host) =>
         {
             o.WaitUntilStarted = true;
             o.StartTimeout = TimeSpan.FromSeconds(60);
-            o.StopTimeout = TimeSpan.FromSeconds(30);
+            o.StopTimeout = host.Value.ShutdownTimeout > TimeSpan.FromSeconds(10) ? host.Value.ShutdownTimeout - TimeSpan.FromSeconds(5) : host.Value.ShutdownTimeout;
         });
         builder.Services.AddMassTransit(x =>
         {

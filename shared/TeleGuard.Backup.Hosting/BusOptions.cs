@@ -3,12 +3,15 @@ using TeleGuard.Backup.Configuration;
 namespace TeleGuard.Backup.Hosting;
 
 /// <summary>
-/// <c>RABBITMQ_URI</c> (<c>amqp://user:pass@host:port/vhost</c>); unset means MassTransit's in-memory transport, which
-/// only connects services inside one process. Retry settings apply to every consumer.
+/// <c>RABBITMQ_URI</c> (<c>amqp://user:pass@host:port/vhost</c>, user and password percent-encoded); unset means
+/// MassTransit's in-memory transport, which only connects services inside one process. <c>RABBITMQ_PASSWORD</c>, when
+/// set, is the password as it is (no escaping), and wins over one in the URI: docker compose cannot percent-encode a
+/// password it places in a URI. Retry settings apply to every consumer.
 /// </summary>
 public sealed class BusOptions : EnvironmentOptions
 {
     public const string RabbitMqUriVariable = "RABBITMQ_URI";
+    public const string RabbitMqPasswordVariable = "RABBITMQ_PASSWORD";
 
     public bool UseRabbitMq { get; private set; }
     public string Host { get; private set; } = "";
@@ -52,6 +55,11 @@ public sealed class BusOptions : EnvironmentOptions
             var parts = uri.UserInfo.Split(':', 2);
             Username = Uri.UnescapeDataString(parts[0]);
             Password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+
+        if (settings.Optional(RabbitMqPasswordVariable) is { } password)
+        {
+            Password = password;
         }
     }
 }

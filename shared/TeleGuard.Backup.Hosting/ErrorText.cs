@@ -35,6 +35,16 @@ public static partial class ErrorText
                 $"no MongoDB server answered within {seconds:0.#} s ({(servers.Length > 0 ? servers : "no server known")}{reason})"));
         }
 
+        if (Chain(exception).Any(e => e.GetType().Name == "AuthenticationFailureException"))
+        {
+            return "RabbitMQ refused the login: check the user in RABBITMQ_URI and the password (RABBITMQ_PASSWORD, or percent-encoded in RABBITMQ_URI)";
+        }
+
+        if (Chain(exception).Any(e => e.GetType().Name == "BrokerUnreachableException"))
+        {
+            return "RabbitMQ is unreachable: check RABBITMQ_URI's host and port, and that the broker is running";
+        }
+
         var text = Describe(exception);
         var lineBreak = text.IndexOfAny(['\r', '\n']);
         return Printable(lineBreak < 0 ? text : text[..lineBreak].TrimEnd() + " …");
@@ -46,6 +56,21 @@ public static partial class ErrorText
     /// </summary>
     public static string Printable(string text) =>
         text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? '?' : c)) : text;
+
+    private static IEnumerable<Exception> Chain(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Chain))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
 
     public static string Redact(string text) => UriCredentials().Replace(text, "://***@");
 

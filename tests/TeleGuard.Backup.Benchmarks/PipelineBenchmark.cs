@@ -47,6 +47,7 @@ public static class PipelineBenchmark
             ["LOG_LEVEL"] = "Warning",
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = repository.ToString(),
             ["GITHUB_TOKEN"] = git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
             ["TELEGRAM_BOT_TOKEN"] = telegram.Token,

@@ -30,14 +30,15 @@ public sealed class ConfigurationTests
             ["BACKUP_SCHEDULE"] = "every hour",
             ["RETENTION_HOURS"] = "-3",
             ["SNAPSHOT_PART_SIZE_MB"] = "0",
-            ["GITHUB_TOKEN"] = "ghs_CanaryGitHubToken", // without GITHUB_REPO: the sink refuses to start
+            ["GITHUB_TOKEN"] = "ghs_CanaryGitHubToken",
+            ["GITHUB_BACKUP_BRANCH"] = "backups", // without GITHUB_REPO: the sink refuses to start
             ["ENCRYPTION_KEY"] = "Q2FuYXJ5S2V5MzFCeXRlc0xvbmdYWFhYWFhYWFhYWA==", // 31 bytes
         }, Timeout, "run");
 
         Assert.Equal(2, exitCode);
         // Every variable on one line (what precedes it on stderr is the host's start-up log).
         var error = Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("teleguard-backup", StringComparison.Ordinal));
-        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB", "GITHUB_REPO is required", "ENCRYPTION_KEY must be base64 of exactly 32 bytes" })
+        foreach (var variable in new[] { "MONGODB_URI", "RABBITMQ_URI", "REDIS_URL", "BACKUP_SCHEDULE", "RETENTION_HOURS", "SNAPSHOT_PART_SIZE_MB", "GITHUB_REPO is required", "GITHUB_PUBLIC_REPO is required", "ENCRYPTION_KEY must be base64 of exactly 32 bytes" })
         {
             Assert.Contains(variable, error);
         }

@@ -45,6 +45,7 @@ public sealed partial class GitDestinations
             ["SNAPSHOT_DIR"] = Path.Combine(work, "snapshots"),
             ["LOG_FORMAT"] = "text",
             ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = repository.ToString(),
             ["GITHUB_TOKEN"] = server.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(key),
             ["TMPDIR"] = temporary,

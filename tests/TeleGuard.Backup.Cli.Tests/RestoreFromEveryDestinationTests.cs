@@ -34,6 +34,7 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
             ["SNAPSHOT_DIR"] = _work.Path,
             ["LOG_FORMAT"] = "text",
             ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = repository.ToString(), // the encrypted branch beside the plain one, set explicitly
             ["GITHUB_TOKEN"] = git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
             ["TELEGRAM_BOT_TOKEN"] = _telegram.Token,

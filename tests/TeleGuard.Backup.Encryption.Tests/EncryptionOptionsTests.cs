@@ -25,7 +25,7 @@ public sealed class EncryptionOptionsTests
     [InlineData("not base64 at all")]
     public void A_key_that_is_not_base64_of_32_bytes_is_named_and_never_echoed(string key)
     {
-        var errors = Load(new() { ["ENCRYPTION_KEY"] = key, ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).ConfigurationErrors;
+        var errors = Load(new() { ["ENCRYPTION_KEY"] = key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" }).ConfigurationErrors;
         var error = Assert.Single(errors);
         Assert.StartsWith("ENCRYPTION_KEY must be base64 of exactly 32 bytes", error);
         Assert.DoesNotContain(key, error);
@@ -36,19 +36,26 @@ public sealed class EncryptionOptionsTests
     {
         var errors = Load(new() { ["GITHUB_PUBLIC_BRANCH"] = "pub" }).ConfigurationErrors;
         Assert.Contains(errors, e => e.StartsWith("ENCRYPTION_KEY is required", StringComparison.Ordinal));
-        Assert.Contains(errors, e => e.StartsWith("GITHUB_PUBLIC_REPO (or GITHUB_REPO) is required", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("GITHUB_PUBLIC_REPO is required", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("GITHUB_TOKEN is required", StringComparison.Ordinal));
         Assert.Single(Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["ENCRYPTION_PREVIOUS_KEYS"] = $"{Key},short", ["GITHUB_TOKEN"] = "t" })
             .ConfigurationErrors, e => e == "ENCRYPTION_PREVIOUS_KEYS entry 2 is not base64 of exactly 32 bytes.");
     }
 
     [Fact]
-    public void A_full_configuration_defaults_to_the_private_repository_and_the_public_snapshots_branch()
+    public void The_public_repository_is_never_taken_from_the_private_one()
     {
-        var options = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" });
+        var errors = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).ConfigurationErrors;
+        Assert.Contains(errors, e => e.StartsWith("GITHUB_PUBLIC_REPO is required", StringComparison.Ordinal) && e.Contains("would expose the plain snapshots", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_full_configuration_defaults_to_the_public_snapshots_branch()
+    {
+        var options = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" });
         Assert.True(options.Enabled);
         Assert.Equal("public-snapshots", options.Remote!.Branch);
-        Assert.Equal("https://github.com/o/r.git", options.Remote.RepositoryUrl.ToString());
+        Assert.Equal("https://github.com/o/p.git", options.Remote.RepositoryUrl.ToString());
     }
 
     [Fact]

@@ -43,6 +43,7 @@ public sealed class EncryptionSinkTests : IAsyncDisposable
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
             ["SNAPSHOT_DIR"] = _work.Path,
             ["GITHUB_REPO"] = url.ToString(), // the private copy and, by default, the public branch live here
+            ["GITHUB_PUBLIC_REPO"] = url.ToString(), // the public branch beside the private copy, set explicitly
             ["GITHUB_TOKEN"] = _git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key),
             ["RETENTION_HOURS"] = "1",

@@ -17,6 +17,7 @@ public sealed class CleanupCommandTests(ITestOutputHelper output)
         var git = FaultProxy.For(pipeline.Settings["GITHUB_REPO"]!);
         pipeline.Track(git);
         pipeline.Settings["GITHUB_REPO"] = git.Through(pipeline.Settings["GITHUB_REPO"]!);
+        pipeline.Settings["GITHUB_PUBLIC_REPO"] = git.Through(pipeline.Settings["GITHUB_PUBLIC_REPO"]!);
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var host = await pipeline.StartHostAsync(clock: clock);
         var older = await Pipeline.RequestSnapshotAsync(host);

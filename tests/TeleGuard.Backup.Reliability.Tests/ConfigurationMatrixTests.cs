@@ -17,6 +17,7 @@ public sealed class ConfigurationMatrixTests
         ["GITHUB_REPO"] = "https://github.example/acme/backups.git",
         ["GITHUB_TOKEN"] = "ghs_ValidLookingToken0123456789",
         ["ENCRYPTION_KEY"] = Convert.ToBase64String(new byte[32]),
+        ["GITHUB_PUBLIC_REPO"] = "https://github.example/acme/public.git",
         ["TELEGRAM_BOT_TOKEN"] = "123456:AAValidLookingTelegramToken_0123",
         ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
         ["SNAPSHOT_DIR"] = "/tmp/teleguard-config-matrix",
@@ -37,7 +38,7 @@ public sealed class ConfigurationMatrixTests
         { "RETENTION_HOURS", "-8" },
         { "RETENTION_HOURS", "eight" },
         { "GITHUB_REPO", "git@github.com:CanaryOrg/backups.git" },
-        { "GITHUB_REPO", null }, // a token without a repository
+        { "GITHUB_PUBLIC_REPO", null }, // a key without a public repository (never the private one by default)
         { "GITHUB_TOKEN", null }, // a repository without a token
         { "GITHUB_TOKEN", "" },
         { "GITHUB_PUBLIC_REPO", "ftp://CanaryHost/repo" },

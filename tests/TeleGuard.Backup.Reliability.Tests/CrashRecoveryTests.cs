@@ -26,6 +26,7 @@ public sealed class CrashRecoveryTests
         var gitProxy = FaultProxy.For(pipeline.Settings["GITHUB_REPO"]!);
         pipeline.Track(gitProxy);
         pipeline.Settings["GITHUB_REPO"] = gitProxy.Through(pipeline.Settings["GITHUB_REPO"]!);
+        pipeline.Settings["GITHUB_PUBLIC_REPO"] = gitProxy.Through(pipeline.Settings["GITHUB_PUBLIC_REPO"]!);
         pipeline.Settings["TELEGRAM_PART_SIZE_MB"] = "1"; // ~2.4 MB gzipped archive → 3 parts
 
         gitProxy.StallRequestsContaining("/git-receive-pack HTTP/1.1");

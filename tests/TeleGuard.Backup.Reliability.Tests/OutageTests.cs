@@ -135,6 +135,7 @@ public sealed class OutageTests
         var git = FaultProxy.For(pipeline.Settings["GITHUB_REPO"]!);
         pipeline.Track(git);
         pipeline.Settings["GITHUB_REPO"] = git.Through(pipeline.Settings["GITHUB_REPO"]!);
+        pipeline.Settings["GITHUB_PUBLIC_REPO"] = git.Through(pipeline.Settings["GITHUB_PUBLIC_REPO"]!);
         var host = await pipeline.StartHostAsync();
         git.Cut();
 

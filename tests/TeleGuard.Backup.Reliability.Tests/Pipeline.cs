@@ -70,6 +70,7 @@ public sealed partial class Pipeline : IAsyncDisposable
             ["LOG_LEVEL"] = "Debug",
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = repository.ToString(),
             ["GITHUB_TOKEN"] = git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
             ["TELEGRAM_BOT_TOKEN"] = telegram.Token,

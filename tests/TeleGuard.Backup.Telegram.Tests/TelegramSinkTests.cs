@@ -240,6 +240,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         {
             ["TELEGRAM_BOT_TOKEN"] = wrongToken,
             ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = url.ToString(),
             ["GITHUB_TOKEN"] = git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
         });

@@ -126,6 +126,7 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
 {
     private readonly HttpClient _management;
     private readonly string _name;
+    private readonly List<string> _users = [];
 
     private RabbitMqVirtualHost(HttpClient management, string name, string amqpUri)
     {
@@ -166,8 +167,29 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
         return json.RootElement.TryGetProperty("messages", out var messages) ? messages.GetInt32() : 0;
     }
 
+    /// <summary>A user of this vhost only, with the given password; deleted with the vhost.</summary>
+    public async Task CreateUserAsync(string user, string password)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new { password, tags = "" });
+        (await _management.PutAsync($"api/users/{Uri.EscapeDataString(user)}", new StringContent(body, Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        (await _management.PutAsync($"api/permissions/{_name}/{Uri.EscapeDataString(user)}",
+            new StringContent("""{"configure":".*","write":".*","read":".*"}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        _users.Add(user);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var user in _users)
+        {
+            try
+            {
+                await _management.DeleteAsync($"api/users/{Uri.EscapeDataString(user)}");
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
         try
         {
             await _management.DeleteAsync($"api/vhosts/{_name}");
