@@ -1,5 +1,3 @@
-using MongoDB.Bson;
-using MongoDB.Bson.IO;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -42,13 +40,7 @@ public static class StatusCommand
 
         if (json)
         {
-            var document = new BsonDocument
-            {
-                { "snapshots", new BsonArray(records.Select(r => r.ToBsonDocument())) },
-                { "lastComplete", latestComplete is null ? BsonNull.Value : new BsonString(latestComplete.Id) },
-                { "lastCompleteAgeSeconds", age is null ? BsonNull.Value : new BsonDouble(Math.Round(age.Value.TotalSeconds)) },
-            };
-            Console.WriteLine(document.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = true }));
+            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age));
         }
         else
         {
@@ -132,7 +124,7 @@ public static class StatusCommand
 
         if (record.Artifact is { } artifact)
         {
-            Console.WriteLine($"  artifact: {artifact.Location} ({artifact.Size} bytes, sha256 {artifact.Sha256})");
+            Console.WriteLine($"  artifact: {artifact.Location} ({artifact.Size} bytes, sha256 {artifact.Sha256}){(artifact.DeletedAt is { } deleted ? $", removed by retention {deleted:yyyy-MM-ddTHH:mm:ssZ}" : "")}");
         }
 
         if (record.Error is { } error)
@@ -149,7 +141,7 @@ public static class StatusCommand
         foreach (var sink in sinks)
         {
             var outcome = record.Sinks.GetValueOrDefault(sink);
-            var where = outcome?.Location is { } location ? " " + location.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson }) : "";
+            var where = outcome?.Location is { } location ? ": " + CopyLocation.Describe(location) : "";
             var why = outcome?.Error is { } e ? $" ({e})" : "";
             var when = outcome?.At is { } at ? $" at {at:yyyy-MM-ddTHH:mm:ssZ}" : "";
             var removed = outcome?.RemovedAt is { } gone ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ})" : "";

@@ -47,6 +47,15 @@ public sealed partial class RestoreFromEveryDestinationTests : IAsyncDisposable
         Assert.Contains(": complete", backup.Output);
         var id = SnapshotIdPattern().Match(backup.Output).Groups[1].Value;
 
+        // status says where each copy is in words, never as raw BSON.
+        var status = await CliProcess.RunAsync(environment, Timeout, "status");
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Matches($@"github: succeeded at \S+: commit [0-9a-f]{{12}} on branch backups of {Regex.Escape(repository.ToString())}", status.StandardOutput);
+        Assert.Matches($@"public: succeeded at \S+: commit [0-9a-f]{{12}} on branch public-snapshots of \S+; file snapshots/{id}\.tgb; \d+ bytes; encrypted with key [0-9a-f]+", status.StandardOutput);
+        Assert.Matches($@"telegram: succeeded at \S+: 1 of 1 parts as messages \d+ in chat {FakeTelegramBotApi.ChatId}", status.StandardOutput);
+        Assert.DoesNotContain("{", status.StandardOutput);
+        Assert.DoesNotContain("_csharpnull", status.StandardOutput);
+
         foreach (var from in new[] { "github", "public", "telegram", "store" })
         {
             var verified = await CliProcess.RunAsync(environment, Timeout, "verify", "--from", from, "--snapshot", id);

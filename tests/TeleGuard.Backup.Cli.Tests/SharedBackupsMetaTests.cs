@@ -51,7 +51,7 @@ public sealed partial class SharedBackupsMetaTests : IDisposable
         var json = await CliProcess.RunAsync(environment, Timeout, "status", "--json");
         Assert.True(json.ExitCode == 0, json.Output);
         var document = BsonDocument.Parse(json.StandardOutput);
-        Assert.Equal([id, old], document["snapshots"].AsBsonArray.Select(s => s["_id"].AsString));
+        Assert.Equal([id, old], document["snapshots"].AsBsonArray.Select(s => s["id"].AsString));
         Assert.Equal(id, document["lastComplete"].AsString);
 
         var targetUri = await TestServices.MongoUriAsync();

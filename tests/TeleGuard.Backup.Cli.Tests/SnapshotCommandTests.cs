@@ -158,7 +158,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         Assert.Equal(0, status.ExitCode);
         var json = BsonDocument.Parse(status.StandardOutput);
         Assert.Equal(record.Id, json["lastComplete"].AsString);
-        Assert.Contains(json["snapshots"].AsBsonArray, s => s["_id"] == record.Id && s["status"] == "complete");
+        Assert.Contains(json["snapshots"].AsBsonArray, s => s["id"] == record.Id && s["status"] == "complete");
     }
 
     [Fact]
