@@ -7,17 +7,13 @@ namespace TeleGuard.Backup.Telegram;
 /// </summary>
 public static class TelegramLimits
 {
-    public const long HostedUploadBytes = 50L * 1000 * 1000;
     public const long HostedDownloadBytes = 20L * 1000 * 1000;
-    public const long LocalUploadBytes = 2000L * 1000 * 1000;
 
-    /// <summary>The largest part (MiB) the hosted API can both take and serve back for a restore.</summary>
+    /// <summary>The largest part (MiB) the hosted API can both take and serve back for a restore (19 MiB is just under 20 MB).</summary>
     public const int HostedMaxPartMegabytes = 19;
 
     /// <summary>The largest part (MiB) a local server takes (1907 MiB is just under 2000 MB).</summary>
     public const int LocalMaxPartMegabytes = 1907;
-
-    public const int MaxCaptionLength = 1024;
 
     /// <summary><c>deleteMessages</c> takes 1–100 ids.</summary>
     public const int DeleteBatchSize = 100;
