@@ -140,7 +140,7 @@ public static class DestinationFetchers
         var options = Load<TelegramSinkOptions>(configuration);
         if (!options.Enabled)
         {
-            throw new InvalidOperationException("--from telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHANNEL_ID (and TELEGRAM_API_BASE_URL for a local server).");
+            throw new InvalidOperationException("--from telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHANNEL_ID (and TELEGRAM_API_BASE_URL with TELEGRAM_LOCAL_API=true for a local server).");
         }
 
         var record = snapshot == "latest"
@@ -152,13 +152,22 @@ public static class DestinationFetchers
             throw new InvalidOperationException($"Snapshot {snapshot} has no Telegram copy recorded in backups_meta.");
         }
 
+        var parts = location["parts"].AsBsonArray.Select(p => p.AsBsonDocument).OrderBy(p => p["index"].AsInt32).ToList();
+        if (!options.LocalApi && parts.FirstOrDefault(p => p["size"].ToInt64() > TelegramLimits.HostedDownloadBytes) is { } tooLarge)
+        {
+            // Said before downloading anything: getFile would refuse this part after the others had been fetched.
+            throw new InvalidOperationException(
+                $"Snapshot {record.Id}: Telegram part {tooLarge["index"]} is {tooLarge["size"].ToInt64()} bytes, more than the hosted Bot API serves (20 MB); " +
+                $"restore it through a local Bot API server ({TelegramSinkOptions.BaseUrlVariable} and {TelegramSinkOptions.LocalApiVariable}=true).");
+        }
+
         using var channel = new TelegramChannel(Options.Create(options), TimeProvider.System, NullLogger<TelegramChannel>.Instance);
         var archive = folder + ".telegram.tar.gz";
         try
         {
             await using (var output = File.Create(archive))
             {
-                foreach (var part in location["parts"].AsBsonArray.Select(p => p.AsBsonDocument).OrderBy(p => p["index"].AsInt32))
+                foreach (var part in parts)
                 {
                     // Each part through a file: local-server parts can be hundreds of megabytes.
                     var partFile = archive + ".part";

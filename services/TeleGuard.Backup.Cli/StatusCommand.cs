@@ -1,3 +1,4 @@
+using MongoDB.Bson;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -144,7 +145,10 @@ public static class StatusCommand
             var where = outcome?.Location is { } location ? ": " + CopyLocation.Describe(location) : "";
             var why = outcome?.Error is { } e ? $" ({e})" : "";
             var when = outcome?.At is { } at ? $" at {at:yyyy-MM-ddTHH:mm:ssZ}" : "";
-            var removed = outcome?.RemovedAt is { } gone ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ})" : "";
+            var stayed = outcome?.Removal?.GetValue("undeletableMessageIds", new BsonArray()).AsBsonArray.Count ?? 0;
+            var removed = outcome?.RemovedAt is { } gone
+                ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ}{(stayed > 0 ? $"; {stayed} messages too old for a bot to delete stay: delete them by hand" : "")})"
+                : "";
             Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{when}{where}{why}{removed}");
         }
     }

@@ -21,13 +21,7 @@ public sealed class SchedulerOptions : EnvironmentOptions
     {
         BackupSchedule = ParseCron(settings, BackupScheduleVariable, "0 * * * *");
         CleanupSchedule = ParseCron(settings, CleanupScheduleVariable, "5 */8 * * *");
-        var catchUp = settings.OrDefault("SCHEDULER_CATCH_UP", "true");
-        if (!bool.TryParse(catchUp, out var value))
-        {
-            settings.Fail("SCHEDULER_CATCH_UP", "must be true or false");
-        }
-
-        CatchUp = value;
+        CatchUp = settings.Bool("SCHEDULER_CATCH_UP", true);
     }
 
     private static CronExpression ParseCron(SettingsReader settings, string name, string defaultValue)

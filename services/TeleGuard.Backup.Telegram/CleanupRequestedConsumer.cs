@@ -17,8 +17,11 @@ public sealed class CleanupRequestedConsumer(TelegramRetention retention, IOptio
                 return CleanupReporter.Disabled;
             }
 
-            var deleted = await retention.ApplyAsync(cancellationToken);
-            return $"deleted {deleted} message{(deleted == 1 ? "" : "s")}";
+            var (deleted, undeletable) = await retention.ApplyAsync(cancellationToken);
+            var summary = $"deleted {deleted} message{(deleted == 1 ? "" : "s")}";
+            return undeletable == 0
+                ? summary
+                : $"{summary}; {undeletable} too old for a bot to delete stay in the channel (listed in backups_meta: delete them by hand)";
         });
 }
 

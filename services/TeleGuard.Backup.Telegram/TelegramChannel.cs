@@ -15,6 +15,9 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
 {
     private const int FloodRetries = 10;
     private static readonly TimeSpan MaxFloodWait = TimeSpan.FromMinutes(10);
+
+    // Added to every retry_after: timers may fire a few milliseconds early, and a request even that early is refused again.
+    private static readonly TimeSpan FloodMargin = TimeSpan.FromMilliseconds(250);
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(30) };
     private TelegramBotClient? _bot;
 
@@ -52,7 +55,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
         return id;
     }
 
-    /// <summary>Deletes up to 100 messages in one call (Telegram skips those it cannot delete).</summary>
+    /// <summary>Deletes 1–100 messages in one call (Telegram skips those it cannot delete, and says nothing about them).</summary>
     public Task DeleteMessagesAsync(IReadOnlyList<int> messageIds, CancellationToken cancellationToken) =>
         CallAsync("deleteMessages", async ct =>
         {
@@ -60,7 +63,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
             return true;
         }, cancellationToken);
 
-    /// <summary>Downloads a file by id (restore): the hosted API serves files up to 20 MB.</summary>
+    /// <summary>Downloads a file by id (restore): the hosted API serves files up to 20 MB, a local server any size.</summary>
     public Task DownloadAsync(string fileId, Stream destination, CancellationToken cancellationToken) =>
         CallAsync("getFile", async ct =>
         {
@@ -79,14 +82,14 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
             }
             catch (ApiRequestException e) when (e.ErrorCode == 429 && attempt <= FloodRetries)
             {
-                var wait = TimeSpan.FromSeconds(Math.Max(1, e.Parameters?.RetryAfter ?? 5));
-                if (wait > MaxFloodWait)
+                var retryAfter = TimeSpan.FromSeconds(Math.Max(1, e.Parameters?.RetryAfter ?? 5));
+                if (retryAfter > MaxFloodWait)
                 {
-                    throw new TelegramCallException($"Telegram {method}: flood control asks to wait {wait.TotalSeconds:0} s; giving up for now.");
+                    throw new TelegramCallException($"Telegram {method}: flood control asks to wait {retryAfter.TotalSeconds:0} s; giving up for now.");
                 }
 
-                logger.LogWarning("Telegram {Method}: flood control, waiting {Seconds} s as asked (attempt {Attempt})", method, wait.TotalSeconds, attempt);
-                await Task.Delay(wait, time, cancellationToken);
+                logger.LogWarning("Telegram {Method}: flood control, waiting {Seconds} s as asked (attempt {Attempt})", method, retryAfter.TotalSeconds, attempt);
+                await Task.Delay(retryAfter + FloodMargin, time, cancellationToken);
             }
             catch (ApiRequestException e) when (e.ErrorCode is 400 or 401 or 403 or 404 or 413)
             {
@@ -94,7 +97,9 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
                 {
                     401 or 404 => " (check TELEGRAM_BOT_TOKEN)",
                     403 => " (is the bot an administrator of the channel?)",
-                    413 => " (the part is larger than the server accepts: lower TELEGRAM_PART_SIZE_MB)",
+                    413 => $" (the part is larger than the server accepts: lower {TelegramSinkOptions.PartSizeVariable})",
+                    _ when e.Message.Contains("file is too big", StringComparison.OrdinalIgnoreCase) =>
+                        $" (the hosted Bot API serves files up to 20 MB: restore through a local Bot API server, {TelegramSinkOptions.LocalApiVariable}=true)",
                     _ when e.Message.Contains("chat not found", StringComparison.OrdinalIgnoreCase) => " (check TELEGRAM_CHANNEL_ID)",
                     _ => "",
                 };

@@ -12,19 +12,22 @@ namespace TeleGuard.Backup.Telegram;
 /// every message noted as an orphan, and every id in a snapshot's gaps (where a part Telegram accepted before a crash
 /// may be, not recorded by anything else). Only copies whose outcome is final and that no instance holds are touched;
 /// retention holds the copy's lease while it deletes. Telegram lets a bot delete a message only while it is under 48
-/// hours old: older ones are recorded as undeletable (not retried), and the sink runs this at start-up too, so a
-/// service that was down catches up before that limit passes.
+/// hours old, and <c>deleteMessages</c> answers true for the ids it skips, so only messages safely younger than that are
+/// sent; older ones are recorded as undeletable (not retried; an administrator of the channel can still delete them by
+/// hand), and reported. The sink runs this at start-up too, so a service that was down catches up before that limit.
 /// </summary>
 public sealed class TelegramRetention(
     TelegramChannel channel, BackupsMetaStore meta, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<TelegramRetention> logger)
 {
-    public static readonly TimeSpan DeletableFor = TimeSpan.FromHours(48);
-    private const int BatchSize = 100;
+    // A message is dated by Telegram when it arrives, sentAt by this service once it hears back: the margin covers that
+    // delay and the clocks' difference, so a message sent for deletion is certainly still deletable.
+    private static readonly TimeSpan DeletionMargin = TimeSpan.FromMinutes(10);
 
     // Long enough for deleting one snapshot's messages through flood control; a crashed cleanup's lease runs out.
     private static readonly TimeSpan RemovalLease = TimeSpan.FromMinutes(15);
 
-    public async Task<int> ApplyAsync(CancellationToken cancellationToken)
+    /// <summary>Removes the expired copies; returns how many messages were deleted and how many were too old to delete.</summary>
+    public async Task<(int Deleted, int Undeletable)> ApplyAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var cutoff = SnapshotIds.FromTime(now - retention.Value.Retention);
@@ -33,6 +36,7 @@ public sealed class TelegramRetention(
         int? upperBound = null;
         async Task<int> UpperBoundAsync() => upperBound ??= await SafeUpperBoundAsync(cancellationToken);
         var deletedTotal = 0;
+        var undeletableTotal = 0;
         foreach (var record in await meta.ListSinkCopiesBeforeAsync(BackupSinks.Telegram, cutoff, cancellationToken))
         {
             if (record.Id == lastGood?.Id)
@@ -47,9 +51,10 @@ public sealed class TelegramRetention(
 
             try
             {
-                var (deleted, removal) = await RemoveAsync(record, now, UpperBoundAsync, cancellationToken);
+                var (deleted, undeletable, removal) = await RemoveAsync(record, now, UpperBoundAsync, cancellationToken);
                 await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.Telegram, removal, cancellationToken);
                 deletedTotal += deleted;
+                undeletableTotal += undeletable;
             }
             catch
             {
@@ -58,16 +63,21 @@ public sealed class TelegramRetention(
             }
         }
 
-        return deletedTotal;
+        return (deletedTotal, undeletableTotal);
     }
 
+    /// <summary>Why messages stayed, as recorded with them: what happened and what to do.</summary>
+    public const string UndeletableReason =
+        "a bot can delete messages only while they are under 48 hours old; these stay in the channel: delete them by hand as its administrator";
+
     /// <param name="upperBound">Closes a gap no retry closed (see <see cref="SafeUpperBoundAsync"/>).</param>
-    private async Task<(int Deleted, BsonDocument Removal)> RemoveAsync(
+    private async Task<(int Deleted, int Undeletable, BsonDocument Removal)> RemoveAsync(
         BackupRecord record, DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
     {
         var copy = record.Sinks[BackupSinks.Telegram];
         var location = copy.Location!;
-        bool Deletable(DateTime sentAt) => now - new DateTimeOffset(DateTime.SpecifyKind(sentAt, DateTimeKind.Utc)) < DeletableFor;
+        bool Deletable(DateTime sentAt) =>
+            now - new DateTimeOffset(DateTime.SpecifyKind(sentAt, DateTimeKind.Utc)) < TelegramLimits.DeletableFor - DeletionMargin;
 
         var parts = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument)
             .Select(p => (Id: p["messageId"].AsInt32, SentAt: p["sentAt"].ToUniversalTime()))
@@ -103,19 +113,25 @@ public sealed class TelegramRetention(
             .ToHashSet();
         var orphanCandidates = inGaps.Where(i => !others.Contains(i)).Except(parts.Select(p => p.Id)).ToList();
 
-        foreach (var batch in deletable.Concat(orphanCandidates).Chunk(BatchSize))
+        foreach (var batch in deletable.Concat(orphanCandidates).Chunk(TelegramLimits.DeleteBatchSize))
         {
             await channel.DeleteMessagesAsync(batch, cancellationToken);
         }
 
-        logger.LogInformation("Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {TooOld} too old to delete, {Searched} ids searched for orphans",
-            record.Id, deletable.Count, tooOld.Count, orphanCandidates.Count);
-        return (deletable.Count, new BsonDocument
+        logger.LogInformation("Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {Searched} ids searched for orphans",
+            record.Id, deletable.Count, orphanCandidates.Count);
+        if (tooOld.Count > 0)
+        {
+            logger.LogWarning("Telegram: snapshot {SnapshotId}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
+                "delete them by hand (recorded in backups_meta)", record.Id, tooOld.Count, string.Join(", ", tooOld));
+        }
+
+        return (deletable.Count, tooOld.Count, new BsonDocument
         {
             { "deletedMessageIds", new BsonArray(deletable) },
             { "undeletableMessageIds", new BsonArray(tooOld) },
             { "orphanRanges", searched },
-            { "reason", tooOld.Count > 0 ? "messages older than 48 hours cannot be deleted by a bot" : BsonNull.Value },
+            { "reason", tooOld.Count > 0 ? UndeletableReason : BsonNull.Value },
         });
     }
 

@@ -5,8 +5,10 @@ namespace TeleGuard.Backup.Telegram;
 
 /// <summary>
 /// <c>TELEGRAM_BOT_TOKEN</c>, <c>TELEGRAM_CHANNEL_ID</c> (<c>-100…</c> or <c>@name</c>), <c>TELEGRAM_API_BASE_URL</c>
-/// (a local Bot API server; default the hosted API) and <c>TELEGRAM_PART_SIZE_MB</c> (default 19, so that the hosted
-/// API's 20 MB <c>getFile</c> limit still allows a restore; up to 49 hosted, 1999 with a local server).
+/// (default the hosted API), <c>TELEGRAM_LOCAL_API</c> and <c>TELEGRAM_PART_SIZE_MB</c>. The hosted API's limits apply
+/// unless <c>TELEGRAM_LOCAL_API=true</c> declares a local Bot API server, whatever the base URL (a proxy in front of the
+/// hosted API is common): parts of 1–19 MiB (default 19, so that <c>getFile</c>, which serves up to 20 MB, can fetch
+/// every part back for a restore); with a local server up to 1907 MiB.
 /// <c>TELEGRAM_ALERT_CHAT_ID</c> (optional): where alerts go, with the same bot.
 /// </summary>
 public sealed partial class TelegramSinkOptions : EnvironmentOptions
@@ -14,6 +16,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public const string TokenVariable = "TELEGRAM_BOT_TOKEN";
     public const string ChannelVariable = "TELEGRAM_CHANNEL_ID";
     public const string BaseUrlVariable = "TELEGRAM_API_BASE_URL";
+    public const string LocalApiVariable = "TELEGRAM_LOCAL_API";
     public const string PartSizeVariable = "TELEGRAM_PART_SIZE_MB";
     public const string AlertChatVariable = "TELEGRAM_ALERT_CHAT_ID";
 
@@ -21,17 +24,23 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public string Token { get; private set; } = "";
     public string Channel { get; private set; } = "";
     public string? BaseUrl { get; private set; }
-    public long PartSizeBytes { get; private set; } = 19L * 1024 * 1024;
+
+    /// <summary>The server is a local Bot API server (large uploads, downloads of any size); otherwise hosted limits apply.</summary>
+    public bool LocalApi { get; private set; }
+
+    public long PartSizeBytes { get; private set; } = TelegramLimits.HostedMaxPartMegabytes * 1024L * 1024;
     public string? AlertChat { get; private set; }
 
     /// <summary>Never the token: records print every property.</summary>
-    public override string ToString() => $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}";
+    public override string ToString() =>
+        $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}{(LocalApi ? " (a local Bot API server)" : "")}";
 
     protected override void Read(SettingsReader settings)
     {
         var token = settings.Optional(TokenVariable);
         var channel = settings.Optional(ChannelVariable);
         BaseUrl = settings.Optional(BaseUrlVariable);
+        var localApi = settings.Optional(LocalApiVariable);
         var partSize = settings.Optional(PartSizeVariable);
         AlertChat = settings.Optional(AlertChatVariable);
         if (AlertChat is not null && !long.TryParse(AlertChat, out _) && !ChannelName().IsMatch(AlertChat))
@@ -39,7 +48,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
             settings.Fail(AlertChatVariable, "must be a numeric chat id or @channelname");
         }
 
-        if (token is null && channel is null && BaseUrl is null && partSize is null)
+        if (token is null && channel is null && BaseUrl is null && localApi is null && partSize is null)
         {
             if (AlertChat is not null)
             {
@@ -51,7 +60,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
 
         if (token is null)
         {
-            settings.Fail(TokenVariable, $"is required when {ChannelVariable}, {BaseUrlVariable} or {PartSizeVariable} is set");
+            settings.Fail(TokenVariable, $"is required when {ChannelVariable}, {BaseUrlVariable}, {LocalApiVariable} or {PartSizeVariable} is set");
         }
         else if (!TokenShape().IsMatch(token))
         {
@@ -60,7 +69,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
 
         if (channel is null)
         {
-            settings.Fail(ChannelVariable, $"is required when {TokenVariable}, {BaseUrlVariable} or {PartSizeVariable} is set");
+            settings.Fail(ChannelVariable, $"is required when {TokenVariable}, {BaseUrlVariable}, {LocalApiVariable} or {PartSizeVariable} is set");
         }
         else if (!long.TryParse(channel, out _) && !ChannelName().IsMatch(channel))
         {
@@ -72,8 +81,19 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
             settings.Fail(BaseUrlVariable, "must be the http(s) URL of a Bot API server, e.g. http://telegram-bot-api:8081");
         }
 
-        // The hosted API refuses uploads over 50 MB; a local Bot API server takes up to 2000 MB.
-        PartSizeBytes = settings.Int(PartSizeVariable, 19, 1, BaseUrl is null ? 49 : 1999) * 1024L * 1024;
+        LocalApi = settings.Bool(LocalApiVariable, false);
+        if (LocalApi && BaseUrl is null)
+        {
+            settings.Fail(LocalApiVariable, $"is true but {BaseUrlVariable} is not set: a local Bot API server needs its URL");
+        }
+
+        // Bounded by what the server serves back (hosted) or takes (local), never by the URL: it may be a proxy.
+        PartSizeBytes = LocalApi
+            ? settings.Int(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.LocalMaxPartMegabytes,
+                "a local Bot API server takes uploads up to 2000 MB") * 1024L * 1024
+            : settings.Int(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.HostedMaxPartMegabytes,
+                $"the hosted Bot API serves files up to 20 MB, so a restore could not fetch larger parts; with a local Bot API server set {LocalApiVariable}=true") * 1024L * 1024;
+
         Token = token ?? "";
         Channel = channel ?? "";
         Enabled = settings.Errors.Count == 0;

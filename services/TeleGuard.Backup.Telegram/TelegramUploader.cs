@@ -88,7 +88,7 @@ public sealed class TelegramUploader(
                 var offset = (index - 1) * partSize;
                 var length = Math.Min(partSize, size - offset);
                 var fileName = count == 1 ? $"teleguard-{id}.tar.gz" : $"teleguard-{id}.tar.gz.part{index:D3}of{count:D3}";
-                var caption = $"TeleGuard snapshot {id} · part {index}/{count} · archive {size} bytes · sha256 {sha256}";
+                var caption = PartCaption.For(id, index, count, size, sha256);
                 string partSha256;
                 await using (var part = new FileSegmentStream(archive, offset, length))
                 {

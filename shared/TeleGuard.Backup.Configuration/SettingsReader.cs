@@ -35,7 +35,8 @@ public sealed class SettingsReader(IConfiguration configuration)
 
     public string OrDefault(string name, string defaultValue) => Optional(name) ?? defaultValue;
 
-    public int Int(string name, int defaultValue, int min, int max)
+    /// <param name="why">Said after the bounds when the value is refused: why they are what they are.</param>
+    public int Int(string name, int defaultValue, int min, int max, string? why = null)
     {
         var text = Optional(name);
         if (text is null)
@@ -46,7 +47,24 @@ public sealed class SettingsReader(IConfiguration configuration)
         if (!int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value)
             || value < min || value > max)
         {
-            Fail(name, $"must be a whole number from {min} to {max}");
+            Fail(name, $"must be a whole number from {min} to {max}{(why is null ? "" : $" ({why})")}");
+            return defaultValue;
+        }
+
+        return value;
+    }
+
+    public bool Bool(string name, bool defaultValue)
+    {
+        var text = Optional(name);
+        if (text is null)
+        {
+            return defaultValue;
+        }
+
+        if (!bool.TryParse(text, out var value))
+        {
+            Fail(name, "must be true or false");
             return defaultValue;
         }
 

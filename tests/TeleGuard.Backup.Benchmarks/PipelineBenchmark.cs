@@ -53,6 +53,7 @@ public static class PipelineBenchmark
             ["TELEGRAM_BOT_TOKEN"] = telegram.Token,
             ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(CultureInfo.InvariantCulture),
             ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
+            ["TELEGRAM_LOCAL_API"] = "true",
             ["TELEGRAM_PART_SIZE_MB"] = "500",
         };
         if (directoryStore)

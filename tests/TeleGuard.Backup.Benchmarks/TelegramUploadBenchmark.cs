@@ -59,6 +59,7 @@ public static class TelegramUploadBenchmark
                 ["TELEGRAM_BOT_TOKEN"] = endpoint[1],
                 ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
                 ["TELEGRAM_API_BASE_URL"] = endpoint[0],
+                ["TELEGRAM_LOCAL_API"] = "true",
                 ["TELEGRAM_PART_SIZE_MB"] = partMegabytes.ToString(),
                 ["SNAPSHOT_DIR"] = work,
             }).Build();

@@ -51,6 +51,9 @@ public sealed class ConfigurationMatrixTests
         { "TELEGRAM_API_BASE_URL", "canary-bot-api:8081" },
         { "TELEGRAM_PART_SIZE_MB", "-19" },
         { "TELEGRAM_PART_SIZE_MB", "50" }, // the hosted API refuses uploads over 50 MB
+        { "TELEGRAM_PART_SIZE_MB", "20" }, // hosted getFile serves at most 20 MB: such parts could not be restored
+        { "TELEGRAM_LOCAL_API", "CanaryYes" },
+        { "TELEGRAM_LOCAL_API", "true" }, // a local Bot API server, but no TELEGRAM_API_BASE_URL to reach it
         { "TELEGRAM_ALERT_CHAT_ID", "Canary alerts" },
         { "SNAPSHOT_DIR", "relative/CanaryDir" },
         { "SNAPSHOT_PART_SIZE_MB", "-1" },

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,11 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Telegram.Tests;
 
-/// <summary>Every service in one host on RabbitMQ, the Telegram sink talking to the fake Bot API with the real Telegram.Bot client.</summary>
+/// <summary>
+/// Every service in one host on RabbitMQ, the Telegram sink talking to the fake Bot API with the real Telegram.Bot client.
+/// The sink runs with the hosted Bot API's rules (TELEGRAM_API_BASE_URL points at the fake as it would at a proxy, and
+/// TELEGRAM_LOCAL_API is not set) against a fake enforcing them, except in the one test of a local Bot API server.
+/// </summary>
 public sealed class TelegramSinkTests : IAsyncDisposable
 {
     private readonly TemporaryDirectory _work = new();
@@ -26,9 +31,9 @@ public sealed class TelegramSinkTests : IAsyncDisposable
     private IHost? _host;
 
     private async Task<(IHost Host, FakeTelegramBotApi Telegram, BackupsMetaStore Meta)> StartAsync(
-        Dictionary<string, string?>? overrides = null, bool fakeClock = false)
+        Dictionary<string, string?>? overrides = null, bool fakeClock = false, bool localServer = false)
     {
-        var telegram = await FakeTelegramBotApi.StartAsync(fakeClock ? _time : TimeProvider.System);
+        var telegram = await FakeTelegramBotApi.StartAsync(fakeClock ? _time : TimeProvider.System, localServer);
         _disposables.Add(telegram);
         var vhost = await TestServices.RabbitMqVirtualHostAsync();
         _disposables.Add(vhost);
@@ -68,6 +73,35 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         return (_host, telegram, _host.Services.GetRequiredService<BackupsMetaStore>());
     }
 
+    /// <summary>What <c>restore --from telegram</c> reads: the sink's variables, with or without TELEGRAM_LOCAL_API.</summary>
+    private static IConfiguration RestoreConfiguration(FakeTelegramBotApi telegram, bool localApi) =>
+        new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TELEGRAM_BOT_TOKEN"] = telegram.Token,
+            ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
+            ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
+            ["TELEGRAM_LOCAL_API"] = localApi ? "true" : null,
+        }).Build();
+
+    /// <summary>
+    /// From the fake's own log: <paramref name="floods"/> 429s were answered, no request came back before retry_after had
+    /// passed (the fake would have answered it 429 again), and the request after each 429 came at least that late.
+    /// </summary>
+    private static void AssertFloodsWaitedOut(FakeTelegramBotApi telegram, int floods)
+    {
+        var log = telegram.Requests;
+        var refused = log.Where(r => r.Status == 429).ToList();
+        Assert.Equal(floods, refused.Count);
+        foreach (var flood in refused)
+        {
+            var next = log.Where(r => r.ReceivedAt > flood.AnsweredAt).MinBy(r => r.ReceivedAt);
+            Assert.NotNull(next);
+            Assert.Equal((flood.Method, 200), (next.Method, next.Status));
+            var gap = next.ReceivedAt - flood.AnsweredAt;
+            Assert.True(gap >= TimeSpan.FromSeconds(flood.RetryAfter!.Value), $"{flood.Method}: retried {gap.TotalMilliseconds:0} ms after a 429 with retry_after {flood.RetryAfter}");
+        }
+    }
+
     private static Task<BackupRecord> FinishedAsync(BackupsMetaStore meta, string id) =>
         TestHosts.EventuallyAsync(async () => await meta.GetAsync(id, CancellationToken.None) is { } r && BackupStatus.IsFinal(r.Status) ? r : null,
             TimeSpan.FromSeconds(120), $"snapshot {id} to finish");
@@ -103,20 +137,150 @@ public sealed class TelegramSinkTests : IAsyncDisposable
     public async Task A_429_on_part_2_of_3_is_waited_out_and_a_redelivery_posts_nothing()
     {
         var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1" });
-        telegram.FloodOnSend = (2, 1);
+        telegram.Flood("sendDocument", call: 2, retryAfterSeconds: 2);
         const string id = "20261126T050000Z";
         var announced = await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, (long)(3.3 * 1024 * 1024));
         var record = await FinishedAsync(meta, id);
         Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Status);
         Assert.Equal(3, telegram.Messages.Count);
         Assert.Equal(["1/3", "2/3", "3/3"], telegram.Messages.Select(m => m.Caption.Split(" · ")[1].Split(' ')[1]));
-        Assert.Contains(_logs.Lines, l => l.Contains("flood control, waiting 1 s"));
+        AssertFloodsWaitedOut(telegram, floods: 1);
+        Assert.Contains(_logs.Lines, l => l.Contains("flood control, waiting 2 s"));
 
         await host.Services.GetRequiredService<IBus>().Publish(announced);
         await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"snapshot {id} already copied") ? "seen" : null),
             TimeSpan.FromSeconds(30), "the redelivery to be handled");
         Assert.Equal(3, telegram.Messages.Count);
         Assert.Equal(1, (await meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].Attempts);
+    }
+
+    [Fact]
+    public async Task Flood_control_on_getFile_and_deleteMessages_is_waited_out_as_long_as_retry_after_asks()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" });
+        const string expired = "20200101T000000Z", lastGood = "20200101T010000Z"; // ids long past the retention
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, expired, (long)(3.3 * 1024 * 1024));
+        var parts = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        Assert.Equal(3, parts.Count);
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
+        await FinishedAsync(meta, lastGood);
+
+        // A restore whose second getFile meets flood control.
+        telegram.Flood("getFile", call: 2, retryAfterSeconds: 2);
+        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, expired, Path.Combine(_work.Path, "restored"));
+        Assert.Equal(expired, manifest.SnapshotId);
+
+        // A cleanup whose first deleteMessages meets it.
+        telegram.FloodNext("deleteMessages", retryAfterSeconds: 1);
+        await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(SnapshotIds.FromTime(DateTimeOffset.UtcNow), DateTimeOffset.UtcNow, "schedule"));
+        var removed = await TestHosts.EventuallyAsync(async () =>
+            await meta.GetAsync(expired, CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
+            TimeSpan.FromSeconds(60), "the cleanup to remove the expired copy");
+        Assert.Equal(parts, removed.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.All(parts, id => Assert.DoesNotContain(telegram.Messages, m => m.Id == id));
+
+        AssertFloodsWaitedOut(telegram, floods: 2);
+        Assert.Equal(["deleteMessages", "getFile"], telegram.Requests.Where(r => r.Status == 429).Select(r => r.Method).Order());
+    }
+
+    [Fact]
+    public async Task Cleanup_deletes_a_copy_47_hours_old_and_leaves_one_49_hours_old_in_the_channel_recording_why()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["RETENTION_HOURS"] = "8" }, fakeClock: true);
+        async Task<int> UploadAsync(string id)
+        {
+            await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 10_000);
+            return (await FinishedAsync(meta, id)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+        }
+
+        const string old = "20261126T000000Z", younger = "20261126T020000Z", lastGood = "20261126T030000Z";
+        var oldMessage = await UploadAsync(old);
+        _time.Advance(TimeSpan.FromHours(2));
+        var youngerMessage = await UploadAsync(younger);
+        _time.Advance(TimeSpan.FromHours(1));
+        var lastGoodMessage = await UploadAsync(lastGood);
+
+        // 49 hours after the first upload: it is past Telegram's 48 hours, the second one (47 hours) is not.
+        _time.Advance(TimeSpan.FromHours(46));
+        var before = telegram.Requests.Count;
+        await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        async Task<BackupRecord> RemovedAsync(string id) => await TestHosts.EventuallyAsync(async () =>
+            await meta.GetAsync(id, CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
+            TimeSpan.FromSeconds(30), $"the cleanup to handle the copy of {id}");
+        var (oldRecord, youngerRecord) = (await RemovedAsync(old), await RemovedAsync(younger));
+
+        Assert.DoesNotContain(telegram.Messages, m => m.Id == youngerMessage);
+        Assert.Equal([youngerMessage], youngerRecord.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+
+        // The old message stays, and backups_meta says so and why; it was never offered to deleteMessages, whose "true"
+        // would have said nothing about it.
+        Assert.Contains(telegram.Messages, m => m.Id == oldMessage);
+        var removal = oldRecord.Sinks[BackupSinks.Telegram].Removal!;
+        Assert.Empty(removal["deletedMessageIds"].AsBsonArray);
+        Assert.Equal([oldMessage], removal["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal(TelegramRetention.UndeletableReason, removal["reason"].AsString);
+        var deleteCalls = telegram.Requests.Skip(before).Where(r => r.Method == "deleteMessages").ToList();
+        Assert.Equal([youngerMessage], deleteCalls.SelectMany(r => r.Parameters!["message_ids"]!.AsArray().Select(n => (int)n!)));
+        Assert.Contains(_logs.Lines, l => l.Contains("cleanup") && l.Contains("deleted 1 message; 1 too old for a bot to delete stay in the channel"));
+
+        Assert.Contains(telegram.Messages, m => m.Id == lastGoodMessage); // the last good copy, however old
+    }
+
+    [Fact]
+    public async Task A_snapshot_of_more_than_100_parts_is_deleted_with_deleteMessages_calls_of_at_most_100_ids()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" }, fakeClock: true);
+        const string large = "20261126T000000Z", lastGood = "20261126T010000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, large, 140L * 1024 * 1024); // compresses to over 100 MiB
+        var parts = (await FinishedAsync(meta, large)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        Assert.True(parts.Count > 100, $"{parts.Count} parts");
+        _time.Advance(TimeSpan.FromHours(1));
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
+        await FinishedAsync(meta, lastGood);
+
+        _time.Advance(TimeSpan.FromHours(9));
+        var before = telegram.Requests.Count;
+        await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        var record = await TestHosts.EventuallyAsync(async () =>
+            await meta.GetAsync(large, CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
+            TimeSpan.FromSeconds(60), "the cleanup to remove the large copy");
+
+        var calls = telegram.Requests.Skip(before).Where(r => r.Method == "deleteMessages").ToList();
+        Assert.All(calls, c => Assert.Equal(200, c.Status));
+        var batches = calls.Select(c => c.Parameters!["message_ids"]!.AsArray().Select(n => (int)n!).ToList()).ToList();
+        Assert.Equal([100, parts.Count - 100], batches.Select(b => b.Count));
+        Assert.Equal(parts.Order(), batches.SelectMany(b => b).Order());
+        Assert.All(parts, id => Assert.DoesNotContain(telegram.Messages, m => m.Id == id));
+        Assert.Equal(parts, record.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+    }
+
+    /// <summary>
+    /// The one test with a local Bot API server: parts over Telegram's hosted limits are sent and restored; the same
+    /// record, restored with hosted rules (no TELEGRAM_LOCAL_API), is refused in one line before anything is downloaded.
+    /// </summary>
+    [Fact]
+    public async Task With_a_local_server_parts_over_20_MB_are_sent_and_restored_and_a_hosted_restore_refuses_them_in_one_line()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_LOCAL_API"] = "true", ["TELEGRAM_PART_SIZE_MB"] = "21" }, localServer: true);
+        const string id = "20261126T080000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 30L * 1024 * 1024);
+        var record = await FinishedAsync(meta, id);
+        Assert.True(record.Sinks[BackupSinks.Telegram].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Error);
+        Assert.Equal(2, telegram.Messages.Count);
+        Assert.Equal(21L * 1024 * 1024, telegram.Messages.First().Size);
+        Assert.True(telegram.Messages.First().Size > FakeTelegramBotApi.HostedDownloadLimit);
+
+        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: true), meta, id, Path.Combine(_work.Path, "local"));
+        Assert.Equal(id, manifest.SnapshotId);
+
+        var before = telegram.Requests.Count;
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "hosted")));
+        Assert.Equal(
+            $"Snapshot {id}: Telegram part 1 is {21L * 1024 * 1024} bytes, more than the hosted Bot API serves (20 MB); " +
+            "restore it through a local Bot API server (TELEGRAM_API_BASE_URL and TELEGRAM_LOCAL_API=true).", refused.Message);
+        Assert.Equal(before, telegram.Requests.Count); // refused before asking Telegram for anything
+        Assert.False(Directory.Exists(Path.Combine(_work.Path, "hosted")));
     }
 
     [Fact]
