@@ -29,10 +29,18 @@ public static class StatusCommand
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
         List<BackupRecord> records;
         BackupRecord? latestComplete;
+        List<(string Sink, CleanupRecord Cleanup)> cleanups = [];
         try
         {
             records = await meta.ListRecentAsync(limit, CancellationToken.None);
             latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+            foreach (var sink in BackupSinks.All)
+            {
+                if ((await meta.FindLatestCleanupAsync(sink, CancellationToken.None))?.Sinks[sink].Cleanup is { } cleanup)
+                {
+                    cleanups.Add((sink, cleanup));
+                }
+            }
         }
         catch (Exception e) when (MongoFaults.IsUnreachable(e))
         {
@@ -40,7 +48,8 @@ public static class StatusCommand
             throw BackupDatabase.Unreachable(host.Services, e);
         }
 
-        var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - SnapshotIds.ToTime(latestComplete.Id);
+        // "Latest" is the newest data, and its age is that of the data (a catch-up snapshot's id is its earlier slot).
+        var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - latestComplete.DataTime;
 
         if (json)
         {
@@ -49,6 +58,7 @@ public static class StatusCommand
                 { "snapshots", new BsonArray(records.Select(r => r.ToBsonDocument())) },
                 { "lastComplete", latestComplete is null ? BsonNull.Value : new BsonString(latestComplete.Id) },
                 { "lastCompleteAgeSeconds", age is null ? BsonNull.Value : new BsonDouble(Math.Round(age.Value.TotalSeconds)) },
+                { "cleanups", new BsonDocument(cleanups.Select(c => new BsonElement(c.Sink, c.Cleanup.ToBsonDocument()))) },
             };
             Console.WriteLine(document.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = true }));
         }
@@ -63,7 +73,12 @@ public static class StatusCommand
 
             Console.WriteLine(latestComplete is null
                 ? "No complete snapshot yet."
-                : $"Last complete snapshot: {latestComplete.Id} ({FormatAge(age!.Value)} ago)");
+                : $"Last complete snapshot: {latestComplete.Id} (data read {FormatAge(age!.Value)} ago)");
+            foreach (var (sink, cleanup) in cleanups)
+            {
+                var why = cleanup.Reason is { } reason ? $": {reason}" : "";
+                Console.WriteLine($"Last {sink} cleanup: {cleanup.Status} at {cleanup.At:yyyy-MM-ddTHH:mm:ssZ}{why}");
+            }
         }
 
         if (maxAgeHours is { } hours && (age is null || age.Value > TimeSpan.FromHours(hours)))

@@ -88,7 +88,7 @@ public static class GitGrowthBenchmark
                 }
 
                 return tree;
-            });
+            }, SnapshotPlacement.InDataOrder);
             times.Add(stopwatch.Elapsed.TotalSeconds);
             Console.WriteLine($"hour {hour:D2}: commit + push {stopwatch.Elapsed.TotalSeconds:F2} s, server repository {DirectorySize(bare) / 1048576.0:F1} MiB before gc");
         }

@@ -10,6 +10,8 @@ namespace TeleGuard.Backup.TestSupport;
 /// connection and refuses new ones (the server is down, or restarting), <see cref="Restore"/> lets them through again,
 /// and <see cref="StallRequestsContaining"/> holds any request whose bytes contain a marker (e.g. a git push) and never
 /// forwards it (a partial request would leave the server waiting), so that a client can be killed in the middle of it.
+/// <see cref="HoldNextRequestContaining"/> holds one request on the wire until <see cref="ReleaseHeld"/>, then forwards
+/// it (e.g. a push's ref advertisement, so that another writer can move the branch in between).
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -21,6 +23,9 @@ public sealed class FaultProxy : IAsyncDisposable
     private volatile bool _refusing;
     private volatile string? _stallMarker;
     private int _stalled;
+    private volatile string? _holdMarker;
+    private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private FaultProxy(string targetHost, int targetPort)
     {
@@ -84,6 +89,21 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>New requests go through again; those already held stay held until their client goes away.</summary>
     public void StopStalling() => _stallMarker = null;
+
+    /// <summary>
+    /// Holds the next request whose bytes contain <paramref name="marker"/> (only that one) until <see cref="ReleaseHeld"/>.
+    /// The task completes once it is held.
+    /// </summary>
+    public Task HoldNextRequestContaining(string marker)
+    {
+        _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _holdMarker = marker;
+        return _held.Task;
+    }
+
+    /// <summary>Forwards the held request (and everything after it) to the server.</summary>
+    public void ReleaseHeld() => _release.TrySetResult();
 
     private static void Reset(TcpClient client)
     {
@@ -156,6 +176,13 @@ public sealed class FaultProxy : IAsyncDisposable
             if (read == 0)
             {
                 return;
+            }
+
+            if (inspect && _holdMarker is { } held && Encoding.Latin1.GetString(buffer, 0, read).Contains(held, StringComparison.Ordinal))
+            {
+                _holdMarker = null;
+                _held.TrySetResult();
+                await _release.Task.WaitAsync(_stop.Token);
             }
 
             if (inspect && _stallMarker is { } marker && Encoding.Latin1.GetString(buffer, 0, read).Contains(marker, StringComparison.Ordinal))
