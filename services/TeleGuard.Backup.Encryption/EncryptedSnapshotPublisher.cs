@@ -88,14 +88,14 @@ public sealed class EncryptedSnapshotPublisher(
     }
 
     /// <summary>
-    /// Removes snapshots whose data is older than <c>RETENTION_HOURS</c> from the branch, never the one with the newest
-    /// data, and rewrites the branch as one commit so its history stays bounded. That is a force push, so it runs only
-    /// while holding the branch lock: without it (Redis down) it is postponed to the next cleanup, and backups_meta says
-    /// so. Returns the snapshot ids removed.
+    /// Removes snapshots older than <c>RETENTION_HOURS</c> (by their id, as every destination's retention) from the
+    /// branch, never the one with the newest data, and rewrites the branch as one commit so its history stays bounded.
+    /// That is a force push, so it runs only while holding the branch lock: without it (Redis down) it is postponed to
+    /// the next cleanup, and backups_meta says so. Returns the snapshot ids removed.
     /// </summary>
     public async Task<IReadOnlyList<string>> CleanupAsync(CancellationToken cancellationToken)
     {
-        var cutoff = time.GetUtcNow() - retention.Value.Retention;
+        var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
         if (branchLock is null)
         {
@@ -127,7 +127,7 @@ public sealed class EncryptedSnapshotPublisher(
                     var index = ReadIndex(parent);
                     newest = index.Newest();
                     var tree = TreeDefinition.From(parent!);
-                    foreach (var old in index.Snapshots.Where(s => s.DataTimeOrIdTime < cutoff && !ReferenceEquals(s, newest)).ToList())
+                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && !ReferenceEquals(s, newest)).ToList())
                     {
                         foreach (var file in old.Files)
                         {
