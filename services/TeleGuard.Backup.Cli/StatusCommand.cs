@@ -1,7 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Cli;

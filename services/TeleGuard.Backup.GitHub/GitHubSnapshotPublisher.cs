@@ -96,10 +96,10 @@ public sealed class GitHubSnapshotPublisher(
             return null;
         }
 
-        var location = Location(compaction.Sha);
+        await VerifyRecordedCopiesAsync(compaction.RemovedSnapshotIds, cancellationToken);
+        var location = Location(compaction.Sha); // last: once it says compacted, the removals are recorded
         location["compactedAt"] = DateTime.UtcNow;
         await meta.UpdateSinkLocationAsync(latest.Id, BackupSinks.GitHub, location, cancellationToken);
-        await VerifyRecordedCopiesAsync(compaction.RemovedSnapshotIds, cancellationToken);
         await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Done, null, cancellationToken);
         logger.LogInformation("GitHub: {Remote} compacted to commit {Sha} holding snapshot {SnapshotId}; {Count} older snapshots removed",
             Remote, compaction.Sha, latest.Id, compaction.RemovedSnapshotIds.Count);
