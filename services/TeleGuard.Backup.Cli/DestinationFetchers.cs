@@ -17,7 +17,10 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public static class DestinationFetchers
 {
-    /// <summary>The private repository: the <c>snapshot/</c> folder of the commit holding the snapshot (or the branch head).</summary>
+    /// <summary>
+    /// The private repository: the <c>snapshot/</c> folder of the commit holding the snapshot, or for "latest" of the
+    /// branch head (the branch is kept in data order, so the head is the newest data).
+    /// </summary>
     public static async Task<SnapshotManifest> FromGitHubAsync(IConfiguration configuration, string snapshot, string folder)
     {
         var options = Load<GitHubSinkOptions>(configuration);
@@ -50,7 +53,7 @@ public static class DestinationFetchers
 
     /// <summary>
     /// The public branch: the encrypted file(s) of the snapshot, checked against index.json, decrypted, unpacked. The
-    /// snapshot is bound to what was asked for ("latest" means the newest id in index.json): a version 2 file must name
+    /// snapshot is bound to what was asked for ("latest" means the newest data in index.json): a version 2 file must name
     /// that snapshot in its authenticated header, and the archive's manifest (authenticated too, inside the ciphertext)
     /// must name it as well, which also covers version 1 files whose header names none.
     /// </summary>
@@ -78,7 +81,7 @@ public static class DestinationFetchers
             }
 
             var index = PublicIndex.Parse(await File.ReadAllBytesAsync(indexFile.FullName));
-            var entry = (snapshot == "latest" ? index.Snapshots.MaxBy(s => s.Id, StringComparer.Ordinal) : index.Snapshots.SingleOrDefault(s => s.Id == snapshot))
+            var entry = (snapshot == "latest" ? index.Newest() : index.Snapshots.SingleOrDefault(s => s.Id == snapshot))
                 ?? throw new InvalidOperationException($"Snapshot {snapshot} is not on {options.Remote}.");
             var files = entry.Files.Select(f => UntrustedPaths.Resolve(download, f.File, PublicIndex.FileName)).ToList();
             foreach (var (file, listed) in files.Zip(entry.Files))

@@ -20,7 +20,8 @@ public sealed class SnapshotFetcher(IConfiguration configuration, BackupsMetaSto
     private async Task<SnapshotManifest> FromStoreAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {
         var record = snapshot == "latest"
-            ? (await meta.ListRecentAsync(200, cancellationToken)).FirstOrDefault(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
+            ? (await meta.ListRecentAsync(200, cancellationToken)).Where(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
+                .OrderByDescending(r => r.DataTime).ThenByDescending(r => r.Id, StringComparer.Ordinal).FirstOrDefault()
             : await meta.GetAsync(snapshot, cancellationToken);
         if (record?.Artifact is not { DeletedAt: null } artifact)
         {

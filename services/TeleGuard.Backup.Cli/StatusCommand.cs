@@ -1,6 +1,5 @@
 using MongoDB.Bson;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Cli;
@@ -26,10 +25,18 @@ public static class StatusCommand
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
         List<BackupRecord> records;
         BackupRecord? latestComplete;
+        List<(string Sink, CleanupRecord Cleanup)> cleanups = [];
         try
         {
             records = await meta.ListRecentAsync(limit, CancellationToken.None);
             latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+            foreach (var sink in BackupSinks.All)
+            {
+                if ((await meta.FindLatestCleanupAsync(sink, CancellationToken.None))?.Sinks[sink].Cleanup is { } cleanup)
+                {
+                    cleanups.Add((sink, cleanup));
+                }
+            }
         }
         catch (Exception e) when (MongoFaults.IsUnreachable(e))
         {
@@ -37,11 +44,12 @@ public static class StatusCommand
             throw BackupDatabase.Unreachable(host.Services, e);
         }
 
-        var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - SnapshotIds.ToTime(latestComplete.Id);
+        // "Latest" is the newest data, and its age is that of the data (a catch-up snapshot's id is its earlier slot).
+        var age = latestComplete is null ? (TimeSpan?)null : DateTimeOffset.UtcNow - latestComplete.DataTime;
 
         if (json)
         {
-            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age));
+            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age, cleanups));
         }
         else
         {
@@ -54,7 +62,12 @@ public static class StatusCommand
 
             Console.WriteLine(latestComplete is null
                 ? "No complete snapshot yet."
-                : $"Last complete snapshot: {latestComplete.Id} ({FormatAge(age!.Value)} ago)");
+                : $"Last complete snapshot: {latestComplete.Id} (data read {FormatAge(age!.Value)} ago)");
+            foreach (var (sink, cleanup) in cleanups)
+            {
+                var why = cleanup.Reason is { } reason ? $": {reason}" : "";
+                Console.WriteLine($"Last {sink} cleanup: {cleanup.Status} at {cleanup.At:yyyy-MM-ddTHH:mm:ssZ}{why}");
+            }
         }
 
         if (maxAgeHours is { } hours && (age is null || age.Value > TimeSpan.FromHours(hours)))

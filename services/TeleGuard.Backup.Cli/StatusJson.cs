@@ -12,12 +12,17 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public static class StatusJson
 {
-    public static string Render(IReadOnlyList<BackupRecord> records, string? lastComplete, TimeSpan? lastCompleteAge)
+    public static string Render(IReadOnlyList<BackupRecord> records, string? lastComplete, TimeSpan? lastCompleteAge,
+        IReadOnlyList<(string Sink, CleanupRecord Cleanup)> cleanups)
     {
         var root = new JsonObject
         {
             ["lastComplete"] = lastComplete,
             ["lastCompleteAgeSeconds"] = lastCompleteAge is { } age ? Math.Round(age.TotalSeconds) : null,
+            ["cleanups"] = new JsonObject(cleanups.Select(c => KeyValuePair.Create(c.Sink, (JsonNode?)new JsonObject
+            {
+                ["status"] = c.Cleanup.Status, ["at"] = Time(c.Cleanup.At), ["reason"] = c.Cleanup.Reason,
+            }))),
             ["snapshots"] = new JsonArray(records.Select(Snapshot).ToArray<JsonNode?>()),
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });

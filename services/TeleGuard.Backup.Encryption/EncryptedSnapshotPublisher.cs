@@ -14,8 +14,9 @@ namespace TeleGuard.Backup.Encryption;
 /// <summary>
 /// Publishes a snapshot in the open, readable only with the key: the artifact (manifest + collections, one tar
 /// archive) is gzip-compressed, encrypted in the streaming format (its header names the snapshot id), split into files of at most 45 MiB and committed as
-/// <c>snapshots/&lt;id&gt;.tgb</c> with <c>index.json</c> and <c>README.md</c>. Nothing on the branch names a collection
-/// or counts documents; commit messages say only the snapshot id.
+/// <c>snapshots/&lt;id&gt;.tgb</c> with <c>index.json</c> (which lists every kept snapshot and when its data was read)
+/// and <c>README.md</c>. Nothing on the branch names a collection or counts documents; commit messages say only the
+/// snapshot id.
 /// </summary>
 public sealed class EncryptedSnapshotPublisher(
     IOptions<EncryptionSinkOptions> options,
@@ -39,14 +40,13 @@ public sealed class EncryptedSnapshotPublisher(
     public async Task<BsonDocument> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
     {
         var id = snapshot.SnapshotId;
-        var work = Path.Combine(workDirectory.Value.Path, "public", $"{id}.{Guid.NewGuid():N}");
-        Directory.CreateDirectory(work);
+        using var work = WorkFolder.Create(workDirectory.Value.Path, "public", id);
         try
         {
-            var compressed = Path.Combine(work, "snapshot.tar.gz");
-            await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
+            var compressed = Path.Combine(work.Path, "snapshot.tar.gz");
+            var manifest = await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
 
-            var output = Path.Combine(work, "out");
+            var output = Path.Combine(work.Path, "out");
             Directory.CreateDirectory(output);
             var name = $"{id}.tgb";
             IReadOnlyList<(string FileName, long Size, string Sha256)> files;
@@ -61,11 +61,13 @@ public sealed class EncryptedSnapshotPublisher(
             }
 
             var entry = new PublicSnapshot(id, size, sha256, Settings.Keys!.PrimaryKeyId,
-                files.Select(f => new PublicFile($"{SnapshotsFolder}/{f.FileName}", f.Size, f.Sha256)).ToList());
+                files.Select(f => new PublicFile($"{SnapshotsFolder}/{f.FileName}", f.Size, f.Sha256)).ToList(), manifest.DataTime);
 
+            // The files, not the history, carry the snapshots here: a commit always goes on top (never a rewrite), and
+            // index.json says which snapshot holds the newest data. The lock only saves instances from racing pushes.
             await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
-            var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", snapshot.CreatedAt,
-                (repository, parent) => WithSnapshot(repository, parent, output, entry), cancellationToken: cancellationToken), cancellationToken);
+            var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", manifest.DataTime,
+                (repository, parent) => WithSnapshot(repository, parent, output, entry), SnapshotPlacement.OnTop, cancellationToken), cancellationToken);
             logger.LogInformation("Public: snapshot {SnapshotId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})",
                 id, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, entry.KeyId);
             return new BsonDocument
@@ -83,28 +85,38 @@ public sealed class EncryptedSnapshotPublisher(
         {
             throw new PermanentFailureException(e.Message, e);
         }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
     }
 
     /// <summary>
-    /// Removes snapshots older than <c>RETENTION_HOURS</c> from the branch, never the newest one, and rewrites the
-    /// branch as one commit so its history stays bounded. Returns the snapshot ids removed.
+    /// Removes snapshots older than <c>RETENTION_HOURS</c> (by their id, as every destination's retention) from the
+    /// branch, never the one with the newest data, and rewrites the branch as one commit so its history stays bounded.
+    /// That is a force push, so it runs only while holding the branch lock: without it (Redis down) it is postponed to
+    /// the next cleanup, and backups_meta says so. Returns the snapshot ids removed.
     /// </summary>
     public async Task<IReadOnlyList<string>> CleanupAsync(CancellationToken cancellationToken)
     {
         var cutoff = SnapshotIds.FromTime(time.GetUtcNow() - retention.Value.Retention);
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
+        if (branchLock is null)
+        {
+            const string why = "the branch lock could not be taken (Redis unavailable): no force push; retention waits for the next cleanup";
+            if (await meta.FindLatestSucceededAsync(BackupSinks.Public, cancellationToken) is { } latest)
+            {
+                await meta.RecordCleanupAsync(latest.Id, BackupSinks.Public, CleanupRecord.Postponed, why, cancellationToken);
+            }
+
+            logger.LogWarning("Public: retention on {Remote} postponed: {Reason}", Settings.Remote, why);
+            return [];
+        }
+
         // Retention never touches work in progress: a snapshot pushed but not yet recorded stays.
         var copying = (await meta.ListSinkCopiesHeldAsync(BackupSinks.Public, cancellationToken)).Select(r => r.Id).ToHashSet();
         var removed = new List<string>();
-        string? newest = null;
+        PublicSnapshot? newest = null;
         await Task.Run(() =>
         {
             var writer = Writer();
-            var history = writer.History(limit: 2);
+            var history = writer.History(limit: 1);
             if (history.Count == 0)
             {
                 return;
@@ -113,10 +125,11 @@ public sealed class EncryptedSnapshotPublisher(
             writer.ReplaceWithOrphan(history[0].SnapshotId ?? "cleanup", "Encrypted snapshots (older ones removed by retention)", time.GetUtcNow(),
                 (repository, parent) =>
                 {
+                    removed.Clear(); // built again when the branch moved meanwhile
                     var index = ReadIndex(parent);
-                    newest = index.Snapshots.Select(s => s.Id).Max(StringComparer.Ordinal);
+                    newest = index.Newest();
                     var tree = TreeDefinition.From(parent!);
-                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && s.Id != newest && !copying.Contains(s.Id)).ToList())
+                    foreach (var old in index.Snapshots.Where(s => string.CompareOrdinal(s.Id, cutoff) < 0 && !ReferenceEquals(s, newest) && !copying.Contains(s.Id)).ToList())
                     {
                         foreach (var file in old.Files)
                         {
@@ -137,7 +150,12 @@ public sealed class EncryptedSnapshotPublisher(
             await meta.MarkSinkCopyRemovedAsync(id, BackupSinks.Public, cancellationToken);
         }
 
-        logger.LogInformation("Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}", removed.Count, string.Join(", ", removed), newest);
+        if (newest is not null)
+        {
+            await meta.RecordCleanupAsync(newest.Id, BackupSinks.Public, CleanupRecord.Done, null, cancellationToken);
+        }
+
+        logger.LogInformation("Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}", removed.Count, string.Join(", ", removed), newest?.Id);
         return removed;
     }
 

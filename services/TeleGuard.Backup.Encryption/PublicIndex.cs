@@ -26,6 +26,13 @@ public sealed record PublicIndex
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>
+    /// The snapshot with the newest data ("latest"): by data time, with entries written before data times were kept
+    /// taking the time in their id; equal times fall back to the id.
+    /// </summary>
+    public PublicSnapshot? Newest() =>
+        Snapshots.OrderByDescending(s => s.DataTimeOrIdTime).ThenByDescending(s => s.Id, StringComparer.Ordinal).FirstOrDefault();
+
     public byte[] ToJsonBytes() => JsonSerializer.SerializeToUtf8Bytes(this with { Snapshots = [.. Snapshots.OrderBy(s => s.Id, StringComparer.Ordinal)] }, Json);
 
     /// <summary>
@@ -103,6 +110,11 @@ public sealed record PublicIndex
 
 /// <param name="Size">Bytes of the whole encrypted file (all parts).</param>
 /// <param name="Sha256">SHA-256 of the whole encrypted file (the parts concatenated in order).</param>
-public sealed record PublicSnapshot(string Id, long Size, string Sha256, string KeyId, IReadOnlyList<PublicFile> Files);
+/// <param name="DataTime">When the snapshot's data was read (absent in entries written before it was kept).</param>
+public sealed record PublicSnapshot(string Id, long Size, string Sha256, string KeyId, IReadOnlyList<PublicFile> Files, DateTimeOffset? DataTime = null)
+{
+    [JsonIgnore]
+    public DateTimeOffset DataTimeOrIdTime => DataTime ?? (SnapshotIds.TryParse(Id, out var time) ? time : DateTimeOffset.MinValue);
+}
 
 public sealed record PublicFile(string File, long Size, string Sha256);

@@ -14,8 +14,10 @@ namespace TeleGuard.Backup.GitHub;
 /// <summary>
 /// Commits a snapshot to the private repository's backup branch: the tree's <c>snapshot/</c> folder is replaced by the
 /// snapshot's files (uncompressed, stable paths and document order, so git stores hourly changes as small deltas and
-/// <c>git log -p</c> shows what changed). One commit per snapshot, in snapshot-id order; a Redis lock per repository
-/// and branch serialises instances, and the git writer handles a branch that moved anyway.
+/// <c>git log -p</c> shows what changed). One commit per snapshot, in the order of when the data was read, so the head
+/// is always the newest data. A Redis lock per repository and branch serialises instances; rewriting the branch
+/// (inserting a snapshot below newer data, compaction) happens only while holding it, and every push is a
+/// compare-and-swap on the branch (see <see cref="GitBranchWriter"/>).
 /// </summary>
 public sealed class GitHubSnapshotPublisher(
     IOptions<GitHubSinkOptions> options,
@@ -32,25 +34,25 @@ public sealed class GitHubSnapshotPublisher(
 
     public async Task<BsonDocument> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
     {
-        var work = Path.Combine(workDirectory.Value.Path, "github", $"{snapshot.SnapshotId}.{Guid.NewGuid():N}");
+        using var work = WorkFolder.Create(workDirectory.Value.Path, "github", snapshot.SnapshotId);
         try
         {
-            var extracted = Path.Combine(work, "artifact");
+            var extracted = Path.Combine(work.Path, "artifact");
             var manifest = await fetcher.ExtractVerifiedAsync(snapshot, extracted, cancellationToken);
-            var layoutRoot = Path.Combine(work, "layout");
+            var layoutRoot = Path.Combine(work.Path, "layout");
             var layout = RepositoryLayout.Prepare(extracted, manifest, layoutRoot, GitHubSinkOptions.MaxFileBytes);
             var source = ReferenceEquals(layout, manifest) ? extracted : layoutRoot;
 
+            // Without the lock (Redis down) a snapshot with the newest data still goes on top (a fast-forward push); one
+            // that belongs below newer data waits for the lock (GitRewriteNeedsLockException is retried).
             await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
-            var replayed = new List<(string Id, string Sha)>();
+            var placement = branchLock is null ? SnapshotPlacement.InDataOrderWithoutRewrite : SnapshotPlacement.InDataOrder;
             var commit = await Task.Run(() => Writer().CommitSnapshot(
-                snapshot.SnapshotId, CommitMessage(layout), manifest.FinishedAt,
-                (repository, parent) => SnapshotTree(repository, parent, source, layout),
-                (id, sha) => replayed.Add((id, sha)), cancellationToken), cancellationToken);
-
-            foreach (var (id, sha) in replayed)
+                snapshot.SnapshotId, CommitMessage(layout), manifest.DataTime,
+                (repository, parent) => SnapshotTree(repository, parent, source, layout), placement, cancellationToken), cancellationToken);
+            if (commit.Rewrote)
             {
-                await meta.UpdateSinkLocationAsync(id, BackupSinks.GitHub, Location(sha), cancellationToken);
+                await VerifyRecordedCopiesAsync(removed: [], cancellationToken);
             }
 
             logger.LogInformation("GitHub: snapshot {SnapshotId} {What} commit {Sha} on {Remote}",
@@ -61,18 +63,13 @@ public sealed class GitHubSnapshotPublisher(
         {
             throw new PermanentFailureException(e.Message, e);
         }
-        finally
-        {
-            if (Directory.Exists(work))
-            {
-                Directory.Delete(work, recursive: true);
-            }
-        }
     }
 
     /// <summary>
-    /// Replaces the branch with one parentless commit holding the newest snapshot whose GitHub copy succeeded.
-    /// Nothing happens when there is none: the branch is never emptied. Returns the new commit, if any.
+    /// Replaces the branch with one parentless commit holding the snapshot with the newest data whose GitHub copy
+    /// succeeded (snapshots above it, if any, stay on top). Nothing happens when there is none: the branch is never
+    /// emptied. Compaction force-pushes, so it runs only while holding the branch lock: without it (Redis down) it is
+    /// postponed to the next cleanup, and backups_meta says so (<c>status</c> shows it). Returns the new commit, if any.
     /// </summary>
     public async Task<string?> CompactAsync(CancellationToken cancellationToken)
     {
@@ -92,19 +89,77 @@ public sealed class GitHubSnapshotPublisher(
         }
 
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
-        var orphan = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
-        if (orphan is null)
+        if (branchLock is null)
+        {
+            const string why = "the branch lock could not be taken (Redis unavailable): no force push; compaction waits for the next cleanup";
+            await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Postponed, why, cancellationToken);
+            logger.LogWarning("GitHub: compaction of {Remote} postponed: {Reason}", Remote, why);
+            return null;
+        }
+
+        var compaction = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
+        if (compaction is null)
         {
             logger.LogWarning("GitHub: snapshot {SnapshotId} is not on {Remote}; compaction skipped", latest.Id, Remote);
             return null;
         }
 
-        var location = Location(orphan);
+        await VerifyRecordedCopiesAsync(compaction.RemovedSnapshotIds, cancellationToken);
+        var location = Location(compaction.Sha); // last: once it says compacted, the removals are recorded
         location["compactedAt"] = DateTime.UtcNow;
         await meta.UpdateSinkLocationAsync(latest.Id, BackupSinks.GitHub, location, cancellationToken);
-        await meta.MarkSinkCopiesRemovedAsync(BackupSinks.GitHub, latest.Id, cancellationToken);
-        logger.LogInformation("GitHub: {Remote} compacted to commit {Sha} holding snapshot {SnapshotId}", Remote, orphan, latest.Id);
-        return orphan;
+        await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Done, null, cancellationToken);
+        logger.LogInformation("GitHub: {Remote} compacted to commit {Sha} holding snapshot {SnapshotId}; {Count} older snapshots removed",
+            Remote, compaction.Sha, latest.Id, compaction.RemovedSnapshotIds.Count);
+        return compaction.Sha;
+    }
+
+    /// <summary>
+    /// After the branch was rewritten: every copy that backups_meta holds as succeeded on this branch must still be on
+    /// it. Replayed commits got new SHAs, which the records follow; snapshots the rewrite took off on purpose are marked
+    /// removed; any other missing one was lost (which the compare-and-swap on every push rules out) and is recorded as
+    /// such, never left as succeeded. Records are read before the branch: a copy recorded later was pushed later.
+    /// </summary>
+    private async Task VerifyRecordedCopiesAsync(IReadOnlyCollection<string> removed, CancellationToken cancellationToken)
+    {
+        var recorded = await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken);
+        var history = await Task.Run(() => Writer().History(), cancellationToken);
+        var onBranch = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var commit in history.Where(c => c.SnapshotId is not null))
+        {
+            onBranch.TryAdd(commit.SnapshotId!, commit.Sha);
+        }
+
+        var wholeBranchRead = history.Count == 0 || history[^1].Parents == 0;
+        foreach (var record in recorded)
+        {
+            var location = record.Sinks[BackupSinks.GitHub].Location;
+            if (location is null || location.GetValue("repository", "").ToString() != Remote.RepositoryUrl.ToString()
+                                 || location.GetValue("branch", "").ToString() != Remote.Branch)
+            {
+                continue; // a copy on another repository or branch (the configuration changed since)
+            }
+
+            if (onBranch.TryGetValue(record.Id, out var sha))
+            {
+                if (location.GetValue("commit", "").ToString() != sha)
+                {
+                    var moved = location.DeepClone().AsBsonDocument;
+                    moved["commit"] = sha;
+                    await meta.UpdateSinkLocationAsync(record.Id, BackupSinks.GitHub, moved, cancellationToken);
+                }
+            }
+            else if (removed.Contains(record.Id))
+            {
+                await meta.MarkSinkCopyRemovedAsync(record.Id, BackupSinks.GitHub, cancellationToken);
+            }
+            else if (wholeBranchRead)
+            {
+                logger.LogError("GitHub: snapshot {SnapshotId} is recorded as copied but is no longer on {Remote}", record.Id, Remote);
+                await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.GitHub,
+                    new BsonDocument("missing", "not on the branch when checked after a rewrite"), cancellationToken);
+            }
+        }
     }
 
     // Same key in every instance: derived from the repository URL and branch (the clone folder name is their hash).

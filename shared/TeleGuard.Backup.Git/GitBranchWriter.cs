@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using LibGit2Sharp;
@@ -6,18 +7,39 @@ using Microsoft.Extensions.Logging;
 namespace TeleGuard.Backup.Git;
 
 /// <summary>
-/// Writes commits to one branch of a remote repository, one commit per snapshot, in snapshot-id order, from a bare
-/// working clone under a local directory (kept across restarts, recreated when it is corrupt).
-/// Each commit carries a <c>Snapshot-Id:</c> trailer: a snapshot already on the branch is found and reported instead of
-/// committed again. A push rejected because the branch moved is retried on top of the new head; a snapshot older than
-/// the head is inserted at its place and the newer commits are replayed on top (the branch is then force-pushed).
-/// Other branches are never touched.
+/// Writes commits to one branch of a remote repository, one commit per snapshot, from a bare working clone under a local
+/// directory (kept across restarts, recreated when it is corrupt or has grown too large). Each commit carries a
+/// <c>Snapshot-Id:</c> trailer, so a snapshot already on the branch is found and reported instead of committed again,
+/// and a <c>Data-Time:</c> trailer (when the snapshot's data was read), by which the branch is kept in order: the head
+/// is the newest data. Other branches are never touched.
+/// <para>
+/// Every push is a compare-and-swap on the branch, as git's <c>--force-with-lease</c>: it goes through only while the
+/// branch is still at the commit this writer read and built on. libgit2 has no such option, so the writer checks the
+/// branch's value that the server advertises for the push against the one it read (in the push negotiation callback,
+/// before anything is sent); the server then applies the update only if the branch still has that advertised value
+/// (receive-pack's old-value check). A branch that moved is fetched again and the commit rebuilt on the new head, so a
+/// force push (insertion below newer data, compaction, orphan replacement) never drops a commit it did not read.
+/// </para>
+/// <para>
+/// One process at a time uses a clone (an exclusive file lock next to it): services sharing a volume, or a sink's
+/// commit and cleanup running together, never write into the same clone at once.
+/// </para>
 /// </summary>
 public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger logger)
 {
     public const string SnapshotTrailer = "Snapshot-Id: ";
+    public const string DataTimeTrailer = "Data-Time: ";
     private const int PushAttempts = 5;
     private const int HistoryScanLimit = 500;
+
+    /// <summary>
+    /// libgit2 cannot garbage-collect, so a clone keeps every object it ever wrote or fetched. Once it holds more than
+    /// this many times what the branch head holds (plus <see cref="CloneSlackBytes"/>), it is deleted and fetched anew
+    /// on next use: a fresh fetch is one packed copy of the branch.
+    /// </summary>
+    public const int CloneSizeFactor = 2;
+    private const long CloneSlackBytes = 1024 * 1024;
+
     private static readonly Signature Author = new("TeleGuard Backup", "backup@teleguard.invalid", DateTimeOffset.UnixEpoch);
 
     private string RemoteRef => $"refs/remotes/origin/{remote.Branch}";
@@ -29,131 +51,165 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
 
     /// <summary>
     /// Commits <paramref name="snapshotId"/> with the tree that <paramref name="buildTree"/> makes from the parent's tree
-    /// (null for the first commit). Returns the commit, or the existing one when the snapshot is already on the branch.
-    /// Replayed newer commits get new SHAs: <paramref name="replayed"/> receives (snapshot id, new SHA) for each.
+    /// (null for the first commit), placed as <paramref name="placement"/> says. Returns the commit, or the existing one
+    /// when the snapshot is already on the branch. When newer commits were replayed on top (they get new SHAs),
+    /// <see cref="SnapshotCommit.Rewrote"/> is true.
     /// </summary>
     public SnapshotCommit CommitSnapshot(
-        string snapshotId, string message, DateTimeOffset when, Func<Repository, Tree?, TreeDefinition> buildTree,
-        Action<string, string>? replayed = null, CancellationToken cancellationToken = default)
+        string snapshotId, string message, DateTimeOffset dataTime, Func<Repository, Tree?, TreeDefinition> buildTree,
+        SnapshotPlacement placement, CancellationToken cancellationToken = default)
     {
+        using var cloneLock = LockClone(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var repository = OpenFetched();
-            var head = RemoteHead(repository);
-            if (FindSnapshot(head, snapshotId) is { } existing)
+            long budget;
+            SnapshotCommit result;
+            using (var repository = OpenFetched())
             {
-                return new SnapshotCommit(snapshotId, existing.Sha, AlreadyPresent: true);
-            }
-
-            // Commits newer than this snapshot (by id) are replayed on top of it, to keep snapshot-id order.
-            var newer = new List<Commit>();
-            var parent = head;
-            while (parent is not null && string.CompareOrdinal(SnapshotIdOf(parent), snapshotId) > 0)
-            {
-                newer.Insert(0, parent);
-                parent = parent.Parents.FirstOrDefault();
-            }
-
-            var signature = new Signature(Author.Name, Author.Email, when);
-            var tree = repository.ObjectDatabase.CreateTree(buildTree(repository, parent?.Tree));
-            var commit = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailer(message, snapshotId), tree,
-                parent is null ? [] : [parent], prettifyMessage: false);
-            var tip = commit;
-            var remapped = new List<(string Id, string Sha)>();
-            foreach (var later in newer)
-            {
-                tip = repository.ObjectDatabase.CreateCommit(later.Author, later.Committer, later.Message, later.Tree, [tip], prettifyMessage: false);
-                remapped.Add((SnapshotIdOf(later)!, tip.Sha));
-            }
-
-            if (newer.Count > 0)
-            {
-                logger.LogWarning("Snapshot {SnapshotId} is older than the head of {Remote}: inserted before {Count} newer commits, which are replayed",
-                    snapshotId, remote, newer.Count);
-            }
-
-            if (TryPush(repository, tip, force: newer.Count > 0, attempt))
-            {
-                foreach (var (id, sha) in remapped)
+                var head = RemoteHead(repository);
+                if (FindSnapshot(head, snapshotId) is { } existing)
                 {
-                    replayed?.Invoke(id, sha);
+                    return new SnapshotCommit(snapshotId, existing.Sha, AlreadyPresent: true, Rewrote: false);
                 }
 
-                return new SnapshotCommit(snapshotId, commit.Sha, AlreadyPresent: false);
+                // Commits holding newer data than this snapshot stay above it: they are replayed on top of it.
+                var newer = new List<Commit>();
+                var parent = head;
+                while (placement != SnapshotPlacement.OnTop && parent is not null && IsNewer(parent, dataTime, snapshotId))
+                {
+                    newer.Insert(0, parent);
+                    parent = parent.Parents.FirstOrDefault();
+                }
+
+                if (newer.Count > 0 && placement == SnapshotPlacement.InDataOrderWithoutRewrite)
+                {
+                    throw new GitRewriteNeedsLockException(
+                        $"Snapshot {snapshotId} holds older data than the head of {remote}: it goes below {newer.Count} newer snapshots, which rewrites the branch, and the branch lock is not held.");
+                }
+
+                var signature = new Signature(Author.Name, Author.Email, dataTime);
+                var tree = repository.ObjectDatabase.CreateTree(buildTree(repository, parent?.Tree));
+                var commit = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailers(message, snapshotId, dataTime), tree,
+                    parent is null ? [] : [parent], prettifyMessage: false);
+                var tip = Replay(repository, commit, newer);
+                if (newer.Count > 0)
+                {
+                    logger.LogWarning("Snapshot {SnapshotId} holds older data than the head of {Remote}: inserted below {Count} newer commits, which are replayed",
+                        snapshotId, remote, newer.Count);
+                }
+
+                if (!TryPush(repository, tip, head, force: newer.Count > 0, attempt))
+                {
+                    continue;
+                }
+
+                budget = CloneBudget(repository, tip);
+                result = new SnapshotCommit(snapshotId, commit.Sha, AlreadyPresent: false, Rewrote: newer.Count > 0);
             }
+
+            KeepCloneWithin(budget);
+            return result;
         }
     }
 
     /// <summary>
-    /// Replaces the branch with one commit without parents holding the tree of <paramref name="keepSnapshotId"/>'s commit.
-    /// Returns the new commit's SHA, or null when that snapshot is not on the branch (nothing is changed then).
+    /// Replaces the branch with one commit without parents holding the tree of <paramref name="keepSnapshotId"/>'s commit,
+    /// with the commits above it (newer data) replayed on top. Returns the new parentless commit and the snapshots whose
+    /// commits are no longer on the branch, or null when that snapshot is not on the branch (nothing is changed then).
+    /// A force push: call it only while holding the branch lock.
     /// </summary>
-    public string? Compact(string keepSnapshotId, string message, CancellationToken cancellationToken = default)
+    public CompactionResult? Compact(string keepSnapshotId, string message, CancellationToken cancellationToken = default)
     {
+        using var cloneLock = LockClone(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var repository = OpenFetched();
-            var head = RemoteHead(repository);
-            var keep = FindSnapshot(head, keepSnapshotId);
-            if (keep is null)
+            CompactionResult result;
+            using (var repository = OpenFetched())
             {
-                return null;
+                var head = RemoteHead(repository);
+                var keep = FindSnapshot(head, keepSnapshotId);
+                if (keep is null)
+                {
+                    return null;
+                }
+
+                if (keep.Sha == head!.Sha && !head.Parents.Any())
+                {
+                    return new CompactionResult(head.Sha, []); // already compacted to exactly this
+                }
+
+                var newer = new List<Commit>();
+                for (var c = head; c.Sha != keep.Sha; c = c.Parents.First())
+                {
+                    newer.Insert(0, c);
+                }
+
+                var removed = new List<string>();
+                for (var c = keep.Parents.FirstOrDefault(); c is not null; c = c.Parents.FirstOrDefault())
+                {
+                    if (SnapshotIdOf(c) is { } id)
+                    {
+                        removed.Add(id);
+                    }
+                }
+
+                var dataTime = DataTimeOf(keep);
+                var signature = new Signature(Author.Name, Author.Email, dataTime);
+                var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailers(message, keepSnapshotId, dataTime), keep.Tree, [],
+                    prettifyMessage: false);
+                if (!TryPush(repository, Replay(repository, orphan, newer), head, force: true, attempt))
+                {
+                    continue;
+                }
+
+                result = new CompactionResult(orphan.Sha, removed);
             }
 
-            if (keep.Sha == head!.Sha && !head.Parents.Any())
-            {
-                return head.Sha; // already compacted to exactly this
-            }
-
-            // Snapshots committed after the one kept (newer, not yet marked good) are kept too, on top of it.
-            var newer = new List<Commit>();
-            for (var c = head; c is not null && c.Sha != keep.Sha; c = c.Parents.FirstOrDefault())
-            {
-                newer.Insert(0, c);
-            }
-
-            var signature = new Signature(Author.Name, Author.Email, keep.Committer.When);
-            var tip = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailer(message, keepSnapshotId), keep.Tree, [], prettifyMessage: false);
-            var orphan = tip.Sha;
-            foreach (var later in newer)
-            {
-                tip = repository.ObjectDatabase.CreateCommit(later.Author, later.Committer, later.Message, later.Tree, [tip], prettifyMessage: false);
-            }
-
-            if (TryPush(repository, tip, force: true, attempt))
-            {
-                return orphan;
-            }
+            DeleteClone(); // everything it held before the orphan is garbage now
+            return result;
         }
     }
 
     /// <summary>
     /// Replaces the branch with one commit without parents whose tree <paramref name="buildTree"/> makes from the current
     /// head's tree (retention on a branch whose files, not history, carry the snapshots). Returns the new commit's SHA.
+    /// The commit carries no data time (<paramref name="when"/> is its date): such a branch is not ordered by data.
+    /// A force push: call it only while holding the branch lock.
     /// </summary>
     public string ReplaceWithOrphan(string snapshotId, string message, DateTimeOffset when,
         Func<Repository, Tree?, TreeDefinition> buildTree, CancellationToken cancellationToken = default)
     {
+        using var cloneLock = LockClone(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var repository = OpenFetched();
-            var head = RemoteHead(repository);
-            var signature = new Signature(Author.Name, Author.Email, when);
-            var tree = repository.ObjectDatabase.CreateTree(buildTree(repository, head?.Tree));
-            var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailer(message, snapshotId), tree, [], prettifyMessage: false);
-            if (TryPush(repository, orphan, force: true, attempt))
+            string sha;
+            using (var repository = OpenFetched())
             {
-                return orphan.Sha;
+                var head = RemoteHead(repository);
+                var signature = new Signature(Author.Name, Author.Email, when);
+                var tree = repository.ObjectDatabase.CreateTree(buildTree(repository, head?.Tree));
+                var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailers(message, snapshotId, dataTime: null), tree, [],
+                    prettifyMessage: false);
+                if (!TryPush(repository, orphan, head, force: true, attempt))
+                {
+                    continue;
+                }
+
+                sha = orphan.Sha;
             }
+
+            DeleteClone();
+            return sha;
         }
     }
 
     /// <summary>The commit of <paramref name="snapshotId"/> on the remote branch, if any (fetches first).</summary>
     public string? FindSnapshotCommit(string snapshotId)
     {
+        using var cloneLock = LockClone(CancellationToken.None);
         using var repository = OpenFetched();
         return FindSnapshot(RemoteHead(repository), snapshotId)?.Sha;
     }
@@ -168,6 +224,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
     /// </summary>
     public string? ExportTree(string? snapshotId, string treePath, string destination)
     {
+        using var cloneLock = LockClone(CancellationToken.None);
         using var repository = OpenFetched();
         var head = RemoteHead(repository);
         var commit = snapshotId is null ? head : FindSnapshot(head, snapshotId);
@@ -193,47 +250,82 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
     }
 
     /// <summary>Reads the remote branch's commits, newest first (fetches first).</summary>
-    public IReadOnlyList<(string Sha, string? SnapshotId, int Parents)> History(int limit = HistoryScanLimit)
+    public IReadOnlyList<BranchCommit> History(int limit = HistoryScanLimit)
     {
+        using var cloneLock = LockClone(CancellationToken.None);
         using var repository = OpenFetched();
-        var list = new List<(string, string?, int)>();
+        var list = new List<BranchCommit>();
         for (var c = RemoteHead(repository); c is not null && list.Count < limit; c = c.Parents.FirstOrDefault())
         {
-            list.Add((c.Sha, SnapshotIdOf(c), c.Parents.Count()));
+            list.Add(new BranchCommit(c.Sha, SnapshotIdOf(c), DataTimeOf(c), c.Parents.Count()));
         }
 
         return list;
     }
 
-    public static string? SnapshotIdOf(Commit commit)
+    /// <summary>Deletes the local clone (it is fetched anew on next use).</summary>
+    public void DiscardClone()
+    {
+        using var cloneLock = LockClone(CancellationToken.None);
+        DeleteClone();
+    }
+
+    public static string? SnapshotIdOf(Commit commit) => Trailer(commit, SnapshotTrailer);
+
+    /// <summary>
+    /// When the commit's data was read: its <c>Data-Time:</c> trailer, else (commits written before the trailer existed,
+    /// or a trailer that does not parse) its committer time, which writers set to the same instant.
+    /// </summary>
+    public static DateTimeOffset DataTimeOf(Commit commit) =>
+        Trailer(commit, DataTimeTrailer) is { } text
+        && DateTimeOffset.TryParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time)
+            ? time
+            : commit.Committer.When;
+
+    private static string? Trailer(Commit commit, string prefix)
     {
         foreach (var line in commit.Message.Split('\n'))
         {
-            if (line.StartsWith(SnapshotTrailer, StringComparison.Ordinal))
+            if (line.StartsWith(prefix, StringComparison.Ordinal))
             {
-                return line[SnapshotTrailer.Length..].Trim();
+                return line[prefix.Length..].Trim();
             }
         }
 
         return null;
     }
 
-    private static string WithTrailer(string message, string snapshotId) => $"{message.TrimEnd()}\n\n{SnapshotTrailer}{snapshotId}\n";
+    private static string WithTrailers(string message, string snapshotId, DateTimeOffset? dataTime) =>
+        $"{message.TrimEnd()}\n\n{SnapshotTrailer}{snapshotId}\n"
+        + (dataTime is { } time ? $"{DataTimeTrailer}{time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)}\n" : "");
 
+    // Newer data first; equal data times (read in the same instant) fall back to the snapshot id.
+    private static bool IsNewer(Commit commit, DateTimeOffset dataTime, string snapshotId)
+    {
+        var byTime = DataTimeOf(commit).CompareTo(dataTime);
+        return byTime > 0 || (byTime == 0 && string.CompareOrdinal(SnapshotIdOf(commit), snapshotId) > 0);
+    }
+
+    private static Commit Replay(Repository repository, Commit onto, IEnumerable<Commit> commits)
+    {
+        var tip = onto;
+        foreach (var later in commits)
+        {
+            tip = repository.ObjectDatabase.CreateCommit(later.Author, later.Committer, later.Message, later.Tree, [tip], prettifyMessage: false);
+        }
+
+        return tip;
+    }
+
+    // The whole history is scanned (up to the limit): its order is by data time, which says nothing about ids.
     private static Commit? FindSnapshot(Commit? head, string snapshotId)
     {
         var scanned = 0;
         for (var c = head; c is not null && scanned < HistoryScanLimit; c = c.Parents.FirstOrDefault(), scanned++)
         {
-            var id = SnapshotIdOf(c);
-            if (id == snapshotId)
+            if (SnapshotIdOf(c) == snapshotId)
             {
                 return c;
-            }
-
-            if (id is not null && string.CompareOrdinal(id, snapshotId) < 0)
-            {
-                return null; // history is in id order: nothing older can hold it
             }
         }
 
@@ -314,23 +406,92 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
 
     private void Recreate()
     {
-        if (Directory.Exists(ClonePath))
-        {
-            Directory.Delete(ClonePath, recursive: true);
-        }
-
+        DeleteClone();
         Directory.CreateDirectory(ClonePath);
         Repository.Init(ClonePath, isBare: true);
     }
 
-    private bool TryPush(Repository repository, Commit tip, bool force, int attempt)
+    private void DeleteClone()
+    {
+        if (Directory.Exists(ClonePath))
+        {
+            Directory.Delete(ClonePath, recursive: true);
+        }
+    }
+
+    // What the clone may hold after pushing tip: a multiple of the files in tip's tree (read from object headers only).
+    private static long CloneBudget(Repository repository, Commit tip) => CloneSizeFactor * TreeBytes(repository, tip.Tree) + CloneSlackBytes;
+
+    private static long TreeBytes(Repository repository, Tree tree)
+    {
+        long total = 0;
+        foreach (var entry in tree)
+        {
+            total += entry.Target switch
+            {
+                Tree subtree => TreeBytes(repository, subtree),
+                Blob blob => repository.ObjectDatabase.RetrieveObjectMetadata(blob.Id).Size,
+                _ => 0,
+            };
+        }
+
+        return total;
+    }
+
+    private void KeepCloneWithin(long budget)
+    {
+        var size = Directory.Exists(ClonePath)
+            ? Directory.EnumerateFiles(ClonePath, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
+            : 0;
+        if (size > budget)
+        {
+            logger.LogInformation("Working clone of {Remote} holds {Size} bytes, over {Budget}: deleted, fetched anew on next use", remote, size, budget);
+            DeleteClone();
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock on the clone, held for one operation, so that no two writers (threads, or processes sharing the
+    /// volume) fetch into, push from or delete the same clone at once. The operating system releases it if the process dies.
+    /// </summary>
+    private FileStream LockClone(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(ClonePath)!);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(ClonePath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pushes <paramref name="tip"/> to the branch only if the branch is still at <paramref name="expectedHead"/> (null: the
+    /// branch did not exist). Returns false when it moved or the push was not accepted for a reason worth retrying (the
+    /// caller fetches and rebuilds); throws when the server refuses for good or the branch keeps moving.
+    /// </summary>
+    private bool TryPush(Repository repository, Commit tip, Commit? expectedHead, bool force, int attempt)
     {
         repository.Refs.Add(LocalRef, tip.Id, allowOverwrite: true);
+        var expected = expectedHead?.Id ?? ObjectId.Zero;
         string? rejection = null;
+        ObjectId? moved = null;
         var options = new PushOptions
         {
             CredentialsProvider = Credentials,
             OnPushStatusError = error => rejection = error.Message,
+            // The lease: the branch's current value as the server advertises it for this push must be the one we built on.
+            OnNegotiationCompletedBeforePush = updates =>
+            {
+                moved = updates.FirstOrDefault(u => u.DestinationRefName == LocalRef && u.SourceObjectId != expected)?.SourceObjectId;
+                return moved is null;
+            },
         };
         try
         {
@@ -339,6 +500,10 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         catch (LibGit2SharpException e) when (IsAuthenticationFailure(e))
         {
             throw new GitPermanentException($"Authentication to {remote.RepositoryUrl} failed: check the token and its access to the repository.");
+        }
+        catch (LibGit2SharpException) when (moved is not null)
+        {
+            rejection = $"the branch moved to {moved.Sha} since it was read at {(expectedHead?.Sha ?? "(none)")}";
         }
         catch (LibGit2SharpException e) when (attempt < PushAttempts && !IsServerRefusal(e.Message))
         {
@@ -351,12 +516,17 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
             return true;
         }
 
-        if (IsServerRefusal(rejection) || attempt >= PushAttempts)
+        if (IsServerRefusal(rejection))
         {
             throw new GitPermanentException($"{remote.RepositoryUrl} refused the push of {remote.Branch}: {rejection}");
         }
 
-        logger.LogInformation("Push to {Remote} rejected ({Rejection}); fetching and retrying (attempt {Attempt})", remote, rejection, attempt);
+        if (attempt >= PushAttempts)
+        {
+            throw new GitBranchMovedException($"{remote} kept moving: {PushAttempts} pushes were not accepted (last: {rejection}).");
+        }
+
+        logger.LogInformation("Push to {Remote} not applied ({Rejection}); fetching and retrying (attempt {Attempt})", remote, rejection, attempt);
         return false;
     }
 

@@ -13,10 +13,11 @@ namespace TeleGuard.Backup.Sinks;
 public sealed class SnapshotArtifactFetcher(IArtifactStore store)
 {
     /// <summary>
-    /// Writes the artifact gzip-compressed to <paramref name="destination"/>, checking it against the announced size and
-    /// SHA-256 on the way (the compressed file is deleted when it does not match).
+    /// Writes the artifact gzip-compressed to <paramref name="destination"/>, checking it on the way against the announced
+    /// size and SHA-256 and every file against the manifest, which it returns (the compressed file is deleted when
+    /// anything does not match).
     /// </summary>
-    public async Task CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
+    public async Task<SnapshotManifest> CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
     {
         Stream artifact;
         try
@@ -31,19 +32,32 @@ public sealed class SnapshotArtifactFetcher(IArtifactStore store)
         await using (artifact)
         await using (var hashing = new HashingStream(artifact))
         {
-            await using (var output = File.Create(destination))
-            await using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal))
+            SnapshotManifest manifest;
+            try
             {
-                await hashing.CopyToAsync(gzip, 1 << 20, cancellationToken);
+                await using var output = File.Create(destination);
+                await using var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal);
+                await using var copying = new CopyingReadStream(hashing, gzip);
+                manifest = await SnapshotArchive.ReadAsync(copying, onFile: null, cancellationToken);
+                await copying.CopyToAsync(Stream.Null, 1 << 20, cancellationToken); // tar padding after the last entry
+            }
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or System.Text.Json.JsonException)
+            {
+                File.Delete(destination);
+                throw new PermanentFailureException($"Snapshot {snapshot.SnapshotId}: unusable artifact: {e.Message}", e);
             }
 
             var sha256 = hashing.GetSha256();
-            if (hashing.BytesHashed != snapshot.ArtifactSize || sha256 != snapshot.ArtifactSha256)
+            var problem = hashing.BytesHashed != snapshot.ArtifactSize || sha256 != snapshot.ArtifactSha256
+                ? $"the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {snapshot.ArtifactSize} bytes and {snapshot.ArtifactSha256}."
+                : manifest.SnapshotId != snapshot.SnapshotId ? $"artifact {snapshot.ArtifactLocation} holds another snapshot." : null;
+            if (problem is not null)
             {
                 File.Delete(destination);
-                throw new PermanentFailureException(
-                    $"Snapshot {snapshot.SnapshotId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {snapshot.ArtifactSize} bytes and {snapshot.ArtifactSha256}.");
+                throw new PermanentFailureException($"Snapshot {snapshot.SnapshotId}: {problem}");
             }
+
+            return manifest;
         }
     }
 

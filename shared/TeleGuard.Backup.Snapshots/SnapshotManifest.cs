@@ -27,6 +27,15 @@ public sealed record SnapshotManifest
     /// <summary>Collections the export could not take (a type it does not know, a read the server refused), and why.</summary>
     public IReadOnlyList<SkippedCollection> Skipped { get; init; } = [];
 
+    /// <summary>
+    /// When the data was read: the snapshot session's cluster time on a replica set (every document is as of that
+    /// moment, on the server's clock), else the end of the export (a standalone server has no single read point).
+    /// "Latest" means the newest data time, not the largest id: a catch-up snapshot of an earlier slot can hold newer
+    /// data than a manual snapshot taken before it.
+    /// </summary>
+    [JsonIgnore]
+    public DateTimeOffset DataTime => Consistency.ClusterTime is { } time ? DateTimeOffset.FromUnixTimeSeconds(time.T) : FinishedAt;
+
     public long TotalDocuments => Collections.Sum(c => c.Documents);
     public long TotalBytes => Collections.Sum(c => c.Bytes);
 

@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Bson.Serialization.Attributes;
+using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Storage;
 
@@ -72,6 +73,12 @@ public sealed class BackupRecord
 
     /// <summary>Restore drills of this snapshot, per destination: fetched and verified, or why not.</summary>
     [BsonElement("drills")] public Dictionary<string, DrillRecord> Drills { get; set; } = [];
+
+    /// <summary>When the snapshot's data was read; for records written before that was kept, the time in its id.</summary>
+    [BsonIgnore]
+    public DateTimeOffset DataTime => Manifest?.DataTime is { } time
+        ? new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc))
+        : SnapshotIds.TryParse(Id, out var fromId) ? fromId : DateTimeOffset.MinValue;
 }
 
 [BsonIgnoreExtraElements]
@@ -108,6 +115,9 @@ public sealed class ManifestSummary
     [BsonElement("formatVersion")] public int FormatVersion { get; set; }
     [BsonElement("consistency")] public string Consistency { get; set; } = "";
     [BsonElement("clusterTime")] public BsonTimestamp? ClusterTime { get; set; }
+
+    /// <summary>When the data was read (see <c>SnapshotManifest.DataTime</c>): "latest" sorts by it. Null in older records.</summary>
+    [BsonElement("dataTime")] public DateTime? DataTime { get; set; }
     [BsonElement("documents")] public long Documents { get; set; }
     [BsonElement("bytes")] public long Bytes { get; set; }
     [BsonElement("collections")] public List<CollectionSummary> Collections { get; set; } = [];
@@ -158,4 +168,19 @@ public sealed class SinkRecord
 
     /// <summary>Messages left in the destination outside the copy (an attempt that lost its lease); retention deletes them with it.</summary>
     [BsonElement("orphanMessageIds")] public List<int>? OrphanMessageIds { get; set; }
+
+    /// <summary>The destination's last cleanup, recorded on the snapshot it keeps (done, or postponed and why).</summary>
+    [BsonElement("cleanup")] public CleanupRecord? Cleanup { get; set; }
+}
+
+/// <summary>A destination's cleanup (compaction, retention) as <c>status</c> shows it.</summary>
+[BsonIgnoreExtraElements]
+public sealed class CleanupRecord
+{
+    public const string Done = "done";
+    public const string Postponed = "postponed";
+
+    [BsonElement("status")] public string Status { get; set; } = "";
+    [BsonElement("at")] public DateTime At { get; set; }
+    [BsonElement("reason")] public string? Reason { get; set; }
 }

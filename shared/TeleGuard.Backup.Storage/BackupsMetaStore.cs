@@ -160,6 +160,7 @@ public sealed class BackupsMetaStore
             FormatVersion = manifest.FormatVersion,
             Consistency = manifest.Consistency.Mode,
             ClusterTime = manifest.Consistency.ClusterTime is { } t ? new BsonTimestamp((int)t.T, (int)t.I) : null,
+            DataTime = manifest.DataTime.UtcDateTime,
             Documents = manifest.TotalDocuments,
             Bytes = manifest.TotalBytes,
             Collections = manifest.Collections
@@ -530,12 +531,35 @@ public sealed class BackupsMetaStore
             Update.Set($"drills.{destination}", new DrillRecord { At = Now, Ok = ok, Error = error }),
             cancellationToken: cancellationToken);
 
-    /// <summary>The newest snapshot whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
+    /// <summary>The snapshot with the newest data whose copy in <paramref name="sink"/> succeeded (the last good copy there).</summary>
     public async Task<BackupRecord?> FindLatestSucceededAsync(string sink, CancellationToken cancellationToken)
     {
         await ReplayPendingAsync(cancellationToken); // retention must know every copy that was made
-        return await _records.FindFirstAsync(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded), Sort.Descending(r => r.Id), cancellationToken);
+        return await _records.FindFirstAsync(Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded), NewestDataFirst, cancellationToken);
     }
+
+    /// <summary>Snapshots whose copy in <paramref name="sink"/> succeeded and was not removed: what must still be there.</summary>
+    public async Task<List<BackupRecord>> ListKeptSinkCopiesAsync(string sink, CancellationToken cancellationToken)
+    {
+        await ReplayPendingAsync(cancellationToken);
+        return await _records.FindAsync(
+            Filter.Eq($"sinks.{sink}.status", SinkStatus.Succeeded) & Filter.Exists($"sinks.{sink}.removedAt", false),
+            NewestDataFirst, limit: null, cancellationToken);
+    }
+
+    /// <summary>Records how a destination's cleanup went, on the snapshot it keeps (<c>status</c> shows the latest).</summary>
+    public Task RecordCleanupAsync(string snapshotId, string sink, string status, string? reason, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId),
+            Update.Set($"sinks.{sink}.cleanup", new CleanupRecord { Status = status, At = Now, Reason = reason }),
+            cancellationToken: cancellationToken);
+
+    /// <summary>The snapshot carrying the latest recorded cleanup of <paramref name="sink"/>, if any.</summary>
+    public async Task<BackupRecord?> FindLatestCleanupAsync(string sink, CancellationToken cancellationToken) =>
+        await _records.FindFirstAsync(Filter.Exists($"sinks.{sink}.cleanup", true), Sort.Descending($"sinks.{sink}.cleanup.at"), cancellationToken);
+
+    // "Latest" is the newest data (records from before data times were kept sort last), then the largest id.
+    private static SortDefinition<BackupRecord> NewestDataFirst => Sort.Descending(r => r.Manifest!.DataTime).Descending(r => r.Id);
 
     /// <summary>
     /// Takes, once across all watchers, a snapshot since <paramref name="sinceSnapshotId"/> that ended degraded or failed
@@ -601,8 +625,9 @@ public sealed class BackupsMetaStore
         return await _records.FindAsync(Filter.Empty, Sort.Descending(r => r.Id), limit, cancellationToken);
     }
 
+    /// <summary>The complete snapshot with the newest data.</summary>
     public async Task<BackupRecord?> FindLatestCompleteAsync(CancellationToken cancellationToken) =>
-        await _records.FindFirstAsync(Filter.Eq(r => r.Status, BackupStatus.Complete), Sort.Descending(r => r.Id), cancellationToken);
+        await _records.FindFirstAsync(Filter.Eq(r => r.Status, BackupStatus.Complete), NewestDataFirst, cancellationToken);
 
     /// <summary>Records with an artifact still in the store whose snapshot id is older than <paramref name="before"/>, oldest first.</summary>
     public async Task<List<BackupRecord>> ListWithArtifactBeforeAsync(string beforeSnapshotId, CancellationToken cancellationToken) =>

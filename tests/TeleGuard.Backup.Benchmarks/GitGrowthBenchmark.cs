@@ -19,9 +19,9 @@ public static class GitGrowthBenchmark
 {
     public static int Run(string[] args)
     {
-        var megabytes = Option(args, "--mb", 100.0);
-        var hours = (int)Option(args, "--hours", 24.0);
-        var churn = Option(args, "--churn", 0.01);
+        var megabytes = BenchmarkOptions.Number(args, "--mb", 100.0);
+        var hours = (int)BenchmarkOptions.Number(args, "--hours", 24.0);
+        var churn = BenchmarkOptions.Number(args, "--churn", 0.01);
         var baseUrl = Environment.GetEnvironmentVariable("GIT_HTTP_BASE") ?? throw new InvalidOperationException("GIT_HTTP_BASE is not set (source services.env).");
         var root = Environment.GetEnvironmentVariable("GIT_HTTP_ROOT")!;
         var token = Environment.GetEnvironmentVariable("GIT_HTTP_TOKEN")!;
@@ -88,7 +88,7 @@ public static class GitGrowthBenchmark
                 }
 
                 return tree;
-            });
+            }, SnapshotPlacement.InDataOrder);
             times.Add(stopwatch.Elapsed.TotalSeconds);
             Console.WriteLine($"hour {hour:D2}: commit + push {stopwatch.Elapsed.TotalSeconds:F2} s, server repository {DirectorySize(bare) / 1048576.0:F1} MiB before gc");
         }
@@ -111,12 +111,6 @@ public static class GitGrowthBenchmark
         Directory.Delete(work, true);
         Directory.Delete(bare, true);
         return 0;
-    }
-
-    private static double Option(string[] args, string name, double fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
     }
 
     private static double Median(IEnumerable<double> values)

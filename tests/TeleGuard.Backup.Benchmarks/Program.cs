@@ -16,6 +16,7 @@ return args.FirstOrDefault() switch
     "suite" => await SuiteBenchmark.RunAsync(args[1..]),
     "drop-bench-databases" => await BenchDatabases.DropAsync(),
     "github-sink" => await GitHubSinkBenchmark.RunAsync(args[1..]),
+    "snapshot-dir" => await SnapshotDirBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -40,6 +41,9 @@ static int Usage()
                                      the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
                                      each sink alone, each process's peak memory (MONGODB_URI, RABBITMQ_URI, GIT_HTTP_*)
           github-sink [--mb 1024]    the GitHub sink alone committing and pushing a synthetic snapshot; its peak memory
+          snapshot-dir [--mb 20] [--hours 48] [--cleanup-hours 8] [--churn 0.01]
+                                     SNAPSHOT_DIR's size over simulated hourly snapshots with cleanups (services in this
+                                     process, MONGODB_URI, REDIS_URL, GIT_HTTP_*): after each hour and at its peak, in snapshots
           seed-baseline [--mb 100]   BASELINE: the seed's in-memory JSON (indent=2, default=str) + whole-file AES-GCM + base64
           ours-baseline [--mb 100]   this project's streaming export + gzip + AES-256-GCM on the same database
           restore-mongo [--documents 1000000] [--no-verify]

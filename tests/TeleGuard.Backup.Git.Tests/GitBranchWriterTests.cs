@@ -25,6 +25,13 @@ public sealed class GitBranchWriterTests : IDisposable
         return tree;
     };
 
+    private static readonly DateTimeOffset Hour = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
+
+    // A snapshot whose data was read at the given hour, in data order with rewriting allowed (the branch lock is held).
+    private static SnapshotCommit Commit(GitBranchWriter writer, string id, double dataHour, string text,
+        SnapshotPlacement placement = SnapshotPlacement.InDataOrder) =>
+        writer.CommitSnapshot(id, $"snapshot {id}", Hour.AddHours(dataHour), Content(text), placement);
+
     private static List<string> ServerLog(string path, string branch = "backups") =>
         GitServer.Run(path, "log", "--format=%(trailers:key=Snapshot-Id,valueonly)", branch)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
@@ -36,11 +43,10 @@ public sealed class GitBranchWriterTests : IDisposable
     {
         var (url, path) = _server.CreateRepository();
         var writer = Writer(url);
-        var when = DateTimeOffset.UtcNow;
-        var first = writer.CommitSnapshot("20261126T010000Z", "snapshot 1", when, Content("one"));
-        writer.CommitSnapshot("20261126T020000Z", "snapshot 2", when, Content("two"));
-        writer.CommitSnapshot("20261126T030000Z", "snapshot 3", when, Content("three"));
-        var again = Writer(url).CommitSnapshot("20261126T010000Z", "snapshot 1", when, Content("one"));
+        var first = Commit(writer, "20261126T010000Z", 1, "one");
+        Commit(writer, "20261126T020000Z", 2, "two");
+        Commit(writer, "20261126T030000Z", 3, "three");
+        var again = Commit(Writer(url), "20261126T010000Z", 1, "one");
 
         Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], ServerLog(path));
         Assert.True(again.AlreadyPresent);
@@ -52,19 +58,108 @@ public sealed class GitBranchWriterTests : IDisposable
     }
 
     [Fact]
-    public void A_late_older_snapshot_is_inserted_in_id_order_and_newer_commits_keep_their_content()
+    public void A_late_snapshot_with_older_data_is_inserted_below_newer_data_and_newer_commits_keep_their_content()
     {
         var (url, path) = _server.CreateRepository();
         var writer = Writer(url);
-        var replayed = new List<string>();
-        writer.CommitSnapshot("20261126T010000Z", "1", DateTimeOffset.UtcNow, Content("one"));
-        writer.CommitSnapshot("20261126T030000Z", "3", DateTimeOffset.UtcNow, Content("three"));
-        writer.CommitSnapshot("20261126T020000Z", "2", DateTimeOffset.UtcNow, Content("two"), (id, _) => replayed.Add(id));
+        Commit(writer, "20261126T010000Z", 1, "one");
+        Commit(writer, "20261126T030000Z", 3, "three");
+        var late = Commit(writer, "20261126T020000Z", 2, "two");
 
+        Assert.True(late.Rewrote);
         Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], ServerLog(path));
-        Assert.Equal(["20261126T030000Z"], replayed);
         Assert.Equal("three", ServerFile(path, "backups", "snapshot/data.txt"));
         Assert.Equal("two", ServerFile(path, "backups~1", "snapshot/data.txt"));
+        Assert.Contains("Data-Time: 2026-11-26T03:00:00.0000000Z", GitServer.Run(path, "log", "-1", "--format=%B", "backups"));
+    }
+
+    [Fact]
+    public void A_catch_up_snapshot_of_an_earlier_slot_holding_newer_data_goes_on_top_of_a_manual_one()
+    {
+        var (url, path) = _server.CreateRepository();
+        var writer = Writer(url);
+        Commit(writer, "20261126T120000Z", 12, "noon");
+        Commit(writer, "20261126T132000Z", 13 + 20 / 60.0, "manual at 13:20"); // a manual snapshot
+        var catchUp = Commit(writer, "20261126T130000Z", 13 + 37 / 60.0, "slot 13:00 taken at 13:37");
+
+        Assert.False(catchUp.Rewrote);
+        Assert.Equal(["20261126T130000Z", "20261126T132000Z", "20261126T120000Z"], ServerLog(path));
+        Assert.Equal("slot 13:00 taken at 13:37", ServerFile(path, "backups", "snapshot/data.txt"));
+    }
+
+    [Fact]
+    public void Without_the_branch_lock_a_snapshot_on_top_is_pushed_and_one_below_newer_data_is_refused_leaving_the_branch_as_it_was()
+    {
+        var (url, path) = _server.CreateRepository();
+        var writer = Writer(url);
+        Commit(writer, "20261126T010000Z", 1, "one", SnapshotPlacement.InDataOrderWithoutRewrite);
+        Commit(writer, "20261126T030000Z", 3, "three", SnapshotPlacement.InDataOrderWithoutRewrite);
+        var head = GitServer.Run(path, "rev-parse", "backups").Trim();
+
+        var refused = Assert.Throws<GitRewriteNeedsLockException>(() =>
+            Commit(writer, "20261126T020000Z", 2, "two", SnapshotPlacement.InDataOrderWithoutRewrite));
+        Assert.Contains("Snapshot 20261126T020000Z holds older data", refused.Message);
+        Assert.Equal(head, GitServer.Run(path, "rev-parse", "backups").Trim());
+        Assert.Equal(["20261126T030000Z", "20261126T010000Z"], ServerLog(path));
+    }
+
+    [Fact]
+    public void On_top_placement_ignores_data_order_and_never_rewrites()
+    {
+        var (url, path) = _server.CreateRepository();
+        var writer = Writer(url);
+        Commit(writer, "20261126T030000Z", 3, "three", SnapshotPlacement.OnTop);
+        var late = Commit(writer, "20261126T020000Z", 2, "two", SnapshotPlacement.OnTop);
+        Assert.False(late.Rewrote);
+        Assert.Equal(["20261126T020000Z", "20261126T030000Z"], ServerLog(path));
+    }
+
+    [Fact]
+    public async Task A_compaction_whose_branch_moved_between_fetch_and_push_keeps_the_other_writers_commit()
+    {
+        var (url, path) = _server.CreateRepository();
+        await using var proxy = FaultProxy.For(url.ToString());
+        using var otherClones = new TemporaryDirectory();
+        var compacting = Writer(new Uri(proxy.Through(url.ToString())));
+        var other = new GitBranchWriter(new GitRemote(url, "backups", _server.User, _server.Token), otherClones.Path, NullLogger.Instance);
+        Commit(other, "20261126T010000Z", 1, "one");
+        Commit(other, "20261126T020000Z", 2, "two");
+
+        // The compaction fetches, builds its orphan and starts pushing; its push is held on the wire while the other writer
+        // pushes snapshot 3 on top (a fast-forward push, as an instance without Redis makes).
+        var held = proxy.HoldNextRequestContaining("service=git-receive-pack");
+        var compaction = Task.Run(() => compacting.Compact("20261126T020000Z", "compacted"));
+        await held.WaitAsync(TimeSpan.FromSeconds(60));
+        Commit(other, "20261126T030000Z", 3, "three", SnapshotPlacement.InDataOrderWithoutRewrite);
+        proxy.ReleaseHeld();
+        var result = await compaction.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.NotNull(result);
+        Assert.Equal(["20261126T030000Z", "20261126T020000Z"], ServerLog(path));
+        Assert.Equal("three", ServerFile(path, "backups", "snapshot/data.txt"));
+        Assert.Equal(result.Sha, GitServer.Run(path, "rev-parse", "backups~1").Trim());
+        Assert.Equal("", GitServer.Run(path, "log", "-1", "--format=%P", "backups~1").Trim());
+        Assert.Equal(["20261126T010000Z"], result.RemovedSnapshotIds);
+    }
+
+    [Fact]
+    public void The_working_clone_never_holds_much_more_than_twice_what_the_branch_head_holds()
+    {
+        var (url, _) = _server.CreateRepository();
+        var writer = Writer(url);
+        var random = new Random(7);
+        var text = new byte[512 * 1024];
+        long largest = 0;
+        for (var hour = 1; hour <= 12; hour++)
+        {
+            random.NextBytes(text); // incompressible, all new every hour: the clone would grow by 512 KiB each time
+            Commit(writer, $"20261126T{hour:D2}0000Z", hour, Convert.ToBase64String(text));
+            largest = Math.Max(largest, DirectorySize(writer.ClonePath));
+        }
+
+        var head = Convert.ToBase64String(text).Length;
+        Assert.True(largest <= GitBranchWriter.CloneSizeFactor * head + 1024 * 1024,
+            $"the clone held {largest} bytes for a branch head of {head} bytes");
     }
 
     [Fact]
@@ -74,9 +169,9 @@ public sealed class GitBranchWriterTests : IDisposable
         using var otherClones = new TemporaryDirectory();
         var a = Writer(url);
         var b = new GitBranchWriter(new GitRemote(url, "backups", _server.User, _server.Token), otherClones.Path, NullLogger.Instance);
-        a.CommitSnapshot("20261126T010000Z", "1", DateTimeOffset.UtcNow, Content("1"));
-        b.CommitSnapshot("20261126T020000Z", "2", DateTimeOffset.UtcNow, Content("2")); // b's clone is new: fetches a's commit
-        a.CommitSnapshot("20261126T030000Z", "3", DateTimeOffset.UtcNow, Content("3")); // a's clone is behind: fetches first
+        Commit(a, "20261126T010000Z", 1, "1");
+        Commit(b, "20261126T020000Z", 2, "2"); // b's clone is new: fetches a's commit
+        Commit(a, "20261126T030000Z", 3, "3"); // a's clone is behind: fetches first
         Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], ServerLog(path));
     }
 
@@ -85,14 +180,14 @@ public sealed class GitBranchWriterTests : IDisposable
     {
         var (url, path) = _server.CreateRepository();
         var writer = Writer(url);
-        Writer(url, branch: "main").CommitSnapshot("20200101T000000Z", "someone else's branch", DateTimeOffset.UtcNow, Content("main"));
+        Commit(Writer(url, branch: "main"), "20200101T000000Z", 0, "main");
         var mainBefore = GitServer.Run(path, "rev-parse", "main").Trim();
         foreach (var hour in new[] { "01", "02", "03" })
         {
-            writer.CommitSnapshot($"20261126T{hour}0000Z", hour, DateTimeOffset.UtcNow, Content(hour));
+            Commit(writer, $"20261126T{hour}0000Z", int.Parse(hour), hour);
         }
 
-        var orphan = writer.Compact("20261126T030000Z", "compacted");
+        var orphan = writer.Compact("20261126T030000Z", "compacted")?.Sha;
         Assert.NotNull(orphan);
         Assert.Equal(orphan, GitServer.Run(path, "rev-parse", "backups").Trim());
         Assert.Equal("1", GitServer.Run(path, "rev-list", "--count", "backups").Trim());
@@ -110,7 +205,7 @@ public sealed class GitBranchWriterTests : IDisposable
         var (url, _) = _server.CreateRepository();
         const string wrong = "ghs_wrongTokenCanary0000000000000000000";
         var error = Assert.Throws<GitPermanentException>(() =>
-            Writer(url, token: wrong).CommitSnapshot("20261126T010000Z", "1", DateTimeOffset.UtcNow, Content("x")));
+            Commit(Writer(url, token: wrong), "20261126T010000Z", 1, "x"));
         Assert.Contains("Authentication", error.Message);
         Assert.DoesNotContain(wrong, error.ToString());
     }
@@ -120,14 +215,17 @@ public sealed class GitBranchWriterTests : IDisposable
     {
         var (url, path) = _server.CreateRepository();
         var writer = Writer(url);
-        writer.CommitSnapshot("20261126T010000Z", "1", DateTimeOffset.UtcNow, Content("1"));
+        Commit(writer, "20261126T010000Z", 1, "1");
         foreach (var file in Directory.EnumerateFiles(Path.Combine(writer.ClonePath, "objects"), "*", SearchOption.AllDirectories))
         {
             File.Delete(file);
         }
 
         File.WriteAllText(Path.Combine(writer.ClonePath, "HEAD"), "garbage");
-        writer.CommitSnapshot("20261126T020000Z", "2", DateTimeOffset.UtcNow, Content("2"));
+        Commit(writer, "20261126T020000Z", 2, "2");
         Assert.Equal(["20261126T020000Z", "20261126T010000Z"], ServerLog(path));
     }
+
+    private static long DirectorySize(string path) =>
+        Directory.Exists(path) ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) : 0;
 }

@@ -37,7 +37,7 @@ public sealed class TreeExportTests : IDisposable
             var tree = new TreeDefinition();
             tree.Add("snapshot/manifest.json", repository.ObjectDatabase.CreateBlob(new MemoryStream("{}"u8.ToArray())), Mode.NonExecutableFile);
             return tree;
-        });
+        }, SnapshotPlacement.InDataOrder);
 
         var git = GitPlumbing.Clone(_server, url, "backups", Path.Combine(_work.Path, "mallory.git"));
         var evil = git.WriteBlob("evil"u8.ToArray());
@@ -99,7 +99,7 @@ public sealed class TreeExportTests : IDisposable
             tree.Add("snapshot/manifest.json", repository.ObjectDatabase.CreateBlob(new MemoryStream("{}"u8.ToArray())), Mode.NonExecutableFile);
             tree.Add("snapshot/collections/..users/part-0001.jsonl", repository.ObjectDatabase.CreateBlob(new MemoryStream(content)), Mode.NonExecutableFile);
             return tree;
-        });
+        }, SnapshotPlacement.InDataOrder);
 
         var destination = Path.Combine(_work.Path, "export");
         Assert.Equal(Id, writer.ExportTree(Id, "snapshot", destination));

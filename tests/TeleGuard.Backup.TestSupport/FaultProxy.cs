@@ -10,9 +10,10 @@ namespace TeleGuard.Backup.TestSupport;
 /// connection and refuses new ones (the server is down, or restarting), <see cref="Restore"/> lets them through again,
 /// and <see cref="StallRequestsContaining"/> holds any request whose bytes contain a marker (e.g. a git push) and never
 /// forwards it (a partial request would leave the server waiting), so that a client can be killed in the middle of it.
-/// <see cref="HoldRequestsContaining"/> holds such a request until <see cref="ReleaseHeld"/> and then forwards it (a
-/// slow server), and <see cref="ResetRequestsContaining"/> drops the connection of any request with the marker (a
-/// failing server for some requests only).
+/// <see cref="HoldRequestsContaining"/> holds such requests until <see cref="ReleaseHeld"/> and then forwards them (a
+/// slow server), <see cref="HoldNextRequestContaining"/> only the next one (e.g. a push's ref advertisement, so that
+/// another writer can move the branch in between), and <see cref="ResetRequestsContaining"/> drops the connection of
+/// any request with the marker (a failing server for some requests only).
 /// </summary>
 public sealed class FaultProxy : IAsyncDisposable
 {
@@ -29,6 +30,8 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _stalled;
     private int _held;
     private int _reset;
+    private volatile bool _holdOnlyNext;
+    private TaskCompletionSource _heldSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private FaultProxy(string targetHost, int targetPort)
     {
@@ -103,7 +106,21 @@ public sealed class FaultProxy : IAsyncDisposable
     public void HoldRequestsContaining(string marker)
     {
         _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _holdOnlyNext = false;
         _holdMarker = marker;
+    }
+
+    /// <summary>
+    /// Holds the next request whose bytes contain <paramref name="marker"/> (only that one) until <see cref="ReleaseHeld"/>.
+    /// The task completes once it is held.
+    /// </summary>
+    public Task HoldNextRequestContaining(string marker)
+    {
+        _heldSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _holdOnlyNext = true;
+        _holdMarker = marker;
+        return _heldSignal.Task;
     }
 
     /// <summary>Forwards the held requests, and lets new ones through.</summary>
@@ -210,6 +227,12 @@ public sealed class FaultProxy : IAsyncDisposable
             if (inspect && _holdMarker is { } held && text.Contains(held, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _held);
+                if (_holdOnlyNext)
+                {
+                    _holdMarker = null;
+                    _heldSignal.TrySetResult();
+                }
+
                 await _release.Task.WaitAsync(_stop.Token);
             }
 

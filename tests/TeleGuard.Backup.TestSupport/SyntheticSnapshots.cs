@@ -15,9 +15,11 @@ namespace TeleGuard.Backup.TestSupport;
 /// </summary>
 public static class SyntheticSnapshots
 {
+    /// <param name="dataTime">When the data was read (its export's end); now by default.</param>
     public static async Task<SnapshotCreated> AnnounceAsync(IServiceProvider services, string workDirectory, string id, long jsonBytes,
-        long partBytes = 200L * 1024 * 1024)
+        long partBytes = 200L * 1024 * 1024, DateTimeOffset? dataTime = null)
     {
+        var readAt = dataTime ?? DateTimeOffset.UtcNow;
         var folder = Path.Combine(workDirectory, $"synthetic-{id}");
         var directory = SnapshotPaths.CollectionDirectory("big");
         Directory.CreateDirectory(Path.Combine(folder, directory));
@@ -38,8 +40,8 @@ public static class SyntheticSnapshots
             manifest = new SnapshotManifest
             {
                 SnapshotId = id,
-                StartedAt = DateTimeOffset.UtcNow,
-                FinishedAt = DateTimeOffset.UtcNow,
+                StartedAt = readAt,
+                FinishedAt = readAt,
                 Source = new SnapshotSource("synthetic", ["localhost:27017"], null),
                 Consistency = new SnapshotConsistency(SnapshotConsistency.None, null),
                 Collections = [new CollectionEntry("big", "collection", directory, writer.Documents, writer.Bytes, sha256,
