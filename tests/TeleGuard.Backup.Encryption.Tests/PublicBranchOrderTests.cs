@@ -26,6 +26,7 @@ public sealed class PublicBranchOrderTests : IAsyncDisposable
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
             ["SNAPSHOT_DIR"] = _work.Path,
             ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = url.ToString(),
             ["GITHUB_TOKEN"] = _git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()),
             ["RETRY_LIMIT"] = "1",

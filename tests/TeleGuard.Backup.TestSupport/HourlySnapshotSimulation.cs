@@ -40,6 +40,7 @@ public static class HourlySnapshotSimulation
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("disk"),
             ["SNAPSHOT_DIR"] = simulation.SnapshotDirectory,
             ["GITHUB_REPO"] = repository.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = repository.ToString(),
             ["GITHUB_TOKEN"] = git.Token,
             ["ENCRYPTION_KEY"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["RETENTION_HOURS"] = simulation.CleanupEveryHours.ToString(System.Globalization.CultureInfo.InvariantCulture),
