@@ -29,6 +29,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _stalled;
     private int _held;
     private int _reset;
+    private int _refused;
 
     private FaultProxy(string targetHost, int targetPort)
     {
@@ -83,6 +84,9 @@ public sealed class FaultProxy : IAsyncDisposable
     }
 
     public void Restore() => _refusing = false;
+
+    /// <summary>How many connection attempts were refused while cut (a client trying to reconnect).</summary>
+    public int RefusedConnections => Volatile.Read(ref _refused);
 
     public void StallRequestsContaining(string marker)
     {
@@ -146,6 +150,7 @@ public sealed class FaultProxy : IAsyncDisposable
 
             if (_refusing)
             {
+                Interlocked.Increment(ref _refused);
                 Reset(client);
                 continue;
             }
