@@ -197,7 +197,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         environment["RETRY_LIMIT"] = "10";
         var meta = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
         var files = ArtifactDatabase(database).GetCollection<BsonDocument>("teleguard_artifacts.files");
-        var artifactsOf = (string id) => files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id));
+        var artifactsOf = (string snapshotId) => files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", snapshotId));
 
         string id;
         mongo.HoldRequestsContaining("getMore");

@@ -12,12 +12,6 @@ namespace TeleGuard.Backup.TestSupport;
 public sealed class ConsumedMessages : IConsumeObserver
 {
     private readonly ConcurrentQueue<ConsumedMessage> _finished = new();
-    private int _started;
-
-    /// <summary>Deliveries handed to a consumer so far (finished or not).</summary>
-    public int Started => Volatile.Read(ref _started);
-
-    public IReadOnlyCollection<ConsumedMessage> Finished => _finished;
 
     /// <summary>Finished deliveries of <typeparamref name="T"/> (from <paramref name="queue"/> when given).</summary>
     public IReadOnlyList<ConsumedMessage> Of<T>(string? queue = null) =>
@@ -26,13 +20,9 @@ public sealed class ConsumedMessages : IConsumeObserver
     /// <summary>Waits until <paramref name="count"/> deliveries of <typeparamref name="T"/> have finished and returns them.</summary>
     public Task<IReadOnlyList<ConsumedMessage>> WaitForAsync<T>(int count, TimeSpan timeout, string? queue = null) =>
         TestHosts.EventuallyAsync(() => Task.FromResult(Of<T>(queue) is { } done && done.Count >= count ? done : null),
-            timeout, $"{count} deliveries of {typeof(T).Name}{(queue is null ? "" : " from " + queue)} to be consumed (so far {Of<T>(queue).Count})");
+            timeout, $"{count} deliveries of {typeof(T).Name}{(queue is null ? "" : " from " + queue)} to be consumed");
 
-    public Task PreConsume<T>(ConsumeContext<T> context) where T : class
-    {
-        Interlocked.Increment(ref _started);
-        return Task.CompletedTask;
-    }
+    public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
 
     public Task PostConsume<T>(ConsumeContext<T> context) where T : class
     {
@@ -49,7 +39,3 @@ public sealed class ConsumedMessages : IConsumeObserver
     // The input address ends with the queue's name (rabbitmq://host/vhost/queue, loopback://localhost/queue).
     private static string QueueOf(ConsumeContext context) => context.ReceiveContext.InputAddress.AbsolutePath.Split('/')[^1];
 }
-
-/// <param name="Redelivered">The broker delivered the message before (its earlier delivery was never acknowledged).</param>
-/// <param name="Fault">Why the consumer failed for good; null when it succeeded.</param>
-public sealed record ConsumedMessage(object Message, string Queue, bool Redelivered, Exception? Fault);
