@@ -52,9 +52,24 @@ public static class SnapshotArchive
     /// <summary>
     /// Reads an archive, verifying every file against the manifest, and hands each verified file to
     /// <paramref name="onFile"/> as a stream to consume (it is checked while it is read; a mismatch throws after).
-    /// Use <see cref="ExtractAsync"/> when nothing may be used before everything is verified.
+    /// Use <see cref="ExtractAsync"/> when nothing may be used before everything is verified. A damaged archive throws
+    /// <see cref="InvalidDataException"/>.
     /// </summary>
     public static async Task<SnapshotManifest> ReadAsync(
+        Stream archive, Func<SnapshotManifest, string, Stream, CancellationToken, Task>? onFile, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadVerifiedAsync(archive, onFile, cancellationToken);
+        }
+        catch (EndOfStreamException e)
+        {
+            // The tar reader's own words ("Unable to read beyond the end of the stream") do not say what is wrong.
+            throw new InvalidDataException("Snapshot archive is truncated: it ends inside an entry.", e);
+        }
+    }
+
+    private static async Task<SnapshotManifest> ReadVerifiedAsync(
         Stream archive, Func<SnapshotManifest, string, Stream, CancellationToken, Task>? onFile, CancellationToken cancellationToken)
     {
         await using var tar = new TarReader(archive, leaveOpen: true);

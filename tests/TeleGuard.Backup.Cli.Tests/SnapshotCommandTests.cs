@@ -125,7 +125,9 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
             Assert.Equal("Healthy", ready);
         }
 
+        var before = await ClusterTimes.NowAsync(database.Client);
         var (exitCode, output) = await CliProcess.RunAsync(environment, Timeout, "snapshot", "--wait", "--timeout", "120");
+        var after = await ClusterTimes.NowAsync(database.Client);
         Assert.True(exitCode == 0, output + "\n--- run ---\n" + service.Output);
         Assert.Contains(": complete", output);
         Assert.Contains("consistency snapshot", output);
@@ -134,7 +136,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         Assert.Equal(BackupStatus.Complete, record.Status);
         Assert.Equal("manual", record.Reason);
         Assert.Equal("snapshot", record.Manifest!.Consistency);
-        Assert.NotNull(record.Manifest.ClusterTime);
+        Assert.InRange(record.Manifest.ClusterTime!.Value, before, after); // the snapshot's time is within the request
         await AssertArtifactMatchesSourceAsync(database, record);
 
         // The metrics endpoint of the running service counts what just happened.
@@ -176,42 +178,49 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         await AssertArtifactMatchesSourceAsync(database, record);
     }
 
+    /// <summary>
+    /// The service reaches MongoDB through a proxy that holds the export's second batch (its <c>getMore</c>), so the
+    /// export is certainly in the middle of a collection when the service gets SIGKILL. After a restart the redelivered
+    /// request takes over the dead exporter's lease and the snapshot completes, once.
+    /// </summary>
     [Fact]
     public async Task Killing_the_service_mid_export_leaves_nothing_created_and_after_restart_the_snapshot_completes_once()
     {
         var (environment, database) = await PrepareAsync(replicaSet: true, rabbit: true, users: 0);
-        // Enough data that the export through the stand-in takes a few seconds.
-        var big = database.GetCollection<BsonDocument>("users");
-        for (var batch = 0; batch < 6; batch++)
-        {
-            await big.InsertManyAsync(Enumerable.Range(batch * 5000, 5000)
-                .Select(i => new BsonDocument { { "_id", i }, { "pad", new string('k', 400) } }));
-        }
-
+        // More documents than the export reads in its first batch (1,000): reading the rest takes a getMore.
+        await database.GetCollection<BsonDocument>("users").InsertManyAsync(Enumerable.Range(0, 1500).Select(i => new BsonDocument("_id", i)));
+        await using var mongo = FaultProxy.For(environment["MONGODB_URI"]!);
+        environment["MONGODB_URI"] = new MongoUrlBuilder(mongo.Through(environment["MONGODB_URI"]!)) { DirectConnection = true, ReplicaSetName = null }.ToString();
         environment["SNAPSHOT_LEASE_SECONDS"] = "5";
         environment["RETRY_MIN_SECONDS"] = "1";
         environment["RETRY_MAX_SECONDS"] = "3";
         environment["RETRY_LIMIT"] = "10";
         var meta = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
         var files = ArtifactDatabase(database).GetCollection<BsonDocument>("teleguard_artifacts.files");
+        var artifactsOf = (string snapshotId) => files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", snapshotId));
 
         string id;
+        mongo.HoldRequestsContaining("getMore");
         using (var first = CliProcess.Start(environment, "run"))
         {
             await TestHosts.EventuallyAsync(() => Task.FromResult(first.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
             var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
             Assert.Equal(0, requestCode);
             id = SnapshotIdIn(requestOutput);
-            await TestHosts.EventuallyAsync(async () =>
-                (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "exporting" : null,
-                TimeSpan.FromSeconds(60), "the export to start");
+            await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
+                && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
+                TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{first.Output}");
             first.Kill(); // SIGKILL mid-export
         }
 
+        Assert.Equal(1, mongo.HeldRequests);
         var afterCrash = await meta.Find(new BsonDocument("_id", id)).SingleAsync();
         Assert.Equal("exporting", afterCrash["status"].AsString);
+        Assert.Equal(1, afterCrash["export"]["attempts"].AsInt32);
         Assert.False(afterCrash.Contains("artifact"));
+        Assert.Equal(0, await artifactsOf(id));
 
+        mongo.ReleaseHeld(); // from now on every read goes through
         using var second = CliProcess.Start(environment, "run");
         var completed = await TestHosts.EventuallyAsync(async () =>
         {
@@ -220,10 +229,11 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
 
         var record = BsonSerializer.Deserialize<BackupRecord>(completed);
-        Assert.True(record.Export!.Attempts >= 2, "the redelivered request took over the dead exporter's lease");
-        Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id)));
+        Assert.True(record.Export!.Attempts == 2, $"the redelivered request took over the dead exporter's lease once\n{second.Output}");
+        Assert.Equal(1, await artifactsOf(id));
+        Assert.Single(Regex.Matches(second.Output, $"Snapshot {id} created:"));
         var manifest = await AssertArtifactMatchesSourceAsync(database, record);
-        Assert.Equal(30_000, manifest.Collections.Single(c => c.Name == "users").Documents);
+        Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
     }
 
     public async ValueTask DisposeAsync()

@@ -274,8 +274,12 @@ public sealed class StreamingEncryptionTests
         Assert.Equal(valid, EncryptionKeyRing.ParseKey(text) is not null);
 }
 
+[Collection(nameof(MemoryMeasuredCollection))]
 public sealed class LargeStreamTests
 {
+    // Two chunks of 1 MiB, the pipe's buffer and the test's own block, with ample room; a gibibyte held anywhere exceeds it.
+    private const long LiveBytesBound = 64L * 1024 * 1024;
+
     [Fact]
     public async Task One_gibibyte_round_trips_through_a_pipe_without_being_held_in_memory()
     {
@@ -285,6 +289,19 @@ public sealed class LargeStreamTests
         using var inputHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var outputHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var pipe = new System.IO.Pipelines.Pipe();
+
+        // What stays reachable while the gibibyte goes through, sampled after full collections (garbage does not count).
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        var peak = baseline;
+        using var stopSampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stopSampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, GC.GetTotalMemory(forceFullCollection: true));
+                await Task.Delay(50);
+            }
+        });
 
         var encrypt = Task.Run(async () =>
         {
@@ -297,8 +314,11 @@ public sealed class LargeStreamTests
             await StreamingEncryption.DecryptAsync(ciphertext, new HashingSink(outputHash), keys, "20261126T040000Z", CancellationToken.None);
         });
         await Task.WhenAll(encrypt, decrypt);
+        await stopSampling.CancelAsync();
+        await sampler;
 
         Assert.Equal(inputHash.GetHashAndReset(), outputHash.GetHashAndReset());
+        Assert.True(peak - baseline < LiveBytesBound, $"{(peak - baseline) / (1024 * 1024)} MiB stayed reachable during the round trip");
     }
 
     private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : TeleGuard.Backup.Snapshots.ReadOnlyStream

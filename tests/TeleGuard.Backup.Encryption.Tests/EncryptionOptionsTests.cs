@@ -79,7 +79,16 @@ public sealed class EncryptionOptionsTests
     {
         var result = await CliProcess.RunAsync(new Dictionary<string, string?>(), TimeSpan.FromSeconds(60), "keygen");
         Assert.Equal(0, result.ExitCode);
-        Assert.NotNull(EncryptionKeyRing.ParseKey(result.StandardOutput.Trim()));
-        Assert.Contains("key id", result.Output);
+        var key = EncryptionKeyRing.ParseKey(result.StandardOutput.Trim());
+        Assert.Equal(32, key?.Length);
+        Assert.Contains($"key id {EncryptionKeyRing.KeyIdOf(key!)}", result.Output);
+
+        // Usable: what it encrypts decrypts with the same key.
+        var keys = new EncryptionKeyRing(key!);
+        using var encrypted = new MemoryStream();
+        await StreamingEncryption.EncryptAsync(new MemoryStream("backup"u8.ToArray()), encrypted, keys, "20261126T040000Z", CancellationToken.None);
+        using var decrypted = new MemoryStream();
+        await StreamingEncryption.DecryptAsync(new MemoryStream(encrypted.ToArray()), decrypted, keys, "20261126T040000Z", CancellationToken.None);
+        Assert.Equal("backup"u8.ToArray(), decrypted.ToArray());
     }
 }

@@ -113,6 +113,7 @@ public sealed class EncryptionSinkTests : IAsyncDisposable
             ["ENCRYPTION_PREVIOUS_KEYS"] = $"{Convert.ToBase64String(EncryptionKeyRing.GenerateKey())},{Convert.ToBase64String(_key)}",
         }, TimeSpan.FromSeconds(60), "decrypt", "--in", downloads, "--snapshot", "20261126T020000Z", "--out", rotated);
         Assert.True(rotation.ExitCode == 0, rotation.Output);
+        Assert.Equal(records[1].Artifact!.Sha256, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(rotated))));
 
         // A wrong key: exit 1, a clear message, and no output file.
         var refused = Path.Combine(downloads, "refused.tar");

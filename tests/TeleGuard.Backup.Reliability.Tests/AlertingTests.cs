@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MongoDB.Driver;
+using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Scheduler;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -37,7 +40,7 @@ public sealed class AlertingTests
             },
         ]);
 
-        await pipeline.StartHostAsync(b => b.AddSchedulerService().AddTelegramSinkService(), new Dictionary<string, string?>
+        var host = await pipeline.StartHostAsync(b => b.AddSchedulerService().AddTelegramSinkService(), new Dictionary<string, string?>
         {
             ["TELEGRAM_ALERT_CHAT_ID"] = FakeTelegramBotApi.AlertChatId.ToString(),
             ["ALERT_MAX_AGE_HOURS"] = "3",
@@ -47,10 +50,22 @@ public sealed class AlertingTests
             ["SCHEDULER_CATCH_UP"] = "false",
         });
 
-        var alerts = await TestHosts.EventuallyAsync(() => Task.FromResult(pipeline.Telegram.TextMessages.Count >= 2 ? pipeline.Telegram.TextMessages.ToList() : null),
+        await TestHosts.EventuallyAsync(() => Task.FromResult(pipeline.Telegram.TextMessages.Count >= 2 ? "sent" : null),
             TimeSpan.FromMinutes(1), "two alerts in the alert chat");
-        await Task.Delay(TimeSpan.FromSeconds(3)); // three more checks: nothing is alerted twice
-        alerts = pipeline.Telegram.TextMessages.ToList();
+
+        // Three more checks, each run to completion after both alerts went out, raise neither alert again: two alerts
+        // were published in all.
+        var watcher = host.Services.GetServices<IHostedService>().OfType<BackupHealthWatcher>().Single();
+        for (var check = 0; check < 3; check++)
+        {
+            await watcher.CheckAsync(now, CancellationToken.None);
+        }
+
+        var raised = pipeline.Published.Of<BackupAlertRaised>();
+        Assert.True(raised.Count == 2, string.Join("\n", raised));
+        // Every alert raised was delivered to the alert chat before looking at it.
+        await pipeline.Consumed.WaitForAsync<BackupAlertRaised>(raised.Count, TimeSpan.FromMinutes(1));
+        var alerts = pipeline.Telegram.TextMessages.ToList();
 
         Assert.All(alerts, a => Assert.Equal(FakeTelegramBotApi.AlertChatId.ToString(), a.Chat));
         var degradedAlert = Assert.Single(alerts, a => a.Text.Contains(degraded, StringComparison.Ordinal));
@@ -61,7 +76,8 @@ public sealed class AlertingTests
         Assert.Equal(2, alerts.Count);
         Assert.Contains($"ALERT degraded: TeleGuard backup: snapshot {degraded} ended degraded", pipeline.Logs.All);
         Assert.Contains("ALERT stale:", pipeline.Logs.All);
-        Assert.NotNull((await pipeline.Meta.GetAsync(degraded, CancellationToken.None))!.AlertedAt);
+        var alertedAt = (await pipeline.Meta.GetAsync(degraded, CancellationToken.None))!.AlertedAt;
+        Assert.InRange(alertedAt!.Value, now.UtcDateTime.AddSeconds(-1), DateTime.UtcNow); // claimed when it was alerted, in this test
         Assert.Empty(pipeline.Telegram.Messages); // alerts are text messages to the alert chat, nothing in the backup channel
         await SharedBackupsMeta.AssertForeignUnchangedAsync(pipeline.Database, foreign);
     }

@@ -13,7 +13,7 @@ namespace TeleGuard.Backup.Reliability.Tests;
 /// kill -9 of each sink service in the middle of its work: the GitHub and public sinks while their push is on the wire
 /// (held by a proxy in front of the git server), the Telegram sink while part 2 of 3 is being uploaded. After a restart
 /// the snapshot completes everywhere, with no second commit, public file or Telegram part, and backups_meta says where
-/// each copy is. (Killing the snapshot service mid-export is SnapshotServiceTests' kill -9 test.)
+/// each copy is. (Killing the snapshot service mid-export is SnapshotCommandTests' kill -9 test.)
 /// </summary>
 public sealed class CrashRecoveryTests
 {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -55,6 +56,12 @@ public sealed partial class Pipeline : IAsyncDisposable
 
     /// <summary>Everything the test's processes and hosts wrote (process output and captured logs).</summary>
     public CapturedLogs Logs { get; } = new();
+
+    /// <summary>Every delivery the consumers of this test's hosts finished (not those of service processes).</summary>
+    public ConsumedMessages Consumed { get; } = new();
+
+    /// <summary>Every message this test's hosts published (not those of service processes).</summary>
+    public PublishedMessages Published { get; } = new();
 
     public static async Task<Pipeline> CreateAsync(bool rabbitMq, int documents = 50, int documentBytes = 1000)
     {
@@ -144,6 +151,8 @@ public sealed partial class Pipeline : IAsyncDisposable
 
         builder.AddBackupDefaults();
         builder.Logging.AddProvider(Logs);
+        builder.Services.AddConsumeObserver(_ => Consumed);
+        builder.Services.AddPublishObserver(_ => Published);
         if (services is null)
         {
             builder.AddAllBackupServices(includeScheduler: false);
@@ -178,6 +187,9 @@ public sealed partial class Pipeline : IAsyncDisposable
     }
 
     private readonly List<string> _finishedOutput = [];
+
+    /// <summary>How many lines the test's hosts logged that contain <paramref name="text"/>.</summary>
+    public int LogLinesContaining(string text) => Logs.Lines.Count(l => l.Contains(text, StringComparison.Ordinal));
 
     /// <summary>Everything every process of this test printed so far.</summary>
     public string ProcessOutput => string.Join('\n', _finishedOutput.Concat(_processes.Select(p => p.Output)).Append(Logs.All));

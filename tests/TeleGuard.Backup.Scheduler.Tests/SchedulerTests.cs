@@ -12,7 +12,10 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Scheduler.Tests;
 
-/// <summary>Scheduler instances on a real RabbitMQ and Redis, with a controllable clock; a listener counts what arrives.</summary>
+/// <summary>
+/// Scheduler instances on a real RabbitMQ and Redis, with a controllable clock; a publish observer on the schedulers
+/// keeps what they published and a listener what arrived.
+/// </summary>
 public sealed class SchedulerTests : IAsyncDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 30, TimeSpan.Zero);
@@ -20,6 +23,7 @@ public sealed class SchedulerTests : IAsyncDisposable
     private readonly List<IHost> _hosts = [];
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly ConcurrentQueue<object> _received = new();
+    private readonly PublishedMessages _published = new();
     private RabbitMqVirtualHost? _vhost;
     private Dictionary<string, string?> _settings = [];
 
@@ -78,6 +82,7 @@ public sealed class SchedulerTests : IAsyncDisposable
         }
 
         builder.AddSchedulerService();
+        builder.Services.AddPublishObserver(_ => _published);
         builder.AddBackupBus();
         return await StartAsync(builder.Build());
     }
@@ -95,13 +100,16 @@ public sealed class SchedulerTests : IAsyncDisposable
         TestHosts.EventuallyAsync(() => Task.FromResult(Loop(host).NextDue == slot ? "waiting" : null),
             TimeSpan.FromSeconds(30), $"the scheduler to wait for {slot:O} (it waits for {Loop(host).NextDue:O}; task {Loop(host).ExecuteTask?.Status} {Loop(host).ExecuteTask?.Exception})");
 
+    /// <summary>Waits until <paramref name="expected"/> requests arrived at the listener; returns those that did, by slot.</summary>
     private async Task<List<SnapshotRequested>> SnapshotRequestsAsync(int expected)
     {
         await TestHosts.EventuallyAsync(() => Task.FromResult(_received.OfType<SnapshotRequested>().Count() >= expected ? "arrived" : null),
             TimeSpan.FromSeconds(30), $"{expected} SnapshotRequested");
-        await Task.Delay(1500); // time for a duplicate, if any, to arrive as well
         return _received.OfType<SnapshotRequested>().OrderBy(r => r.SnapshotId).ToList();
     }
+
+    /// <summary>Slots of every SnapshotRequested the schedulers published, in order.</summary>
+    private List<string> PublishedSlots() => _published.Of<SnapshotRequested>().Select(r => r.SnapshotId).Order(StringComparer.Ordinal).ToList();
 
     [Fact]
     public async Task Two_scheduler_instances_across_two_slots_publish_exactly_two_requests()
@@ -118,6 +126,11 @@ public sealed class SchedulerTests : IAsyncDisposable
         await WaitUntilWaitingForAsync(first, slot1.AddHours(1));
         await WaitUntilWaitingForAsync(second, slot1.AddHours(1));
         time.Advance(TimeSpan.FromHours(1)); // 02:00:30
+        // Each instance has handled the 02:00 slot once it waits for the next one: between them they published one
+        // request per slot, and each one published arrived.
+        await WaitUntilWaitingForAsync(first, slot1.AddHours(2));
+        await WaitUntilWaitingForAsync(second, slot1.AddHours(2));
+        Assert.Equal(["20260101T010000Z", "20260101T020000Z"], PublishedSlots());
 
         var requests = await SnapshotRequestsAsync(2);
         Assert.Equal(["20260101T010000Z", "20260101T020000Z"], requests.Select(r => r.SnapshotId));
@@ -140,7 +153,11 @@ public sealed class SchedulerTests : IAsyncDisposable
         await second.StopAsync();
 
         time.Advance(TimeSpan.FromMinutes(30)); // 01:10:30: down across 01:00, restarted within the hour
-        await StartSchedulerAsync(time);
+        var third = await StartSchedulerAsync(time);
+        // Each start's catch-up is done once the scheduler waits for its next slot: 00:00 was published once (the
+        // second start found it requested), 01:00 once.
+        await WaitUntilWaitingForAsync(third, new DateTimeOffset(2026, 1, 1, 2, 0, 0, TimeSpan.Zero));
+        Assert.Equal(["20260101T000000Z", "20260101T010000Z"], PublishedSlots());
 
         var requests = await SnapshotRequestsAsync(2);
         Assert.Equal(["20260101T000000Z", "20260101T010000Z"], requests.Select(r => r.SnapshotId));
@@ -171,10 +188,19 @@ public sealed class SchedulerTests : IAsyncDisposable
         broker.Cut();
         time.Advance(TimeSpan.FromHours(1)); // 01:00:30: the slot is due and its request cannot be published
         await WaitUntilRecordedAsync("20260101T010000Z");
-        time.Advance(SlotRequester.PublishTimeout);
-        await TestHosts.EventuallyAsync(() => Task.FromResult(logs.All.Contains("Could not request Backup slot 20260101T010000Z") ? "failed" : null),
-            TimeSpan.FromSeconds(30), $"the scheduler to give up publishing the 01:00 request\n{logs.All}");
-        Assert.Empty(_received);
+        // The publish waits for the broker on the scheduler's clock, from a moment after the request is recorded: move
+        // the clock on in steps until the scheduler has given up (PublishTimeout after that moment).
+        await TestHosts.EventuallyAsync(() =>
+        {
+            if (logs.All.Contains("Could not request Backup slot 20260101T010000Z"))
+            {
+                return Task.FromResult<string?>("failed");
+            }
+
+            time.Advance(SlotRequester.PublishTimeout / 6);
+            return Task.FromResult<string?>(null);
+        }, TimeSpan.FromSeconds(30), "the scheduler to give up publishing the 01:00 request");
+        Assert.Empty(PublishedSlots());
 
         broker.Restore();
         time.Advance(ScheduleLoop.RetryInterval); // the scheduler's next look, well before the next slot (02:00)

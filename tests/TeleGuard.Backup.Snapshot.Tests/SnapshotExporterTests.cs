@@ -27,10 +27,14 @@ public sealed class SnapshotExporterTests : IDisposable
     public async Task A_replica_set_export_holds_every_document_in_id_order_losslessly_with_indexes_and_snapshot_consistency()
     {
         var source = await SourceDatabase.CreateAsync(replicaSet: true);
+        var before = await ClusterTimes.NowAsync(source.Client);
         var manifest = await Exporter(source).ExportAsync("20261126T040000Z", _temp.Path, new SnapshotExportOptions(), CancellationToken.None);
+        var after = await ClusterTimes.NowAsync(source.Client);
 
         Assert.Equal(SnapshotConsistency.Snapshot, manifest.Consistency.Mode);
-        Assert.NotNull(manifest.Consistency.ClusterTime);
+        // The snapshot's time: not before the writes that preceded the export, not after it ended.
+        var clusterTime = manifest.Consistency.ClusterTime!;
+        Assert.InRange(new BsonTimestamp((int)clusterTime.T, (int)clusterTime.I).Value, before, after);
         Assert.Equal(["dotted.name", "empty", "everything", "users"], manifest.Collections.Select(c => c.Name));
         Assert.Equal(source.Database.DatabaseNamespace.DatabaseName, manifest.Source.Database);
         Assert.Equal("rs0", manifest.Source.ReplicaSet);

@@ -29,29 +29,9 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts SnapshotRequested messages whose consumer finished (successfully or not).</summary>
-    public sealed class ConsumedRequests : IConsumeObserver
-    {
-        private int _count;
-
-        public int Count => Volatile.Read(ref _count);
-
-        public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
-
-        public Task PostConsume<T>(ConsumeContext<T> context) where T : class
-        {
-            if (context.Message is SnapshotRequested)
-            {
-                Interlocked.Increment(ref _count);
-            }
-
-            return Task.CompletedTask;
-        }
-
-        public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
-    }
-
-    private readonly ConsumedRequests _consumed = new();
+    // What the hosts of a test consumed and published (every instance of the snapshot service shares them).
+    private readonly ConsumedMessages _consumed = new();
+    private readonly PublishedMessages _published = new();
 
     private async Task<(IHost Host, SourceDatabase Source, ConcurrentQueue<SnapshotCreated> Created)> StartAsync(Dictionary<string, string?>? extra = null)
     {
@@ -80,6 +60,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         builder.AddSnapshotService();
         builder.Services.AddSingleton(created);
         builder.Services.AddConsumeObserver(_ => _consumed);
+        builder.Services.AddPublishObserver(_ => _published);
         builder.Services.AddBackupConsumers(x => x.AddConsumer<SnapshotCreatedRecorder>().Endpoint(e => e.Name = "test-snapshot-created"));
         builder.AddBackupBus();
         _host = builder.Build();
@@ -102,11 +83,13 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             var r = await meta.GetAsync(id, CancellationToken.None);
             return r is { Status: BackupStatus.Created } ? r : null; // no sink runs in this host: it stays created
         }, TimeSpan.FromSeconds(60), "the snapshot to be created");
-        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 2 ? "both" : null),
-            TimeSpan.FromSeconds(30), "both requests to be consumed");
-        await Task.Delay(1000); // a second announcement, if any, would have arrived by now
-
-        var announcement = Assert.Single(created);
+        // Both requests were consumed, without a fault, and between them they published one announcement (a consumer
+        // publishes before its delivery ends), which the listener received.
+        var requests = await _consumed.WaitForAsync<SnapshotRequested>(2, TimeSpan.FromSeconds(30));
+        Assert.All(requests, r => Assert.Null(r.Fault));
+        var published = Assert.Single(_published.Of<SnapshotCreated>());
+        var announcement = await AnnouncementAsync(created, 1);
+        Assert.Equal(published, announcement);
         Assert.Equal(record.Artifact!.Location, announcement.ArtifactLocation);
         Assert.Equal(record.Artifact.Sha256, announcement.ArtifactSha256);
         Assert.Equal("schedule", record.Reason);
@@ -136,8 +119,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(60), "the second snapshot");
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
-        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 3 ? "consumed" : null),
-            TimeSpan.FromSeconds(30), "the second snapshot's request to be finished");
+        await _consumed.WaitForAsync<SnapshotRequested>(3, TimeSpan.FromSeconds(30));
         Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
             "export folders are removed once the artifact is stored");
     }
@@ -177,6 +159,10 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Contains("no_such_collection", record.Error);
         Assert.Null(record.Artifact);
         Assert.Equal(2, record.Export!.Attempts); // the first try and RETRY_LIMIT=1 retry
+        // The delivery ended faulted (after its retry) without announcing anything.
+        var request = Assert.Single(await _consumed.WaitForAsync<SnapshotRequested>(1, TimeSpan.FromSeconds(30)));
+        Assert.Contains("no_such_collection", request.Fault?.Message);
+        Assert.Empty(_published.Of<SnapshotCreated>());
         Assert.Empty(created);
         await TestHosts.EventuallyAsync(async () => await _vhost!.CountMessagesAsync("teleguard-snapshot_error") == 1 ? "kept" : null,
             TimeSpan.FromSeconds(30), "the faulted message in teleguard-snapshot_error");
@@ -245,13 +231,15 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
 
         // The slot is requested again (a catch-up, or its faulted message moved back from the error queue).
         await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "catch-up"));
-        await TestHosts.EventuallyAsync(() => Task.FromResult(_consumed.Count == 1 ? "consumed" : null), TimeSpan.FromSeconds(60), "the request to be handled");
+        var request = Assert.Single(await _consumed.WaitForAsync<SnapshotRequested>(1, TimeSpan.FromSeconds(60)));
+        Assert.Null(request.Fault); // handled: refused, not failed again
 
         var record = (await meta.GetAsync(id, CancellationToken.None))!;
         Assert.Equal(BackupStatus.Failed, record.Status);
         Assert.Equal("MongoDB was unreachable", record.Error);
         Assert.Null(record.Artifact);
         Assert.Equal(1, record.Export!.Attempts);
+        Assert.Empty(_published.Of<SnapshotCreated>());
         Assert.Empty(created);
         Assert.Equal(0, await ArtifactFilesAsync(source, id));
     }
@@ -288,7 +276,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             ["LOG_LEVEL"] = "Warning",
         };
         var logsA = new CapturedLogs();
-        var consumedA = new ConsumedRequests();
+        var consumedA = new ConsumedMessages();
         var created = new ConcurrentQueue<SnapshotCreated>();
 
         proxy.HoldRequestsContaining(slowCollection);
@@ -301,16 +289,18 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
 
         proxy.ResetRequestsContaining("leaseUntil"); // A's renewals (and every other write of its lease) fail from now on
         using var workB = new TemporaryDirectory();
-        var instanceB = await StartInstanceAsync(new Dictionary<string, string?>(settings) { ["SNAPSHOT_DIR"] = workB.Path }, new ConsumedRequests(), new CapturedLogs(), created);
+        var instanceB = await StartInstanceAsync(new Dictionary<string, string?>(settings) { ["SNAPSHOT_DIR"] = workB.Path }, new ConsumedMessages(), new CapturedLogs(), created);
         await instanceB.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "catch-up"));
 
         var announced = await AnnouncementAsync(created, 1);
         proxy.ResetRequestsContaining(null);
         proxy.ReleaseHeld(); // whatever A still has in flight goes on now
-        await TestHosts.EventuallyAsync(() => Task.FromResult(consumedA.Count > 0 ? "done" : null), TimeSpan.FromSeconds(90), "A's delivery to finish");
+        await consumedA.WaitForAsync<SnapshotRequested>(1, TimeSpan.FromSeconds(90));
 
+        // A's delivery is over and B's announcement arrived: it is the only one either instance published.
         var record = (await meta.GetAsync(id, CancellationToken.None))!;
         Assert.Equal(announced.ArtifactLocation, record.Artifact!.Location);
+        Assert.Equal(announced, Assert.Single(_published.Of<SnapshotCreated>()));
         Assert.Single(created);
         Assert.Equal(1, await ArtifactFilesAsync(source, id));
         var store = instanceB.Services.GetRequiredService<IArtifactStore>();
@@ -324,7 +314,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Contains("the export lease could not be renewed", logsA.All); // A stopped at once, not when its read came back
     }
 
-    private async Task<IHost> StartInstanceAsync(Dictionary<string, string?> settings, ConsumedRequests consumed, CapturedLogs logs,
+    private async Task<IHost> StartInstanceAsync(Dictionary<string, string?> settings, ConsumedMessages consumed, CapturedLogs logs,
         ConcurrentQueue<SnapshotCreated>? created)
     {
         var builder = TestHosts.CreateBuilder(settings);
@@ -332,6 +322,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         builder.Logging.AddProvider(logs);
         builder.AddSnapshotService();
         builder.Services.AddConsumeObserver(_ => consumed);
+        builder.Services.AddPublishObserver(_ => _published);
         if (created is not null)
         {
             builder.Services.AddSingleton(created);

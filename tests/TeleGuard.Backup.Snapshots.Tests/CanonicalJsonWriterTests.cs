@@ -138,9 +138,11 @@ public sealed class CanonicalJsonWriterTests
     {
         var bytes = new BsonDocument { { "a", 1 }, { "b", "text" } }.ToBson();
         var writer = new CanonicalJsonWriter();
-        Assert.ThrowsAny<Exception>(() => writer.WriteLine(bytes.AsSpan(0, bytes.Length - 3)));
+        var truncated = Assert.Throws<FormatException>(() => writer.WriteLine(bytes.AsSpan(0, bytes.Length - 3)));
+        Assert.StartsWith("Invalid BSON document size", truncated.Message);
         var wrongLength = (byte[])bytes.Clone();
         wrongLength[0] += 4;
-        Assert.ThrowsAny<Exception>(() => writer.WriteLine(wrongLength));
+        var inconsistent = Assert.Throws<FormatException>(() => writer.WriteLine(wrongLength));
+        Assert.StartsWith("Invalid BSON document size", inconsistent.Message);
     }
 }

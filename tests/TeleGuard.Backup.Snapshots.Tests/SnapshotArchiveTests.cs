@@ -91,10 +91,17 @@ public sealed class SnapshotArchiveTests : IDisposable
     {
         var (directory, manifest) = MakeSnapshot();
         var archive = await ArchiveAsync(directory, manifest);
-        foreach (var length in new[] { 0, 100, archive.Length / 2, archive.Length - 2048 })
+        foreach (var (length, message) in new[]
+                 {
+                     (0, "Snapshot archive is empty."),
+                     (100, "Snapshot archive is truncated"), // inside the manifest's header
+                     (archive.Length / 2, "SHA-256 mismatch"), // inside a part: its bytes are short
+                     (archive.Length - 2048, "SHA-256 mismatch"),
+                 })
         {
-            await Assert.ThrowsAnyAsync<Exception>(() =>
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() =>
                 SnapshotArchive.ReadAsync(new MemoryStream(archive, 0, length), null, TestContext.Current.CancellationToken));
+            Assert.Contains(message, error.Message);
         }
     }
 

@@ -304,7 +304,7 @@ public sealed class BackupsMetaStoreTests
         Assert.Null(await store.GetAsync(lookalike, None));
         Assert.Equal(SinkClaim.NoRecord, await store.TryClaimSinkAsync(lookalike, BackupSinks.GitHub, "s", Lease, None));
         Assert.Equal(ExportClaim.HeldElsewhere, (await store.TryClaimExportAsync(lookalike, "a", Lease, None)).Claim);
-        Assert.NotNull((await store.GetAsync(complete, None))!.Sinks[BackupSinks.GitHub].RemovedAt);
+        Assert.Equal(StoredTime.Of(now), (await store.GetAsync(complete, None))!.Sinks[BackupSinks.GitHub].RemovedAt);
 
         // A request for the look-alike's id cannot become a record there: it fails, naming the id, and changes nothing.
         var collision = await Assert.ThrowsAsync<InvalidOperationException>(() => store.RecordRequestedAsync(lookalike, now, "manual", None));
@@ -329,7 +329,7 @@ public sealed class BackupsMetaStoreTests
         var listed = Assert.Single(await store.ListRecentAsync(10, None));
         Assert.Equal(old, listed.Id);
         Assert.Equal(BackupStatus.Complete, listed.Status);
-        Assert.NotNull(listed.Artifact!.DeletedAt);
+        Assert.Equal(SnapshotIds.ToTime(old).AddHours(9).UtcDateTime, listed.Artifact!.DeletedAt); // read back as it was written
         Assert.Equal(BackupRecord.SnapshotKind, (await raw.Find(new BsonDocument("_id", old)).SingleAsync(None))["kind"].AsString);
         Assert.Equal(old, (await store.FindLatestCompleteAsync(None))!.Id);
 

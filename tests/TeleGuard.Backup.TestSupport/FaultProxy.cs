@@ -32,6 +32,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private int _reset;
     private volatile bool _holdOnlyNext;
     private TaskCompletionSource _heldSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _refused;
 
     private FaultProxy(string targetHost, int targetPort)
     {
@@ -86,6 +87,9 @@ public sealed class FaultProxy : IAsyncDisposable
     }
 
     public void Restore() => _refusing = false;
+
+    /// <summary>How many connection attempts were refused while cut (a client trying to reconnect).</summary>
+    public int RefusedConnections => Volatile.Read(ref _refused);
 
     public void StallRequestsContaining(string marker)
     {
@@ -163,6 +167,7 @@ public sealed class FaultProxy : IAsyncDisposable
 
             if (_refusing)
             {
+                Interlocked.Increment(ref _refused);
                 Reset(client);
                 continue;
             }

@@ -153,18 +153,25 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
         return new RabbitMqVirtualHost(client, name, uri);
     }
 
-    /// <summary>Messages ready in a queue of this vhost (0 when the queue does not exist).</summary>
-    public async Task<int> CountMessagesAsync(string queue)
+    /// <summary>
+    /// Messages in a queue of this vhost as the management API last sampled them; null while it has no figure (the
+    /// queue does not exist yet, or its statistics were not collected yet), never a 0 it did not measure. The figure
+    /// lags by up to the statistics interval (5 s by default): use it to wait for messages to arrive, not for a queue
+    /// to drain.
+    /// </summary>
+    public async Task<int?> CountMessagesAsync(string queue)
     {
         var response = await _management.GetAsync($"api/queues/{_name}/{queue}");
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            return 0;
+            return null;
         }
 
         response.EnsureSuccessStatusCode();
         using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return json.RootElement.TryGetProperty("messages", out var messages) ? messages.GetInt32() : 0;
+        return json.RootElement.TryGetProperty("messages", out var messages) && messages.ValueKind == System.Text.Json.JsonValueKind.Number
+            ? messages.GetInt32()
+            : null;
     }
 
     /// <summary>A user of this vhost only, with the given password; deleted with the vhost.</summary>
