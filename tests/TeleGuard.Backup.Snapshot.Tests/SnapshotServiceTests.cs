@@ -314,6 +314,36 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Contains("the export lease could not be renewed", logsA.All); // A stopped at once, not when its read came back
     }
 
+    /// <summary>
+    /// kill -9 of the snapshot service mid-export, with the default settings (SNAPSHOT_LEASE_SECONDS=60, RETRY_LIMIT=5,
+    /// RETRY_MIN_SECONDS=1, RETRY_MAX_SECONDS=60): RabbitMQ redelivers the request at once, while the dead exporter's
+    /// lease still runs for up to a minute. The redelivered request must export the snapshot once that lease has expired.
+    /// </summary>
+    [Fact]
+    public async Task A_request_redelivered_after_its_exporter_was_killed_exports_the_snapshot_with_the_default_settings()
+    {
+        var (host, _, created) = await StartAsync(new()
+        {
+            ["RETRY_LIMIT"] = null, ["RETRY_MIN_SECONDS"] = null, ["RETRY_MAX_SECONDS"] = null, ["SNAPSHOT_LEASE_SECONDS"] = null,
+        });
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+
+        // What the killed process left: the snapshot exporting under its lease, renewed just before the kill.
+        await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
+        Assert.Equal(ExportClaim.Acquired, (await meta.TryClaimExportAsync(id, "host/4242/killed-attempt", TimeSpan.FromSeconds(60), CancellationToken.None)).Claim);
+
+        // The redelivery of its request.
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var outcome = await TestHosts.EventuallyAsync(async () =>
+                (await meta.GetAsync(id, CancellationToken.None))?.Status == BackupStatus.Created ? "created"
+                : await _vhost!.CountMessagesAsync("teleguard-snapshot_error") > 0 ? "the request gave up and went to teleguard-snapshot_error" : null,
+            TimeSpan.FromSeconds(150), "the redelivered request to export the snapshot or give up");
+
+        Assert.True(outcome == "created", $"{outcome}; the record is left {(await meta.GetAsync(id, CancellationToken.None))!.Status}");
+        Assert.Single(created);
+    }
+
     private async Task<IHost> StartInstanceAsync(Dictionary<string, string?> settings, ConsumedMessages consumed, CapturedLogs logs,
         ConcurrentQueue<SnapshotCreated>? created)
     {
