@@ -344,6 +344,37 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Single(created);
     }
 
+    /// <summary>
+    /// ARTIFACT_DATABASE was changed (or the artifact directory given up): records written before name artifacts where the
+    /// store no longer looks. Artifact retention must still remove the expired artifacts it can reach.
+    /// </summary>
+    [Fact]
+    public async Task Artifact_retention_goes_on_past_a_record_whose_artifact_is_in_a_store_of_an_earlier_configuration()
+    {
+        var (host, _, _) = await StartAsync();
+        var records = host.Services.GetRequiredService<IMongoDatabase>().GetCollection<BackupRecord>(BackupsMetaStore.CollectionName);
+        var store = host.Services.GetRequiredService<IArtifactStore>();
+        const string earlierConfiguration = "20260101T000000Z", expired = "20260101T010000Z", latest = "20260101T020000Z";
+        var expiredArtifact = await store.SaveAsync(expired, (s, ct) => s.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask(), CancellationToken.None);
+        var latestArtifact = await store.SaveAsync(latest, (s, ct) => s.WriteAsync(new byte[] { 4, 5, 6 }, ct).AsTask(), CancellationToken.None);
+        await records.InsertManyAsync(
+        [
+            Complete(earlierConfiguration, $"gridfs:teleguard_old_artifacts/teleguard_artifacts/{ObjectId.GenerateNewId()}"),
+            Complete(expired, expiredArtifact.Location),
+            Complete(latest, latestArtifact.Location),
+        ]);
+
+        var thrown = await Record.ExceptionAsync(() => host.Services.GetRequiredService<ArtifactRetention>().ApplyAsync(CancellationToken.None));
+
+        Assert.Null(thrown);
+        await Assert.ThrowsAsync<ArtifactNotFoundException>(() => store.OpenReadAsync(expiredArtifact.Location, CancellationToken.None));
+
+        static BackupRecord Complete(string id, string location) => new()
+        {
+            Id = id, Status = BackupStatus.Complete, Artifact = new ArtifactRecord { Location = location, Size = 3, Sha256 = "00" },
+        };
+    }
+
     private async Task<IHost> StartInstanceAsync(Dictionary<string, string?> settings, ConsumedMessages consumed, CapturedLogs logs,
         ConcurrentQueue<SnapshotCreated>? created)
     {
