@@ -34,7 +34,7 @@ public enum SlotRequest
 /// Without Redis every instance publishes, and the slot id makes the duplicates harmless (one snapshot per id).
 /// </summary>
 public sealed class SlotRequester(
-    RedisLocks locks, IPublishEndpoint publish, BackupsMetaStore meta, IOptions<MongoOptions> mongo, TimeProvider time, ILogger<SlotRequester> logger)
+    RedisLocks locks, IPublishEndpoint publish, BackupsMetaStore meta, TimeProvider time, ILogger<SlotRequester> logger)
 {
     /// <summary>How long a publish may take before it counts as failed (the broker is unreachable: MassTransit waits for it).</summary>
     public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
@@ -49,7 +49,7 @@ public sealed class SlotRequester(
     public async Task<SlotRequest> RequestAsync(ScheduleKind kind, DateTimeOffset slot, string reason, CancellationToken cancellationToken)
     {
         var slotId = SnapshotIds.FromTime(slot);
-        var key = $"scheduler:{kind.ToString().ToLowerInvariant()}:{mongo.Value.DatabaseIdentity}:{slotId}";
+        var key = $"scheduler:{kind.ToString().ToLowerInvariant()}:{slotId}"; // under the deployment's prefix (RedisOptions)
         WorkClaim? claim = null;
         try
         {

@@ -17,6 +17,14 @@ public sealed class MongoOptions : EnvironmentOptions
     /// </summary>
     public string DatabaseIdentity { get; private set; } = "";
 
+    /// <summary>The database backed up, as a short name: its name and a hash of its servers and replica set.</summary>
+    public static string IdentityOf(MongoUrl url)
+    {
+        var servers = string.Join(",", url.Servers.Select(s => $"{s.Host}:{s.Port}".ToLowerInvariant()).Order(StringComparer.Ordinal));
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{servers}/{url.ReplicaSetName}/{url.DatabaseName}"));
+        return $"{url.DatabaseName}.{Convert.ToHexStringLower(hash)[..12]}";
+    }
+
     protected override void Read(SettingsReader settings)
     {
         ConnectionString = settings.Required(UriVariable);
@@ -34,9 +42,7 @@ public sealed class MongoOptions : EnvironmentOptions
                 settings.Fail(UriVariable, "must name the database in its path, e.g. mongodb://host:27017/teleguard");
             }
 
-            var servers = string.Join(",", url.Servers.Select(s => $"{s.Host}:{s.Port}".ToLowerInvariant()).Order(StringComparer.Ordinal));
-            var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{servers}/{url.ReplicaSetName}/{DatabaseName}"));
-            DatabaseIdentity = $"{DatabaseName}.{Convert.ToHexStringLower(hash)[..12]}";
+            DatabaseIdentity = IdentityOf(url);
         }
         catch (Exception)
         {
@@ -53,7 +59,12 @@ public sealed class RedisOptions : EnvironmentOptions
     public const string DefaultUrl = "redis://localhost:6379";
     public const string KeyPrefixVariable = "REDIS_KEY_PREFIX";
 
-    /// <summary>Prefix of every key this system writes, so several deployments (or test runs) can share a server.</summary>
+    /// <summary>
+    /// Prefix of every key this system writes: <c>REDIS_KEY_PREFIX</c> and the identity of the database backed up
+    /// (<see cref="MongoOptions.IdentityOf"/>), so deployments sharing a Redis server never read each other's slot
+    /// claims, locks, alerts or deferred results. Two deployments whose <c>MONGODB_URI</c> names the same host and
+    /// database (say two compose stacks, each with its own "mongo") must set different prefixes to share one.
+    /// </summary>
     public string KeyPrefix { get; private set; } = "teleguard";
 
     public string Host { get; private set; } = "localhost";
@@ -66,6 +77,21 @@ public sealed class RedisOptions : EnvironmentOptions
     protected override void Read(SettingsReader settings)
     {
         KeyPrefix = settings.OrDefault(KeyPrefixVariable, "teleguard");
+        if (settings.Optional(MongoOptions.UriVariable) is { } mongoUri)
+        {
+            try
+            {
+                var url = MongoUrl.Create(mongoUri);
+                if (!string.IsNullOrEmpty(url.DatabaseName))
+                {
+                    KeyPrefix = $"{KeyPrefix}:{MongoOptions.IdentityOf(url)}";
+                }
+            }
+            catch (Exception)
+            {
+                // MongoOptions reports a malformed MONGODB_URI, naming it.
+            }
+        }
         var text = settings.OrDefault(UrlVariable, DefaultUrl);
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("redis" or "rediss") || uri.Host.Length == 0)
         {

@@ -8,8 +8,8 @@ using TeleGuard.Backup.TestSupport;
 namespace TeleGuard.Backup.Storage.Tests;
 
 /// <summary>
-/// Two deployments (two databases backed up) sharing one Redis server and key prefix, as the README says they may
-/// ("deployments sharing one Redis (and key prefix) never suppress each other's slots"). Both take the same hourly
+/// Two deployments (two databases backed up) sharing one Redis server and REDIS_KEY_PREFIX: every key is under the
+/// identity of the database backed up as well (RedisOptions.KeyPrefix). Both take the same hourly
 /// slot ids. A sink result of deployment A that waits in Redis while A's MongoDB is unreachable must end in A's
 /// backups_meta, never in B's.
 /// </summary>
@@ -31,12 +31,12 @@ public sealed class SharedRedisFallbackTests : IAsyncDisposable
         var proxy = FaultProxy.For(uriA);
         _disposables.Add(proxy);
         var throughProxy = proxy.Through(uriA) + "?directConnection=true&serverSelectionTimeoutMS=1000&connectTimeoutMS=1000";
-        var storeA = new BackupsMetaStore(Database(throughProxy), time, [BackupSinks.GitHub], new BackupsMetaFallback(Redis(redisUrl, prefix)));
+        var storeA = new BackupsMetaStore(Database(throughProxy), time, [BackupSinks.GitHub], new BackupsMetaFallback(Redis(redisUrl, prefix, throughProxy)));
         var directA = new BackupsMetaStore(Database(uriA), time, [BackupSinks.GitHub]);
 
         // Deployment B: another database, same Redis and prefix.
         var uriB = await TestServices.MongoUriAsync();
-        var storeB = new BackupsMetaStore(Database(uriB), time, [BackupSinks.GitHub], new BackupsMetaFallback(Redis(redisUrl, prefix)));
+        var storeB = new BackupsMetaStore(Database(uriB), time, [BackupSinks.GitHub], new BackupsMetaFallback(Redis(redisUrl, prefix, uriB)));
 
         await directA.RecordRequestedAsync(Slot, time.GetUtcNow(), "schedule", None);
         await storeB.RecordRequestedAsync(Slot, time.GetUtcNow(), "schedule", None);
@@ -61,13 +61,15 @@ public sealed class SharedRedisFallbackTests : IAsyncDisposable
 
     private static IMongoDatabase Database(string uri) => new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
 
-    private RedisConnection Redis(string url, string prefix)
+    // Each deployment's Redis settings as its services read them: the same REDIS_URL and prefix, its own MONGODB_URI.
+    private RedisConnection Redis(string url, string prefix, string mongoUri)
     {
         var options = new RedisOptions();
         options.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["REDIS_URL"] = url,
             ["REDIS_KEY_PREFIX"] = prefix,
+            ["MONGODB_URI"] = mongoUri,
         }).Build());
         var connection = new RedisConnection(Microsoft.Extensions.Options.Options.Create(options), NullLogger<RedisConnection>.Instance);
         _disposables.Add(connection);
