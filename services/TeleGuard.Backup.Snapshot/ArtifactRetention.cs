@@ -26,7 +26,18 @@ public sealed class ArtifactRetention(
                 continue;
             }
 
-            await artifacts.DeleteAsync(record.Artifact!.Location, cancellationToken);
+            try
+            {
+                await artifacts.DeleteAsync(record.Artifact!.Location, cancellationToken);
+            }
+            catch (ArtifactNotFoundException e)
+            {
+                // A store this configuration no longer reaches (ARTIFACT_DATABASE or ARTIFACT_DIR changed): say so and go
+                // on with the others, instead of stopping retention at this record for good.
+                logger.LogWarning("Artifact of snapshot {SnapshotId} cannot be removed: {Reason}; remove it by hand if it still exists", record.Id, e.Message);
+                continue;
+            }
+
             await meta.MarkArtifactDeletedAsync(record.Id, cancellationToken);
             deleted++;
             logger.LogInformation("Artifact of snapshot {SnapshotId} removed from the artifact store (retention)", record.Id);

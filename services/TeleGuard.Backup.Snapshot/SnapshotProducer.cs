@@ -36,7 +36,7 @@ public sealed class SnapshotProducer(
         // One owner per attempt: a redelivery of a request that is being exported (in this process too) waits for it.
         var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
         await meta.RecordRequestedAsync(id, request.RequestedAt, request.Reason, cancellationToken);
-        var (claim, record) = await meta.TryClaimExportAsync(id, owner, settings.Lease, cancellationToken);
+        var (claim, record) = await ClaimAsync(id, owner, settings.Lease, cancellationToken);
         switch (claim)
         {
             case ExportClaim.AlreadyCreated:
@@ -48,7 +48,10 @@ public sealed class SnapshotProducer(
                     id, record!.Error);
                 return;
             case ExportClaim.HeldElsewhere:
-                throw new SnapshotExportInProgressException(id);
+                // The holder renews its lease: it is alive and holds its own delivery of the request (redelivered if it
+                // dies), so this one is a duplicate.
+                logger.LogInformation("Snapshot {SnapshotId} is being exported by a live exporter ({Owner}); this request is a duplicate", id, record?.Export?.Owner);
+                return;
         }
 
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -159,6 +162,32 @@ public sealed class SnapshotProducer(
         {
             logger.LogWarning("Snapshot {SnapshotId}: could not release the export lease (it expires on its own): {Error}", id, ErrorText.Describe(e));
         }
+    }
+
+    // Takes the export lease; while another attempt holds it, waits to see whether that attempt is alive (it renews the
+    // lease) or dead (its lease runs out, and then this attempt takes over): a request redelivered after its exporter
+    // was killed must not give up while the dead lease still runs.
+    private async Task<(ExportClaim Claim, BackupRecord? Record)> ClaimAsync(string id, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
+        var seenLease = record?.Export?.LeaseUntil;
+        var giveUpAt = DateTime.UtcNow + lease + TimeSpan.FromSeconds(5);
+        while (claim == ExportClaim.HeldElsewhere && DateTime.UtcNow < giveUpAt)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
+            if (claim == ExportClaim.HeldElsewhere && record?.Export?.LeaseUntil is { } until && seenLease is { } seen && until > seen)
+            {
+                return (claim, record); // renewed: its holder is alive
+            }
+        }
+
+        if (claim == ExportClaim.HeldElsewhere)
+        {
+            throw new SnapshotExportInProgressException(id); // neither renewed nor expired within its length: retried
+        }
+
+        return (claim, record);
     }
 
     private static SnapshotCreated Announcement(string id, DateTime? createdAt, ArtifactRecord artifact, int collections, long documents) =>

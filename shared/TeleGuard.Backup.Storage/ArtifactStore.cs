@@ -22,8 +22,8 @@ public interface IArtifactStore
     Task DeleteAsync(string location, CancellationToken cancellationToken);
 }
 
-public sealed class ArtifactNotFoundException(string location)
-    : Exception($"Snapshot artifact {location} is not in the artifact store.")
+public sealed class ArtifactNotFoundException(string location, string? why = null)
+    : Exception($"Snapshot artifact {location} is not in the artifact store{(why is null ? "" : $" ({why})")}.")
 {
     public string Location { get; } = location;
 }

@@ -95,7 +95,8 @@ public sealed class GridFsArtifactStore(IMongoDatabase database, string bucketNa
             : (null, "");
         if (bucket is null || !ObjectId.TryParse(id, out var fileId))
         {
-            throw new ArgumentException($"'{location}' is not a location in GridFS bucket {bucketName} of database {database.DatabaseNamespace.DatabaseName}.", nameof(location));
+            // Written under another configuration (another ARTIFACT_DATABASE or bucket): not reachable from here.
+            throw new ArtifactNotFoundException(location, $"not in GridFS bucket {bucketName} of database {database.DatabaseNamespace.DatabaseName}, where this configuration keeps artifacts");
         }
 
         return (bucket, fileId);

@@ -31,6 +31,6 @@ public sealed class RoutingArtifactStore(IArtifactStore writeTo, GridFsArtifactS
 
     private IArtifactStore StoreOf(string location) =>
         location.StartsWith(DirectoryArtifactStore.Scheme, StringComparison.Ordinal)
-            ? directory ?? throw new ArtifactNotFoundException(location) // ARTIFACT_DIR is no longer set
+            ? directory ?? throw new ArtifactNotFoundException(location, "a directory-store artifact, and ARTIFACT_DIR is not set")
             : gridFs;
 }
