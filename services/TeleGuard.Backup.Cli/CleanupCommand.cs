@@ -78,7 +78,7 @@ public static class CleanupCommand
                 }
 
                 failed += answer.Succeeded ? 0 : 1;
-                Console.WriteLine($"{answer.Destination}: {(answer.Succeeded ? "ok" : "failed")}: {answer.Summary}");
+                Console.WriteLine(answer.Postponed ? $"{answer.Destination}: {answer.Summary}" : $"{answer.Destination}: {(answer.Succeeded ? "ok" : "failed")}: {answer.Summary}");
             }
         }
         catch (OperationCanceledException)

@@ -106,7 +106,7 @@ public sealed class EncryptedSnapshotPublisher(
             }
 
             logger.LogWarning("Public: retention on {Remote} postponed: {Reason}", Settings.Remote, why);
-            return [];
+            throw new CleanupPostponedException(why);
         }
 
         // Retention never touches work in progress: a snapshot pushed but not yet recorded stays.

@@ -85,7 +85,7 @@ public sealed class GitHubSnapshotPublisher(
         if (copying.Count > 0)
         {
             logger.LogInformation("GitHub: compaction waits for the next cleanup: snapshot {SnapshotIds} is being copied", string.Join(", ", copying));
-            return null;
+            throw new CleanupPostponedException($"snapshot {string.Join(", ", copying)} is being copied; compaction waits for the next cleanup");
         }
 
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
@@ -94,14 +94,14 @@ public sealed class GitHubSnapshotPublisher(
             const string why = "the branch lock could not be taken (Redis unavailable): no force push; compaction waits for the next cleanup";
             await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Postponed, why, cancellationToken);
             logger.LogWarning("GitHub: compaction of {Remote} postponed: {Reason}", Remote, why);
-            return null;
+            throw new CleanupPostponedException(why);
         }
 
         var compaction = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
         if (compaction is null)
         {
             logger.LogWarning("GitHub: snapshot {SnapshotId} is not on {Remote}; compaction skipped", latest.Id, Remote);
-            return null;
+            throw new PermanentFailureException($"snapshot {latest.Id}, recorded as the newest good copy, is not on the branch; compaction skipped");
         }
 
         await VerifyRecordedCopiesAsync(compaction.RemovedSnapshotIds, cancellationToken);

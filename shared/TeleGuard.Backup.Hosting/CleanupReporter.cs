@@ -30,6 +30,13 @@ public sealed class CleanupReporter(IOptions<BusOptions> bus, TimeProvider time,
         {
             summary = await applyRetention(context.CancellationToken);
         }
+        catch (CleanupPostponedException e)
+        {
+            logger.LogWarning("{Destination}: cleanup {RequestId} postponed: {Reason}", destination, context.Message.SlotId, e.Message);
+            await context.Publish(new CleanupCompleted(context.Message.SlotId, destination, false, $"postponed: {e.Message}", time.GetUtcNow(), Postponed: true),
+                CancellationToken.None);
+            return;
+        }
         catch (Exception e) when (e is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
         {
             if (e is PermanentFailureException || context.GetRetryAttempt() >= bus.Value.RetryLimit)

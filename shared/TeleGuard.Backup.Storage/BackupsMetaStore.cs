@@ -392,11 +392,14 @@ public sealed class BackupsMetaStore
     /// </summary>
     public async Task<bool> ReplayPendingAsync(CancellationToken cancellationToken)
     {
-        // Skipped when this process is already replaying: a replayed outcome reads the record on the way.
-        if (_fallback is null || !await _replayGate.WaitAsync(0, cancellationToken))
+        // Waits for a replay already running in this process: a caller that reads (retention, compaction) must see every
+        // result it applies. Applying never replays again, so this cannot wait for itself.
+        if (_fallback is null)
         {
             return true;
         }
+
+        await _replayGate.WaitAsync(cancellationToken);
 
         try
         {
