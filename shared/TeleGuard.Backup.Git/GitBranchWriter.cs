@@ -372,10 +372,10 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
                     new FetchOptions { CredentialsProvider = Credentials, TagFetchMode = TagFetchMode.None, Prune = false }, null);
                 return repository;
             }
-            catch (LibGit2SharpException e) when (IsAuthenticationFailure(e))
+            catch (LibGit2SharpException e) when (AccessFailure(e) is { } why)
             {
                 repository?.Dispose();
-                throw new GitPermanentException($"Authentication to {remote.RepositoryUrl} failed: check the token and its access to the repository.");
+                throw new GitPermanentException(why, e);
             }
             catch (LibGit2SharpException e) when (attempt == 1 && IsCorruption(e))
             {
@@ -497,9 +497,9 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         {
             repository.Network.Push(repository.Network.Remotes["origin"], $"{(force ? "+" : "")}{LocalRef}:{LocalRef}", options);
         }
-        catch (LibGit2SharpException e) when (IsAuthenticationFailure(e))
+        catch (LibGit2SharpException e) when (AccessFailure(e) is { } why)
         {
-            throw new GitPermanentException($"Authentication to {remote.RepositoryUrl} failed: check the token and its access to the repository.");
+            throw new GitPermanentException(why, e);
         }
         catch (LibGit2SharpException) when (moved is not null)
         {
@@ -533,10 +533,30 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
     private Credentials Credentials(string url, string usernameFromUrl, SupportedCredentialTypes types) =>
         new UsernamePasswordCredentials { Username = remote.UserName, Password = remote.Token };
 
-    private static bool IsAuthenticationFailure(LibGit2SharpException e) =>
-        e.Message.Contains("authentication", StringComparison.OrdinalIgnoreCase)
-        || e.Message.Contains("401", StringComparison.Ordinal)
-        || e.Message.Contains("403", StringComparison.Ordinal);
+    private static bool HttpStatus(string message, int code) =>
+        System.Text.RegularExpressions.Regex.IsMatch(message, $@"(?<![0-9a-fA-F]){code}(?![0-9a-fA-F])");
+
+    // What GitHub answers a token that cannot do what it asked: retrying would only repeat it. The line says what to check.
+    private string? AccessFailure(LibGit2SharpException e)
+    {
+        var message = e.Message;
+        if (HttpStatus(message, 404))
+        {
+            return $"{remote.RepositoryUrl} was not found (HTTP 404): check {remote.RepositoryVariable} (the repository's https URL) and that {remote.TokenVariable} can see it (GitHub answers 404 to a token without access).";
+        }
+
+        if (HttpStatus(message, 403))
+        {
+            return $"{remote.RepositoryUrl} refused access (HTTP 403): the token in {remote.TokenVariable} lacks write access to the repository's contents.";
+        }
+
+        if (HttpStatus(message, 401) || message.Contains("authentication", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"Authentication to {remote.RepositoryUrl} failed (HTTP 401): check {remote.TokenVariable}.";
+        }
+
+        return null;
+    }
 
     // A hook or size limit that declined the push: retrying sends the same objects again.
     private static bool IsServerRefusal(string message) =>

@@ -32,6 +32,6 @@ public static class GitRemoteSettings
             return null;
         }
 
-        return new GitRemote(url, branch, settings.OrDefault("GITHUB_USER", "x-access-token"), token);
+        return new GitRemote(url, branch, settings.OrDefault("GITHUB_USER", "x-access-token"), token, repositoryVariable);
     }
 }

@@ -208,6 +208,40 @@ public sealed class GitHubSinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_repository_that_does_not_exist_fails_at_once_naming_GITHUB_REPO_and_GITHUB_TOKEN()
+    {
+        var missing = new Uri($"{_git.BaseUrl}/missing-{Guid.NewGuid():N}.git");
+        var pipeline = await StartAsync(new() { ["GITHUB_REPO"] = missing.ToString(), ["RETRY_LIMIT"] = "5" });
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument("_id", 1));
+
+        var record = await SnapshotAsync(pipeline, "20261126T070000Z");
+        var github = record.Sinks[BackupSinks.GitHub];
+        Assert.Equal(SinkStatus.Failed, github.Status);
+        Assert.Equal(1, github.Attempts); // not retried: a 404 does not go away by itself
+        Assert.Contains("was not found (HTTP 404): check GITHUB_REPO", github.Error);
+        Assert.Contains("GITHUB_TOKEN can see it", github.Error);
+    }
+
+    [Fact]
+    public async Task A_token_without_write_access_fails_at_once_saying_so()
+    {
+        var (repository, _) = _git.CreateRepository();
+        var (front, throughFront) = GitHubLikeFront.ReadOnlyTokenFor(repository);
+        await using (front)
+        {
+            var readOnly = await StartAsync(new() { ["GITHUB_REPO"] = throughFront.ToString(), ["RETRY_LIMIT"] = "5" });
+            await readOnly.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument("_id", 1));
+
+            var record = await SnapshotAsync(readOnly, "20261126T080000Z");
+            var github = record.Sinks[BackupSinks.GitHub];
+            Assert.Equal(SinkStatus.Failed, github.Status);
+            Assert.Equal(1, github.Attempts);
+            Assert.Contains("refused access (HTTP 403): the token in GITHUB_TOKEN lacks write access", github.Error);
+            Assert.True(front.RefusedPushes >= 1); // the push reached the front and was refused there
+        }
+    }
+
+    [Fact]
     public async Task Without_any_github_variable_the_sink_records_skipped_and_the_snapshot_completes()
     {
         var pipeline = await StartAsync(new() { ["GITHUB_REPO"] = null, ["GITHUB_TOKEN"] = null });
