@@ -5,9 +5,9 @@ namespace TeleGuard.Backup.Telegram;
 /// <summary>
 /// The caption of each part: what someone restoring from the channel alone (without <c>backups_meta</c>) needs — the
 /// snapshot, the part's place among how many, the size and SHA-256 the joined parts must have and, for an encrypted copy,
-/// the id of the key that decrypts it. Cutting any of it
-/// would leave a part that cannot be placed or checked, so the caption holds nothing else: every field is bounded (a
-/// snapshot id is 16 characters, a key id 16 hex digits), and the longest caption is far under Telegram's 1,024 characters.
+/// the id of the key that decrypts it. Cutting any of it would leave a part that cannot be placed, checked or decrypted,
+/// so the caption holds nothing else: every field is bounded (a snapshot id is 16 characters, a key id 16 hex digits),
+/// and the longest caption is far under Telegram's 1,024 characters.
 /// </summary>
 public static class PartCaption
 {
