@@ -32,10 +32,11 @@ public static class CommandLine
                                        the same checks, writing nothing; exit 0 only when everything matches
           drill                        restore drill now: verify the latest snapshot from every configured destination and
                                        the store, record the results in backups_meta; exit 0 only when all pass
-          keygen                       print a new ENCRYPTION_KEY (base64 of 32 random bytes)
+          keygen                       print a new key for ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_KEY (base64 of 32 random bytes)
           decrypt --in FILE|DIR [--snapshot ID] --out FILE
-                                       decrypt a downloaded public snapshot (.tgb, its parts, or the folder holding them)
-                                       into the snapshot archive (tar), with ENCRYPTION_KEY / ENCRYPTION_PREVIOUS_KEYS
+                                       decrypt a downloaded public snapshot or Telegram copy (.tgb, its parts, or the folder
+                                       holding them) into the snapshot archive (tar), with ENCRYPTION_KEY,
+                                       TELEGRAM_ENCRYPTION_KEY or their previous keys
 
         Configuration comes from environment variables (see README.md).
         """;

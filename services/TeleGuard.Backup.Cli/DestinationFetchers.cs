@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MongoDB.Bson;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.Git;
@@ -97,10 +98,7 @@ public static class DestinationFetchers
             try
             {
                 await using var ciphertext = new ConcatenatedFilesStream(files);
-                await using var plaintext = File.Create(archive);
-                await using var gunzip = new DecompressingWriteStream(plaintext);
-                await StreamingEncryption.DecryptAsync(ciphertext, gunzip, options.Keys!, entry.Id, CancellationToken.None);
-                await gunzip.FinishAsync();
+                await EncryptedArchive.DecryptAsync(ciphertext, archive, options.Keys!, entry.Id);
             }
             catch (EncryptedFileException e)
             {
@@ -137,7 +135,11 @@ public static class DestinationFetchers
         throw new InvalidDataException($"Snapshot {snapshotId}: {where} holds snapshot {claimed} (its manifest says so): it was swapped, rolled back or renamed.");
     }
 
-    /// <summary>Telegram: the parts recorded in backups_meta, downloaded with getFile, checked, joined, unpacked.</summary>
+    /// <summary>
+    /// Telegram: the parts recorded in backups_meta, downloaded with getFile, checked, joined, decrypted when the copy is
+    /// encrypted (with TELEGRAM_ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_PREVIOUS_KEYS; a missing or wrong key is said before
+    /// anything is downloaded), unpacked. Copies made without encryption restore whatever keys are set.
+    /// </summary>
     public static async Task<SnapshotManifest> FromTelegramAsync(IConfiguration configuration, BackupsMetaStore meta, string snapshot, string folder)
     {
         var options = Load<TelegramSinkOptions>(configuration);
@@ -164,8 +166,9 @@ public static class DestinationFetchers
                 $"restore it through a local Bot API server ({TelegramSinkOptions.BaseUrlVariable} and {TelegramSinkOptions.LocalApiVariable}=true).");
         }
 
+        var keys = location.GetValue("encrypted", false).ToBoolean() ? TelegramKeysFor(record.Id, location, options) : null;
         using var channel = new TelegramChannel(Options.Create(options), TimeProvider.System, NullLogger<TelegramChannel>.Instance);
-        var archive = folder + ".telegram.tar.gz";
+        var archive = folder + ".telegram";
         try
         {
             await using (var output = File.Create(archive))
@@ -202,15 +205,60 @@ public static class DestinationFetchers
                 }
             }
 
-            await using var compressed = File.OpenRead(archive);
-            await using var tar = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress);
-            return await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+            SnapshotManifest manifest;
+            if (keys is null)
+            {
+                await using var compressed = File.OpenRead(archive);
+                await using var tar = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress);
+                manifest = await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+            }
+            else
+            {
+                try
+                {
+                    await using var ciphertext = File.OpenRead(archive);
+                    await EncryptedArchive.DecryptAsync(ciphertext, archive + ".tar", keys, record.Id);
+                }
+                catch (EncryptedFileException e)
+                {
+                    throw new EncryptedFileException($"Snapshot {record.Id}: the Telegram copy: {e.Message}");
+                }
+
+                await using var tar = File.OpenRead(archive + ".tar");
+                manifest = await SnapshotArchive.ExtractAsync(tar, folder, CancellationToken.None);
+            }
+
+            return EnsureHolds(manifest, record.Id, folder, "the Telegram copy");
         }
         finally
         {
             File.Delete(archive);
             File.Delete(archive + ".part");
+            File.Delete(archive + ".tar");
         }
+    }
+
+    // The keys that decrypt an encrypted Telegram copy, or a one-line refusal naming the key it needs (its id only).
+    private static EncryptionKeyRing TelegramKeysFor(string snapshotId, BsonDocument location, TelegramSinkOptions options)
+    {
+        // From backups_meta: printed only when it has the shape of a key id.
+        var recorded = location.GetValue("keyId", "").ToString()!;
+        var keyId = recorded.Length == 16 && recorded.All(char.IsAsciiHexDigitLower) ? recorded : "(unreadable id)";
+        if (options.EncryptionKeys is not { } keys)
+        {
+            throw new InvalidOperationException(
+                $"Snapshot {snapshotId}: the Telegram copy is encrypted with key {keyId}; set {TelegramSinkOptions.EncryptionKeyVariable} " +
+                $"(or {TelegramSinkOptions.EncryptionPreviousKeysVariable}) to that key to restore it.");
+        }
+
+        if (!keys.KeyIds.Contains(recorded))
+        {
+            throw new InvalidOperationException(
+                $"Snapshot {snapshotId}: the Telegram copy is encrypted with key {keyId}, which is neither {TelegramSinkOptions.EncryptionKeyVariable} " +
+                $"(key {keys.PrimaryKeyId}) nor among {TelegramSinkOptions.EncryptionPreviousKeysVariable}.");
+        }
+
+        return keys;
     }
 
     private static T Load<T>(IConfiguration configuration) where T : TeleGuard.Backup.Configuration.EnvironmentOptions, new()

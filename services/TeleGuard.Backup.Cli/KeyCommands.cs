@@ -4,25 +4,27 @@ using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Encryption;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Telegram;
 
 namespace TeleGuard.Backup.Cli;
 
 /// <summary><c>keygen</c> and <c>decrypt</c>: work offline, with keys from the environment only.</summary>
 public static class KeyCommands
 {
-    /// <summary>Prints a fresh key for ENCRYPTION_KEY (stdout: the key alone; stderr: its id and how to use it).</summary>
+    /// <summary>Prints a fresh key for ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_KEY (stdout: the key alone; stderr: its id and how to use it).</summary>
     public static int Keygen(CommandOptions options)
     {
         options.RejectUnknown();
         var key = EncryptionKeyRing.GenerateKey();
         Console.WriteLine(Convert.ToBase64String(key));
-        Console.Error.WriteLine($"key id {EncryptionKeyRing.KeyIdOf(key)}: set it as ENCRYPTION_KEY; when rotating, move the old key to ENCRYPTION_PREVIOUS_KEYS.");
+        Console.Error.WriteLine($"key id {EncryptionKeyRing.KeyIdOf(key)}: set it as ENCRYPTION_KEY (or, a different key, as TELEGRAM_ENCRYPTION_KEY); when rotating, move the old key to ENCRYPTION_PREVIOUS_KEYS (TELEGRAM_ENCRYPTION_PREVIOUS_KEYS).");
         return 0;
     }
 
     /// <summary>
-    /// Decrypts a downloaded public snapshot (a .tgb file, or a folder holding its parts) into the snapshot archive
-    /// (tar), and says which snapshot the file is. With <c>--snapshot</c> a file of another snapshot is refused. The
+    /// Decrypts a downloaded public snapshot or Telegram copy (a .tgb file, or a folder holding its parts) into the
+    /// snapshot archive (tar), and says which snapshot the file is. The file's key id picks the key among ENCRYPTION_KEY,
+    /// TELEGRAM_ENCRYPTION_KEY and their previous keys. With <c>--snapshot</c> a file of another snapshot is refused. The
     /// output appears only when every chunk verified; on any error nothing is left behind.
     /// </summary>
     public static async Task<int> DecryptAsync(CommandOptions options)
@@ -33,7 +35,14 @@ public static class KeyCommands
         options.RejectUnknown();
 
         var settings = new SettingsReader(new ConfigurationBuilder().AddEnvironmentVariables().Build());
-        var keys = EncryptionKeyOptions.ReadKeyRing(settings, required: true);
+        var publicKeys = EncryptionKeyOptions.ReadKeyRing(settings, required: false);
+        var telegramKeys = EncryptionKeySettings.Read(settings, TelegramSinkOptions.EncryptionKeyVariable, TelegramSinkOptions.EncryptionPreviousKeysVariable, required: false);
+        var keys = publicKeys is null ? telegramKeys : telegramKeys is null ? publicKeys : EncryptionKeyRing.Union(publicKeys, telegramKeys);
+        if (keys is null && settings.Errors.Count == 0)
+        {
+            settings.Fail(EncryptionKeyOptions.KeyVariable, $"(or {TelegramSinkOptions.EncryptionKeyVariable} for a Telegram copy) is required to decrypt");
+        }
+
         if (settings.Errors.Count > 0 || keys is null)
         {
             return ConfigurationFailure.Report(new Microsoft.Extensions.Options.OptionsValidationException("keys", typeof(EncryptionKeyRing), settings.Errors));
@@ -54,12 +63,9 @@ public static class KeyCommands
         try
         {
             await using (var ciphertext = new ConcatenatedFilesStream(files))
-            await using (var plaintext = File.Create(temporary))
-            await using (var gunzip = new DecompressingWriteStream(plaintext))
             {
                 // With --snapshot the file must be that snapshot; without, any snapshot decrypts and we say which it is.
-                var header = await StreamingEncryption.DecryptAsync(ciphertext, gunzip, keys, snapshot, CancellationToken.None);
-                await gunzip.FinishAsync();
+                var header = await EncryptedArchive.DecryptAsync(ciphertext, temporary, keys, snapshot);
                 var of = header.SnapshotId is null ? "(format version 1: the file does not name its snapshot)" : $"of snapshot {header.SnapshotId}";
                 Console.Error.WriteLine($"decrypted {files.Count} file(s) {of} encrypted with key {header.KeyId}");
             }
@@ -80,7 +86,10 @@ public static class KeyCommands
     }
 }
 
-/// <summary>The files of one encrypted snapshot: a .tgb file, its parts, or a folder holding one snapshot's files.</summary>
+/// <summary>
+/// The files of one encrypted snapshot: a .tgb file, its parts, or a folder holding one snapshot's files (a public copy's
+/// <c>ID.tgb.part-0001</c>, … or a Telegram copy's <c>teleguard-ID.tgb.part001of003</c>, …).
+/// </summary>
 public static class EncryptedFiles
 {
     public static IReadOnlyList<string> Resolve(string input, string? snapshotId)
@@ -96,7 +105,8 @@ public static class EncryptedFiles
         }
 
         var candidates = Directory.EnumerateFiles(input, "*.tgb*", SearchOption.AllDirectories)
-            .Where(f => snapshotId is null || Path.GetFileName(f).StartsWith(snapshotId + ".tgb", StringComparison.Ordinal))
+            .Where(f => snapshotId is null || Path.GetFileName(f).StartsWith(snapshotId + ".tgb", StringComparison.Ordinal)
+                || Path.GetFileName(f).StartsWith($"teleguard-{snapshotId}.tgb", StringComparison.Ordinal)) // a Telegram copy's parts
             .GroupBy(f => Path.GetFileName(f).Split(".tgb")[0])
             .ToList();
         if (candidates.Count != 1)

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.Crypto;
 
 namespace TeleGuard.Backup.Telegram;
 
@@ -10,6 +11,9 @@ namespace TeleGuard.Backup.Telegram;
 /// hosted API is common): parts of 1–19 MiB (default 19, so that <c>getFile</c>, which serves up to 20 MB, can fetch
 /// every part back for a restore); with a local server up to 1907 MiB.
 /// <c>TELEGRAM_ALERT_CHAT_ID</c> (optional): where alerts go, with the same bot.
+/// <c>TELEGRAM_ENCRYPTION_KEY</c> (optional, base64 of 32 bytes, a key of its own): Telegram's cloud chats are not
+/// end-to-end encrypted, so with it the copy is encrypted before upload, in the format of the public copies;
+/// <c>TELEGRAM_ENCRYPTION_PREVIOUS_KEYS</c> (comma-separated) still decrypt copies made before a rotation.
 /// </summary>
 public sealed partial class TelegramSinkOptions : EnvironmentOptions
 {
@@ -19,6 +23,8 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public const string LocalApiVariable = "TELEGRAM_LOCAL_API";
     public const string PartSizeVariable = "TELEGRAM_PART_SIZE_MB";
     public const string AlertChatVariable = "TELEGRAM_ALERT_CHAT_ID";
+    public const string EncryptionKeyVariable = "TELEGRAM_ENCRYPTION_KEY";
+    public const string EncryptionPreviousKeysVariable = "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS";
 
     public bool Enabled { get; private set; }
     public string Token { get; private set; } = "";
@@ -31,9 +37,13 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public long PartSizeBytes { get; private set; } = TelegramLimits.HostedMaxPartMegabytes * 1024L * 1024;
     public string? AlertChat { get; private set; }
 
-    /// <summary>Never the token: records print every property.</summary>
+    /// <summary>The keys of the Telegram copy: null when copies are uploaded unencrypted.</summary>
+    public EncryptionKeyRing? EncryptionKeys { get; private set; }
+
+    /// <summary>Never the token or a key: records print every property.</summary>
     public override string ToString() =>
-        $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}{(LocalApi ? " (a local Bot API server)" : "")}";
+        $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}{(LocalApi ? " (a local Bot API server)" : "")}" +
+        (EncryptionKeys is null ? "" : $", encrypted with key {EncryptionKeys.PrimaryKeyId}");
 
     protected override void Read(SettingsReader settings)
     {
@@ -43,12 +53,14 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
         var localApi = settings.Optional(LocalApiVariable);
         var partSize = settings.Optional(PartSizeVariable);
         AlertChat = settings.Optional(AlertChatVariable);
+        var encryptionKey = settings.Optional(EncryptionKeyVariable);
+        var previousKeys = settings.Optional(EncryptionPreviousKeysVariable);
         if (AlertChat is not null && !long.TryParse(AlertChat, out _) && !ChannelName().IsMatch(AlertChat))
         {
             settings.Fail(AlertChatVariable, "must be a numeric chat id or @channelname");
         }
 
-        if (token is null && channel is null && BaseUrl is null && localApi is null && partSize is null)
+        if (token is null && channel is null && BaseUrl is null && localApi is null && partSize is null && encryptionKey is null && previousKeys is null)
         {
             if (AlertChat is not null)
             {
@@ -58,9 +70,10 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
             return;
         }
 
+        var others = $"{BaseUrlVariable}, {LocalApiVariable}, {PartSizeVariable} or {EncryptionKeyVariable}";
         if (token is null)
         {
-            settings.Fail(TokenVariable, $"is required when {ChannelVariable}, {BaseUrlVariable}, {LocalApiVariable} or {PartSizeVariable} is set");
+            settings.Fail(TokenVariable, $"is required when {ChannelVariable}, {others} is set");
         }
         else if (!TokenShape().IsMatch(token))
         {
@@ -69,7 +82,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
 
         if (channel is null)
         {
-            settings.Fail(ChannelVariable, $"is required when {TokenVariable}, {BaseUrlVariable}, {LocalApiVariable} or {PartSizeVariable} is set");
+            settings.Fail(ChannelVariable, $"is required when {TokenVariable}, {others} is set");
         }
         else if (!long.TryParse(channel, out _) && !ChannelName().IsMatch(channel))
         {
@@ -94,6 +107,7 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
             : settings.Int(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.HostedMaxPartMegabytes,
                 $"the hosted Bot API serves files up to 20 MB, so a restore could not fetch larger parts; with a local Bot API server set {LocalApiVariable}=true") * 1024L * 1024;
 
+        EncryptionKeys = EncryptionKeySettings.Read(settings, EncryptionKeyVariable, EncryptionPreviousKeysVariable, required: false);
         Token = token ?? "";
         Channel = channel ?? "";
         Enabled = settings.Errors.Count == 0;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Sinks;
 using TeleGuard.Backup.Snapshots;
@@ -9,7 +10,8 @@ using TeleGuard.Backup.Storage;
 namespace TeleGuard.Backup.Telegram;
 
 /// <summary>
-/// Uploads a snapshot to the channel: the artifact gzip-compressed into one archive, sent in parts of at most
+/// Uploads a snapshot to the channel: the artifact gzip-compressed into one archive (encrypted, with
+/// <c>TELEGRAM_ENCRYPTION_KEY</c>, in the format of the public copies), sent in parts of at most
 /// <c>TELEGRAM_PART_SIZE_MB</c>, each captioned with the snapshot id, i/n, the archive size and SHA-256. Bots cannot
 /// read channel history, so everything sent is recorded in <c>backups_meta</c>: before each part, the intent to send it
 /// with the highest message id known at that moment; after it, its message id. A retry or redelivery sends only the parts
@@ -36,8 +38,10 @@ public sealed class TelegramUploader(
         Directory.CreateDirectory(work);
         try
         {
-            var archive = Path.Combine(work, $"teleguard-{id}.tar.gz");
-            await fetcher.CompressVerifiedAsync(snapshot, archive, cancellationToken);
+            var compressed = Path.Combine(work, $"teleguard-{id}.tar.gz");
+            await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
+            var keys = options.Value.EncryptionKeys;
+            var archive = keys is null ? compressed : await EncryptAsync(compressed, keys, id, cancellationToken);
             var size = new FileInfo(archive).Length;
             string sha256;
             await using (var file = File.OpenRead(archive))
@@ -48,14 +52,15 @@ public sealed class TelegramUploader(
             var partSize = options.Value.PartSizeBytes;
             var count = (int)Math.Max(1, (size + partSize - 1) / partSize);
 
-            // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact).
+            // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact, and so
+            // is its encryption: see EncryptAsync).
             var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
             var previousParts = previous?.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument).ToList() ?? [];
             var reusable = previous is not null && previous.GetValue("archiveSha256", "").AsString == sha256 && previous.GetValue("partSize", 0L).ToInt64() == partSize;
             var parts = reusable ? previousParts : [];
             if (!reusable && previousParts.Count > 0)
             {
-                // Parts of another archive (the part size changed): not part of this copy, deleted with it.
+                // Parts of another archive (the part size or the key changed): not part of this copy, deleted with it.
                 await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p["messageId"].AsInt32).ToList(), cancellationToken);
             }
 
@@ -74,9 +79,14 @@ public sealed class TelegramUploader(
                 { "archiveSha256", sha256 },
                 { "partSize", partSize },
                 { "partCount", count },
+                { "encrypted", keys is not null },
                 { "parts", new BsonArray(parts) },
                 { "gaps", new BsonArray(gaps) },
             };
+            if (keys is not null)
+            {
+                location["keyId"] = keys.PrimaryKeyId;
+            }
 
             for (var index = 1; index <= count; index++)
             {
@@ -87,8 +97,8 @@ public sealed class TelegramUploader(
 
                 var offset = (index - 1) * partSize;
                 var length = Math.Min(partSize, size - offset);
-                var fileName = count == 1 ? $"teleguard-{id}.tar.gz" : $"teleguard-{id}.tar.gz.part{index:D3}of{count:D3}";
-                var caption = PartCaption.For(id, index, count, size, sha256);
+                var fileName = count == 1 ? Path.GetFileName(archive) : $"{Path.GetFileName(archive)}.part{index:D3}of{count:D3}";
+                var caption = PartCaption.For(id, index, count, size, sha256, keys?.PrimaryKeyId);
                 string partSha256;
                 await using (var part = new FileSegmentStream(archive, offset, length))
                 {
@@ -135,6 +145,22 @@ public sealed class TelegramUploader(
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    // The compressed archive encrypted with the primary key (its plaintext deleted at once). The salt is derived from the
+    // key and the compressed archive instead of drawn at random, so a retry makes the same bytes and sends only the parts
+    // not recorded; a different archive gets a different salt, so no nonce is used twice under one chunk key.
+    private static async Task<string> EncryptAsync(string compressed, EncryptionKeyRing keys, string id, CancellationToken cancellationToken)
+    {
+        var encrypted = Path.Combine(Path.GetDirectoryName(compressed)!, $"teleguard-{id}.tgb");
+        await using (var plaintext = File.OpenRead(compressed))
+        await using (var output = File.Create(encrypted))
+        {
+            await StreamingEncryption.EncryptRepeatableAsync(plaintext, output, keys, id, cancellationToken);
+        }
+
+        File.Delete(compressed);
+        return encrypted;
     }
 
     // A message id every message sent from now on is above: the highest this snapshot or the latest ones recorded, or,

@@ -29,6 +29,10 @@ public sealed class EncryptionKeyRing
 
     internal byte[] PrimaryKey => _keys[PrimaryKeyId];
 
+    /// <summary>A ring holding the keys of both (to decrypt files of either); <paramref name="first"/>'s primary key encrypts.</summary>
+    public static EncryptionKeyRing Union(EncryptionKeyRing first, EncryptionKeyRing second) =>
+        new(first.PrimaryKey, first._keys.Values.Concat(second._keys.Values));
+
     internal bool TryGetKey(ReadOnlySpan<byte> keyId, out byte[] key) => _keys.TryGetValue(Convert.ToHexStringLower(keyId), out key!);
 
     /// <summary>Parses base64 of exactly 32 bytes; null when it is not (the caller names the variable).</summary>

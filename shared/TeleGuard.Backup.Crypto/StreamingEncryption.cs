@@ -26,6 +26,7 @@ public static class StreamingEncryption
     public const byte AlgorithmAes256GcmHkdfSha256 = 1;
     private static readonly byte[] Magic = "TGBE"u8.ToArray();
     private static readonly byte[] HkdfInfo = Encoding.ASCII.GetBytes("TeleGuard.Backup v1 AES-256-GCM chunk key");
+    private static readonly byte[] RepeatableSaltLabel = Encoding.ASCII.GetBytes("TeleGuard.Backup repeatable salt v1");
 
     /// <summary>Bytes of a version 2 header naming <paramref name="snapshotId"/>.</summary>
     public static int HeaderBytes(string snapshotId) => FixedHeaderBytes + 1 + snapshotId.Length;
@@ -56,6 +57,51 @@ public static class StreamingEncryption
     public static Task EncryptAsync(Stream plaintext, Stream ciphertext, EncryptionKeyRing keys, string snapshotId, CancellationToken cancellationToken,
         int chunkBytes = DefaultChunkBytes) =>
         EncryptAsync(plaintext, ciphertext, keys.PrimaryKey, RandomNumberGenerator.GetBytes(32), snapshotId, chunkBytes, cancellationToken);
+
+    /// <summary>
+    /// Encrypts as <see cref="EncryptAsync(Stream, Stream, EncryptionKeyRing, string, CancellationToken, int)"/> does, except
+    /// that the salt is derived (<see cref="RepeatableSalt"/>) from the key, the chunk size, the snapshot id and the
+    /// plaintext's SHA-256 instead of drawn at random: the same plaintext gives the same file, byte for byte, so a retried
+    /// upload finds the parts it already sent. Any other plaintext, chunk size or snapshot gets another salt, hence another
+    /// chunk key, so a key and nonce pair still never seals two different chunks. The plaintext is read twice (hashed,
+    /// then encrypted), so it must be seekable and must not change meanwhile (a file of the caller's own).
+    /// </summary>
+    public static async Task EncryptRepeatableAsync(Stream plaintext, Stream ciphertext, EncryptionKeyRing keys, string snapshotId,
+        CancellationToken cancellationToken, int chunkBytes = DefaultChunkBytes)
+    {
+        if (!plaintext.CanSeek)
+        {
+            throw new ArgumentException("Repeatable encryption reads the plaintext twice: it must be seekable.", nameof(plaintext));
+        }
+
+        if (!IsValidSnapshotId(snapshotId))
+        {
+            throw new ArgumentException("A snapshot id is 1 to 64 ASCII letters, digits, '-', '_' or '.'.", nameof(snapshotId));
+        }
+
+        var start = plaintext.Position;
+        var sha256 = await SHA256.HashDataAsync(plaintext, cancellationToken);
+        plaintext.Position = start;
+        await EncryptAsync(plaintext, ciphertext, keys.PrimaryKey, RepeatableSalt(keys.PrimaryKey, chunkBytes, snapshotId, sha256), snapshotId, chunkBytes,
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// HMAC-SHA256(key = master key, message = "TeleGuard.Backup repeatable salt v1" || chunk size (4 bytes, big-endian)
+    /// || snapshot id length (1 byte) || snapshot id || SHA-256(plaintext)).
+    /// </summary>
+    internal static byte[] RepeatableSalt(byte[] masterKey, int chunkBytes, string snapshotId, byte[] plaintextSha256)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, masterKey);
+        hmac.AppendData(RepeatableSaltLabel);
+        Span<byte> fields = stackalloc byte[5];
+        BinaryPrimitives.WriteUInt32BigEndian(fields, (uint)chunkBytes);
+        fields[4] = (byte)snapshotId.Length;
+        hmac.AppendData(fields);
+        hmac.AppendData(Encoding.ASCII.GetBytes(snapshotId));
+        hmac.AppendData(plaintextSha256);
+        return hmac.GetHashAndReset();
+    }
 
     internal static async Task EncryptAsync(Stream plaintext, Stream ciphertext, byte[] masterKey, byte[] salt, string snapshotId, int chunkBytes,
         CancellationToken cancellationToken)

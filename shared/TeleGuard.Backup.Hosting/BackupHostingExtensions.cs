@@ -113,8 +113,9 @@ public static class BackupHostingExtensions
         // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
         // A broker that stays unreachable for the start timeout ends the process (exit 1) for its restart policy.
         // Stopping (SIGTERM): consumers get the host's shutdown time (DOTNET_SHUTDOWNTIMEOUTSECONDS, 110 s in compose,
-        // under its 120 s stop_grace_period) less a margin to finish or, cancelled, leave their message unacknowledged
-        // for redelivery.
+        // under its 120 s stop_grace_period) less a margin to finish. One still working then (an upload Telegram has not
+        // answered) is not cancelled: the process exits under it, its message unacknowledged, and it is redelivered;
+        // what it recorded before each step (backups_meta's intents) lets the next attempt carry on.
         builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<HostOptions>>((o, host) =>
         {
             o.WaitUntilStarted = true;

@@ -124,6 +124,47 @@ public sealed class StreamingEncryptionTests
     }
 
     [Fact]
+    public void The_repeatable_salt_test_vector_in_the_format_document_is_what_the_code_derives()
+    {
+        var vector = FormatDocument.Vector("Repeatable salt");
+        var salt = StreamingEncryption.RepeatableSalt(vector.Key, vector.ChunkBytes, vector.SnapshotId, SHA256.HashData(vector.Plaintext));
+        Assert.Equal(vector.CiphertextHex, Convert.ToHexStringLower(salt));
+    }
+
+    /// <summary>
+    /// What lets a retried Telegram upload reuse the parts it sent: the same plaintext gives the same bytes; and what keeps
+    /// that safe: a different plaintext, chunk size, snapshot or key gives a different salt (so a different chunk key).
+    /// </summary>
+    [Fact]
+    public async Task Repeatable_encryption_writes_the_same_file_for_the_same_plaintext_and_another_salt_for_anything_else()
+    {
+        async Task<byte[]> EncryptRepeatableAsync(byte[] plaintext, EncryptionKeyRing? keys = null, int chunk = Chunk, string snapshotId = Id)
+        {
+            using var output = new MemoryStream();
+            await StreamingEncryption.EncryptRepeatableAsync(new MemoryStream(plaintext), output, keys ?? _keys, snapshotId, None, chunk);
+            return output.ToArray();
+        }
+
+        var plaintext = RandomNumberGenerator.GetBytes(Chunk * 3 + 9);
+        var first = await EncryptRepeatableAsync(plaintext);
+        Assert.Equal(first, await EncryptRepeatableAsync(plaintext));
+        Assert.Equal(plaintext, await DecryptAsync(first));
+
+        var changed = (byte[])plaintext.Clone();
+        changed[^1] ^= 0x01;
+        var other = new EncryptionKeyRing(EncryptionKeyRing.GenerateKey());
+        var salts = new[]
+        {
+            first,
+            await EncryptRepeatableAsync(changed),
+            await EncryptRepeatableAsync(plaintext, chunk: Chunk * 2),
+            await EncryptRepeatableAsync(plaintext, snapshotId: "20261126T050000Z"),
+            await EncryptRepeatableAsync(plaintext, keys: other),
+        }.Select(file => Convert.ToHexStringLower(file.AsSpan(16, 32)));
+        Assert.Equal(5, salts.Distinct().Count());
+    }
+
+    [Fact]
     public async Task A_flipped_bit_anywhere_is_rejected_at_a_thousand_random_offsets()
     {
         var ciphertext = await EncryptAsync(RandomNumberGenerator.GetBytes(Chunk * 5 + 77));

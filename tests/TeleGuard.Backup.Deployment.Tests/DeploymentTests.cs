@@ -65,6 +65,7 @@ public sealed class DeploymentTests
         ["ENCRYPTION_KEY"] = "Q2FuYXJ5RW5jcnlwdGlvbktleTMyQnl0ZXNMb25nISE=",
         ["TELEGRAM_BOT_TOKEN"] = "123456:CanaryTelegramTokenValue",
         ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
+        ["TELEGRAM_ENCRYPTION_KEY"] = "Q2FuYXJ5VGVsZWdyYW1LZXkzMkJ5dGVzTG9uZ19fISE=",
     };
 
     private static void RequireDockerCompose()
@@ -109,7 +110,7 @@ public sealed class DeploymentTests
             ["snapshot"] = [],
             ["github-sink"] = ["GITHUB_TOKEN"],
             ["public-sink"] = ["GITHUB_TOKEN", "ENCRYPTION_KEY"],
-            ["telegram-sink"] = ["TELEGRAM_BOT_TOKEN"],
+            ["telegram-sink"] = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_ENCRYPTION_KEY"],
         };
         foreach (var (name, own) in secrets)
         {
@@ -117,7 +118,7 @@ public sealed class DeploymentTests
             Assert.Equal("amqp://teleguard@rabbitmq:5672/", environment["RABBITMQ_URI"]); // no password, no nested interpolation
             Assert.Equal("p@ss/w0rd", environment["RABBITMQ_PASSWORD"]);
             Assert.Equal("mongodb://mongo:27017/teleguard?replicaSet=rs0", environment["MONGODB_URI"]);
-            foreach (var secret in new[] { "GITHUB_TOKEN", "ENCRYPTION_KEY", "TELEGRAM_BOT_TOKEN" })
+            foreach (var secret in new[] { "GITHUB_TOKEN", "ENCRYPTION_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_ENCRYPTION_KEY" })
             {
                 if (own.Contains(secret))
                 {

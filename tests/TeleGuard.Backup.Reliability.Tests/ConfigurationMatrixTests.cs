@@ -20,6 +20,7 @@ public sealed class ConfigurationMatrixTests
         ["GITHUB_PUBLIC_REPO"] = "https://github.example/acme/public.git",
         ["TELEGRAM_BOT_TOKEN"] = "123456:AAValidLookingTelegramToken_0123",
         ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
+        ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()),
         ["SNAPSHOT_DIR"] = "/tmp/teleguard-config-matrix",
     };
 
@@ -55,6 +56,9 @@ public sealed class ConfigurationMatrixTests
         { "TELEGRAM_LOCAL_API", "CanaryYes" },
         { "TELEGRAM_LOCAL_API", "true" }, // a local Bot API server, but no TELEGRAM_API_BASE_URL to reach it
         { "TELEGRAM_ALERT_CHAT_ID", "Canary alerts" },
+        { "TELEGRAM_ENCRYPTION_KEY", "Canary!!not-base64" },
+        { "TELEGRAM_ENCRYPTION_KEY", Convert.ToBase64String(new byte[16]) },
+        { "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS", "CanaryOldTelegramKey!" },
         { "SNAPSHOT_DIR", "relative/CanaryDir" },
         { "SNAPSHOT_PART_SIZE_MB", "-1" },
         { "ARTIFACT_STORE", "s3" },
@@ -89,7 +93,7 @@ public sealed class ConfigurationMatrixTests
         }
 
         Assert.DoesNotContain("Canary", result.Output);
-        foreach (var secret in new[] { Valid["GITHUB_TOKEN"]!, Valid["TELEGRAM_BOT_TOKEN"]!, Valid["ENCRYPTION_KEY"]! })
+        foreach (var secret in new[] { Valid["GITHUB_TOKEN"]!, Valid["TELEGRAM_BOT_TOKEN"]!, Valid["ENCRYPTION_KEY"]!, Valid["TELEGRAM_ENCRYPTION_KEY"]! })
         {
             Assert.DoesNotContain(secret, result.Output);
         }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Telegram.Tests;
@@ -38,6 +39,46 @@ public sealed class TelegramOptionsTests
         Assert.Contains(Load(new() { ["TELEGRAM_LOCAL_API"] = "false" }).ConfigurationErrors, e => e.StartsWith("TELEGRAM_BOT_TOKEN is required"));
         var malformed = Assert.Single(Load(new() { ["TELEGRAM_BOT_TOKEN"] = "not-a-token-secret", ["TELEGRAM_CHANNEL_ID"] = "@backups" }).ConfigurationErrors);
         Assert.DoesNotContain("not-a-token-secret", malformed);
+    }
+
+    [Fact]
+    public void An_encryption_key_gives_the_copy_its_own_key_id_and_previous_keys_still_decrypt()
+    {
+        var key = EncryptionKeyRing.GenerateKey();
+        var previous = EncryptionKeyRing.GenerateKey();
+        var options = Load(new()
+        {
+            ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
+            ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(key), ["TELEGRAM_ENCRYPTION_PREVIOUS_KEYS"] = Convert.ToBase64String(previous),
+        });
+        Assert.Empty(options.ConfigurationErrors);
+        Assert.Equal(EncryptionKeyRing.KeyIdOf(key), options.EncryptionKeys!.PrimaryKeyId);
+        Assert.Equal(new[] { EncryptionKeyRing.KeyIdOf(key), EncryptionKeyRing.KeyIdOf(previous) }.Order(), options.EncryptionKeys.KeyIds.Order());
+        Assert.Contains($"encrypted with key {EncryptionKeyRing.KeyIdOf(key)}", options.ToString());
+        Assert.DoesNotContain(Convert.ToBase64String(key), options.ToString());
+        Assert.Null(Load(TelegramWithoutKey).EncryptionKeys); // off by default
+    }
+
+    private static readonly Dictionary<string, string?> TelegramWithoutKey = new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890" };
+
+    [Theory]
+    [InlineData("TELEGRAM_ENCRYPTION_KEY", "CanaryNotBase64!!", "TELEGRAM_ENCRYPTION_KEY must be base64 of exactly 32 bytes")]
+    [InlineData("TELEGRAM_ENCRYPTION_KEY", "Q2FuYXJ5U2hvcnRLZXk=", "TELEGRAM_ENCRYPTION_KEY must be base64 of exactly 32 bytes")] // 15 bytes
+    [InlineData("TELEGRAM_ENCRYPTION_PREVIOUS_KEYS", "CanaryOldKey", "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS is set without TELEGRAM_ENCRYPTION_KEY")]
+    public void A_malformed_key_or_previous_keys_without_a_key_are_refused_naming_the_variable_never_the_value(string variable, string value, string error)
+    {
+        var options = Load(new(TelegramWithoutKey) { [variable] = value });
+        Assert.False(options.Enabled);
+        Assert.StartsWith(error, Assert.Single(options.ConfigurationErrors));
+        Assert.DoesNotContain("Canary", options.ConfigurationErrors[0]);
+    }
+
+    [Fact]
+    public void A_key_without_the_bot_is_refused_like_any_other_telegram_variable_alone()
+    {
+        var errors = Load(new() { ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()) }).ConfigurationErrors;
+        Assert.Contains(errors, e => e.StartsWith("TELEGRAM_BOT_TOKEN is required when", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("TELEGRAM_CHANNEL_ID is required when", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -73,14 +73,15 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         return (_host, telegram, _host.Services.GetRequiredService<BackupsMetaStore>());
     }
 
-    /// <summary>What <c>restore --from telegram</c> reads: the sink's variables, with or without TELEGRAM_LOCAL_API.</summary>
-    private static IConfiguration RestoreConfiguration(FakeTelegramBotApi telegram, bool localApi) =>
+    /// <summary>What <c>restore --from telegram</c> reads: the sink's variables, with or without TELEGRAM_LOCAL_API and a key.</summary>
+    private static IConfiguration RestoreConfiguration(FakeTelegramBotApi telegram, bool localApi, byte[]? key = null) =>
         new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["TELEGRAM_BOT_TOKEN"] = telegram.Token,
             ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
             ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
             ["TELEGRAM_LOCAL_API"] = localApi ? "true" : null,
+            ["TELEGRAM_ENCRYPTION_KEY"] = key is null ? null : Convert.ToBase64String(key),
         }).Build();
 
     /// <summary>
@@ -131,6 +132,69 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         Assert.Equal(messages.Select(m => m.Id), location["messageIds"].AsBsonArray.Select(v => v.AsInt32));
         Assert.Equal($"TeleGuard snapshot {id} · part 2/3 · archive {location["archiveSize"]} bytes · sha256 {sha256}", messages.ElementAt(1).Caption);
         Assert.DoesNotContain(telegram.Token, _logs.All);
+    }
+
+    /// <summary>
+    /// With TELEGRAM_ENCRYPTION_KEY, what Telegram receives is ciphertext: no part is gzip or holds a line of the snapshot,
+    /// the joined parts are the documented format under the Telegram key's id and decrypt with that key to the archive.
+    /// A restore needs that key: without it, or with another, it is refused before anything is downloaded.
+    /// </summary>
+    [Fact]
+    public async Task With_a_telegram_key_the_parts_are_ciphertext_under_its_key_id_and_only_that_key_restores_them()
+    {
+        var key = EncryptionKeyRing.GenerateKey();
+        var keyId = EncryptionKeyRing.KeyIdOf(key);
+        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(key) });
+        const string id = "20261126T090000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, (long)(3.3 * 1024 * 1024));
+        var record = await FinishedAsync(meta, id);
+        var copy = record.Sinks[BackupSinks.Telegram];
+        Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
+        Assert.True(copy.Location!["encrypted"].AsBoolean);
+        Assert.Equal(keyId, copy.Location["keyId"].AsString);
+
+        var messages = telegram.Messages;
+        Assert.Equal(3, messages.Count);
+        Assert.Equal(new[] { "001", "002", "003" }.Select(n => $"teleguard-{id}.tgb.part{n}of003"), messages.Select(m => m.FileName));
+        Assert.All(messages, m => Assert.EndsWith($" · encrypted with key {keyId}", m.Caption));
+        var parts = messages.Select(telegram.ReadFile).ToList();
+        var marker = "{\"_id\":{\"$numberInt\":\"0\"},\"pad\":\""u8.ToArray(); // the snapshot's first line
+        foreach (var part in parts)
+        {
+            Assert.False(part.AsSpan().StartsWith(new byte[] { 0x1f, 0x8b }), "a part is gzip");
+            Assert.Equal(-1, part.AsSpan().IndexOf(marker));
+            Assert.Equal(-1, part.AsSpan().IndexOf("ustar"u8));
+        }
+
+        var joined = parts.SelectMany(p => p).ToArray();
+        Assert.Equal(new EncryptedFileHeader(2, keyId, StreamingEncryption.DefaultChunkBytes, id), StreamingEncryption.ParseHeader(joined));
+        using var compressed = new MemoryStream();
+        await StreamingEncryption.DecryptAsync(new MemoryStream(joined), compressed, new EncryptionKeyRing(key), id, CancellationToken.None);
+        compressed.Position = 0;
+        using var archive = new MemoryStream();
+        await using (var gunzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress))
+        {
+            await gunzip.CopyToAsync(archive);
+        }
+
+        Assert.True(archive.ToArray().AsSpan().IndexOf(marker) > 0, "the decrypted archive holds the snapshot");
+
+        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false, key), meta, id, Path.Combine(_work.Path, "restored"));
+        Assert.Equal(id, manifest.SnapshotId);
+
+        var before = telegram.Requests.Count;
+        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "no-key")));
+        Assert.Equal($"Snapshot {id}: the Telegram copy is encrypted with key {keyId}; set TELEGRAM_ENCRYPTION_KEY (or TELEGRAM_ENCRYPTION_PREVIOUS_KEYS) to that key to restore it.", missing.Message);
+        var otherKey = EncryptionKeyRing.GenerateKey();
+        var wrong = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false, otherKey), meta, id, Path.Combine(_work.Path, "wrong-key")));
+        Assert.Equal($"Snapshot {id}: the Telegram copy is encrypted with key {keyId}, which is neither TELEGRAM_ENCRYPTION_KEY (key {EncryptionKeyRing.KeyIdOf(otherKey)}) nor among TELEGRAM_ENCRYPTION_PREVIOUS_KEYS.", wrong.Message);
+        Assert.Equal(before, telegram.Requests.Count); // refused before downloading anything
+        Assert.False(Directory.Exists(Path.Combine(_work.Path, "no-key")));
+        Assert.False(Directory.Exists(Path.Combine(_work.Path, "wrong-key")));
+        Assert.DoesNotContain(Convert.ToBase64String(key), _logs.All);
+        Assert.DoesNotContain(Convert.ToBase64String(key), record.ToBsonDocument().ToJson());
     }
 
     [Fact]
@@ -359,10 +423,19 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         Assert.Null(copy.RemovedAt);
     }
 
-    [Fact]
-    public async Task An_upload_that_loses_its_lease_deletes_the_part_it_just_sent_records_nothing_and_the_holder_finishes_the_copy()
+    /// <remarks>
+    /// Encrypted too: the retry encrypts the archive again and must produce the same bytes, or part 1 would not be reused.
+    /// </remarks>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_upload_that_loses_its_lease_deletes_the_part_it_just_sent_records_nothing_and_the_holder_finishes_the_copy(bool encrypted)
     {
-        var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1" });
+        var (host, telegram, meta) = await StartAsync(new()
+        {
+            ["TELEGRAM_PART_SIZE_MB"] = "1",
+            ["TELEGRAM_ENCRYPTION_KEY"] = encrypted ? Convert.ToBase64String(EncryptionKeyRing.GenerateKey()) : null,
+        });
         var accepted = new SendHold(call: 2);
         telegram.HoldResponseOnSend = accepted; // Telegram takes part 2; its answer is slow to come
         const string id = "20261126T070000Z";

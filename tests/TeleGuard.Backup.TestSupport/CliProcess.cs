@@ -148,9 +148,14 @@ public sealed class CliProcess : IDisposable
     }
 
     /// <summary>SIGINT, as Ctrl+C in the operator's terminal.</summary>
-    public void Interrupt()
+    public void Interrupt() => Signal("-INT");
+
+    /// <summary>SIGTERM, as <c>docker stop</c> or systemd stopping the service: a graceful stop.</summary>
+    public void Terminate() => Signal("-TERM");
+
+    private void Signal(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        using var kill = Process.Start(new ProcessStartInfo("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
         kill.WaitForExit();
     }
 
