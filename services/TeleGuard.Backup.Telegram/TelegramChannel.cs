@@ -26,6 +26,9 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
 
     private ChatId Chat => long.TryParse(options.Value.Channel, out var id) ? new ChatId(id) : new ChatId(options.Value.Channel);
 
+    /// <summary>The channel this sink posts to and deletes in (TELEGRAM_CHANNEL_ID), as recorded with each copy.</summary>
+    public string ChannelId => options.Value.Channel;
+
     /// <summary>Uploads one file as a document with a caption; returns (message id, file id).</summary>
     public Task<(int MessageId, string FileId)> SendDocumentAsync(Func<Stream> content, string fileName, string caption, CancellationToken cancellationToken) =>
         CallAsync("sendDocument", async ct =>
@@ -85,7 +88,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
                 var retryAfter = TimeSpan.FromSeconds(Math.Max(1, e.Parameters?.RetryAfter ?? 5));
                 if (retryAfter > MaxFloodWait)
                 {
-                    throw new TelegramCallException($"Telegram {method}: flood control asks to wait {retryAfter.TotalSeconds:0} s; giving up for now.");
+                    throw new TelegramCallException($"Telegram {method}: flood control asks to wait {retryAfter.TotalSeconds:0} s; giving up for now.", refused: true);
                 }
 
                 logger.LogWarning("Telegram {Method}: flood control, waiting {Seconds} s as asked (attempt {Attempt})", method, retryAfter.TotalSeconds, attempt);
@@ -107,7 +110,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
             }
             catch (ApiRequestException e)
             {
-                throw new TelegramCallException($"Telegram {method} failed: {e.ErrorCode} {ErrorText.Redact(e.Message)}");
+                throw new TelegramCallException($"Telegram {method} failed: {e.ErrorCode} {ErrorText.Redact(e.Message)}", refused: true);
             }
             catch (RequestException e)
             {
@@ -128,4 +131,8 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
 }
 
 /// <summary>A transient Bot API failure (retried by the bus).</summary>
-public sealed class TelegramCallException(string message) : Exception(message);
+/// <param name="Refused">Telegram answered with an error (so nothing was accepted), as opposed to no answer at all.</param>
+public sealed class TelegramCallException(string message, bool refused = false) : Exception(message)
+{
+    public bool Refused { get; } = refused;
+}

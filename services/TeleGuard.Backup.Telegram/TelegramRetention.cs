@@ -76,6 +76,21 @@ public sealed class TelegramRetention(
     {
         var copy = record.Sinks[BackupSinks.Telegram];
         var location = copy.Location!;
+        if (location.GetValue("chatId", BsonNull.Value) is { IsString: true } chat && chat.AsString != channel.ChannelId)
+        {
+            // Message ids are per chat: deleting these ids in the channel configured now would delete other messages.
+            var ids = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument["messageId"].AsInt32).ToList();
+            logger.LogWarning("Telegram: snapshot {SnapshotId} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there",
+                record.Id, ids.Count);
+            return (0, ids.Count, new BsonDocument
+            {
+                { "deletedMessageIds", new BsonArray() },
+                { "undeletableMessageIds", new BsonArray(ids) },
+                { "orphanRanges", new BsonArray() },
+                { "reason", $"sent to chat {chat.AsString}, not to the channel TELEGRAM_CHANNEL_ID names now; delete them there by hand" },
+            });
+        }
+
         bool Deletable(DateTime sentAt) =>
             now - new DateTimeOffset(DateTime.SpecifyKind(sentAt, DateTimeKind.Utc)) < TelegramLimits.DeletableFor - DeletionMargin;
 

@@ -108,6 +108,12 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
                 $"the hosted Bot API serves files up to 20 MB, so a restore could not fetch larger parts; with a local Bot API server set {LocalApiVariable}=true") * 1024L * 1024;
 
         EncryptionKeys = EncryptionKeySettings.Read(settings, EncryptionKeyVariable, EncryptionPreviousKeysVariable, required: false);
+        if (AlertChat is not null && AlertChat == channel)
+        {
+            // Retention deletes unrecorded messages in the backup channel's id ranges: alerts there could go with them.
+            settings.Fail(AlertChatVariable, $"must not be the backup channel ({ChannelVariable}): choose another chat for alerts");
+        }
+
         Token = token ?? "";
         Channel = channel ?? "";
         Enabled = settings.Errors.Count == 0;

@@ -34,117 +34,124 @@ public sealed class TelegramUploader(
     public async Task<BsonDocument> UploadAsync(SnapshotCreated snapshot, string owner, CancellationToken cancellationToken)
     {
         var id = snapshot.SnapshotId;
-        var work = Path.Combine(workDirectory.Value.Path, "telegram", $"{id}.{Guid.NewGuid():N}");
-        Directory.CreateDirectory(work);
-        try
+        // A folder of its own, removed when done; one a killed process left is removed by the next upload.
+        using var folder = WorkFolder.Create(workDirectory.Value.Path, "telegram", id);
+        var work = folder.Path;
+        var compressed = Path.Combine(work, $"teleguard-{id}.tar.gz");
+        await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
+        var keys = options.Value.EncryptionKeys;
+        var archive = keys is null ? compressed : await EncryptAsync(compressed, keys, id, cancellationToken);
+        var size = new FileInfo(archive).Length;
+        string sha256;
+        await using (var file = File.OpenRead(archive))
         {
-            var compressed = Path.Combine(work, $"teleguard-{id}.tar.gz");
-            await fetcher.CompressVerifiedAsync(snapshot, compressed, cancellationToken);
-            var keys = options.Value.EncryptionKeys;
-            var archive = keys is null ? compressed : await EncryptAsync(compressed, keys, id, cancellationToken);
-            var size = new FileInfo(archive).Length;
-            string sha256;
-            await using (var file = File.OpenRead(archive))
+            sha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken));
+        }
+
+        var partSize = options.Value.PartSizeBytes;
+        var count = (int)Math.Max(1, (size + partSize - 1) / partSize);
+
+        // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact, and so
+        // is its encryption: see EncryptAsync).
+        var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
+        var previousParts = previous?.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument).ToList() ?? [];
+        var reusable = previous is not null && previous.GetValue("archiveSha256", "").AsString == sha256 && previous.GetValue("partSize", 0L).ToInt64() == partSize;
+        var parts = reusable ? previousParts : [];
+        if (!reusable && previousParts.Count > 0)
+        {
+            // Parts of another archive (the part size or the key changed): not part of this copy, deleted with it.
+            await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p["messageId"].AsInt32).ToList(), cancellationToken);
+        }
+
+        var gaps = previous?.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList() ?? [];
+        if (previous?.GetValue("sending", BsonNull.Value) is BsonDocument interrupted)
+        {
+            logger.LogWarning("Telegram: snapshot {SnapshotId} part {Index} was being sent by an attempt that ended; a message Telegram accepted then is deleted with the snapshot",
+                id, interrupted["index"].AsInt32);
+            gaps.Add(new BsonDocument { { "after", interrupted["after"] }, { "before", BsonNull.Value }, { "at", interrupted["at"] } });
+        }
+
+        var location = new BsonDocument
+        {
+            { "chatId", options.Value.Channel },
+            { "archiveSize", size },
+            { "archiveSha256", sha256 },
+            { "partSize", partSize },
+            { "partCount", count },
+            { "encrypted", keys is not null },
+            { "parts", new BsonArray(parts) },
+            { "gaps", new BsonArray(gaps) },
+        };
+        if (keys is not null)
+        {
+            location["keyId"] = keys.PrimaryKeyId;
+        }
+
+        for (var index = 1; index <= count; index++)
+        {
+            if (parts.Any(p => p["index"].AsInt32 == index))
             {
-                sha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken));
+                continue;
             }
 
-            var partSize = options.Value.PartSizeBytes;
-            var count = (int)Math.Max(1, (size + partSize - 1) / partSize);
-
-            // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact, and so
-            // is its encryption: see EncryptAsync).
-            var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
-            var previousParts = previous?.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument).ToList() ?? [];
-            var reusable = previous is not null && previous.GetValue("archiveSha256", "").AsString == sha256 && previous.GetValue("partSize", 0L).ToInt64() == partSize;
-            var parts = reusable ? previousParts : [];
-            if (!reusable && previousParts.Count > 0)
+            var offset = (index - 1) * partSize;
+            var length = Math.Min(partSize, size - offset);
+            var fileName = count == 1 ? Path.GetFileName(archive) : $"{Path.GetFileName(archive)}.part{index:D3}of{count:D3}";
+            var caption = PartCaption.For(id, index, count, size, sha256, keys?.PrimaryKeyId);
+            string partSha256;
+            await using (var part = new FileSegmentStream(archive, offset, length))
             {
-                // Parts of another archive (the part size or the key changed): not part of this copy, deleted with it.
-                await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p["messageId"].AsInt32).ToList(), cancellationToken);
+                partSha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(part, cancellationToken));
             }
 
-            var gaps = previous?.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList() ?? [];
-            if (previous?.GetValue("sending", BsonNull.Value) is BsonDocument interrupted)
+            location["sending"] = new BsonDocument
             {
-                logger.LogWarning("Telegram: snapshot {SnapshotId} part {Index} was being sent by an attempt that ended; a message Telegram accepted then is deleted with the snapshot",
-                    id, interrupted["index"].AsInt32);
-                gaps.Add(new BsonDocument { { "after", interrupted["after"] }, { "before", BsonNull.Value }, { "at", interrupted["at"] } });
-            }
-
-            var location = new BsonDocument
-            {
-                { "chatId", options.Value.Channel },
-                { "archiveSize", size },
-                { "archiveSha256", sha256 },
-                { "partSize", partSize },
-                { "partCount", count },
-                { "encrypted", keys is not null },
-                { "parts", new BsonArray(parts) },
-                { "gaps", new BsonArray(gaps) },
+                { "index", index }, { "after", await HighestKnownMessageIdAsync(parts, cancellationToken) }, { "at", time.GetUtcNow().UtcDateTime },
             };
-            if (keys is not null)
+            if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, cancellationToken))
             {
-                location["keyId"] = keys.PrimaryKeyId;
+                throw new SinkLeaseLostException(BackupSinks.Telegram, id);
             }
 
-            for (var index = 1; index <= count; index++)
+            int messageId;
+            string fileId;
+            try
             {
-                if (parts.Any(p => p["index"].AsInt32 == index))
-                {
-                    continue;
-                }
-
-                var offset = (index - 1) * partSize;
-                var length = Math.Min(partSize, size - offset);
-                var fileName = count == 1 ? Path.GetFileName(archive) : $"{Path.GetFileName(archive)}.part{index:D3}of{count:D3}";
-                var caption = PartCaption.For(id, index, count, size, sha256, keys?.PrimaryKeyId);
-                string partSha256;
-                await using (var part = new FileSegmentStream(archive, offset, length))
-                {
-                    partSha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(part, cancellationToken));
-                }
-
-                location["sending"] = new BsonDocument
-                {
-                    { "index", index }, { "after", await HighestKnownMessageIdAsync(parts, cancellationToken) }, { "at", time.GetUtcNow().UtcDateTime },
-                };
-                if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, cancellationToken))
-                {
-                    throw new SinkLeaseLostException(BackupSinks.Telegram, id);
-                }
-
-                var (messageId, fileId) = await channel.SendDocumentAsync(
+                (messageId, fileId) = await channel.SendDocumentAsync(
                     () => new FileSegmentStream(archive, offset, length), fileName, caption, CancellationToken.None);
-                foreach (var gap in gaps.Where(g => g["before"].IsBsonNull))
-                {
-                    gap["before"] = messageId; // sent after the attempt that left the gap had ended
-                }
-
-                parts.Add(new BsonDocument
-                {
-                    { "index", index }, { "messageId", messageId }, { "fileId", fileId }, { "size", length },
-                    { "sha256", partSha256 }, { "sentAt", time.GetUtcNow().UtcDateTime },
-                });
-                location["parts"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32));
-                location["gaps"] = new BsonArray(gaps);
+            }
+            catch (Exception e) when (e is PermanentFailureException or TelegramCallException { Refused: true })
+            {
+                // Telegram answered with an error: no message was made, so no range of ids needs searching later.
                 location.Remove("sending");
-                if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None))
-                {
-                    await RemoveUnrecordedAsync(id, messageId);
-                    throw new SinkLeaseLostException(BackupSinks.Telegram, id);
-                }
-
-                logger.LogInformation("Telegram: snapshot {SnapshotId} part {Index}/{Count} sent as message {MessageId}", id, index, count, messageId);
+                await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None);
+                throw;
             }
 
-            location["messageIds"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32).Select(p => p["messageId"]));
-            return location;
+            foreach (var gap in gaps.Where(g => g["before"].IsBsonNull))
+            {
+                gap["before"] = messageId; // sent after the attempt that left the gap had ended
+            }
+
+            parts.Add(new BsonDocument
+            {
+                { "index", index }, { "messageId", messageId }, { "fileId", fileId }, { "size", length },
+                { "sha256", partSha256 }, { "sentAt", time.GetUtcNow().UtcDateTime },
+            });
+            location["parts"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32));
+            location["gaps"] = new BsonArray(gaps);
+            location.Remove("sending");
+            if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None))
+            {
+                await RemoveUnrecordedAsync(id, messageId);
+                throw new SinkLeaseLostException(BackupSinks.Telegram, id);
+            }
+
+            logger.LogInformation("Telegram: snapshot {SnapshotId} part {Index}/{Count} sent as message {MessageId}", id, index, count, messageId);
         }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+
+        location["messageIds"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32).Select(p => p["messageId"]));
+        return location;
     }
 
     // The compressed archive encrypted with the primary key (its plaintext deleted at once). The salt is derived from the

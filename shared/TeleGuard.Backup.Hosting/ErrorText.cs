@@ -45,7 +45,13 @@ public static partial class ErrorText
             return "RabbitMQ is unreachable: check RABBITMQ_URI's host and port, and that the broker is running";
         }
 
-        var text = Describe(exception);
+        // The operator reads what went wrong, not the exception's type (logs and backups_meta keep the type).
+        var text = Redact(root.Message.Length > 0 ? root.Message : root.GetType().Name);
+        if (text.Length > 2000)
+        {
+            text = text[..2000] + "…";
+        }
+
         var lineBreak = text.IndexOfAny(['\r', '\n']);
         return Printable(lineBreak < 0 ? text : text[..lineBreak].TrimEnd() + " …");
     }

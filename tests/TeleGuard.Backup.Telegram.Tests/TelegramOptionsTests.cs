@@ -31,6 +31,15 @@ public sealed class TelegramOptionsTests
     public void No_variable_means_disabled() => Assert.False(Load([]).Enabled);
 
     [Fact]
+    public void Alerts_may_not_go_to_the_backup_channel_whose_unrecorded_messages_retention_may_delete()
+    {
+        var errors = Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890", ["TELEGRAM_ALERT_CHAT_ID"] = "-1001234567890" })
+            .ConfigurationErrors;
+        Assert.StartsWith("TELEGRAM_ALERT_CHAT_ID must not be the backup channel", Assert.Single(errors));
+        Assert.True(Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890", ["TELEGRAM_ALERT_CHAT_ID"] = "-1002222222222" }).Enabled);
+    }
+
+    [Fact]
     public void Only_some_variables_are_refused_naming_what_is_missing_and_never_the_token()
     {
         var errors = Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token }).ConfigurationErrors;

@@ -291,6 +291,34 @@ public sealed class TelegramSinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_copy_sent_to_another_chat_than_the_channel_configured_now_is_left_alone_and_recorded()
+    {
+        var (host, telegram, meta) = await StartAsync(new() { ["RETENTION_HOURS"] = "8" }, fakeClock: true);
+        const string old = "20261126T000000Z", lastGood = "20261126T010000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, old, 10_000);
+        var oldMessage = (await FinishedAsync(meta, old)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+        _time.Advance(TimeSpan.FromHours(1));
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
+        await FinishedAsync(meta, lastGood);
+        // The operator moved the backups to another channel since: message ids are per chat.
+        var records = host.Services.GetRequiredService<IMongoDatabase>().GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
+        await records.UpdateOneAsync(new BsonDocument("_id", old), Builders<BsonDocument>.Update.Set("sinks.telegram.location.chatId", "-1009999999999"));
+
+        _time.Advance(TimeSpan.FromHours(9));
+        var before = telegram.Requests.Count;
+        await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(SnapshotIds.FromTime(_time.GetUtcNow()), DateTimeOffset.UtcNow, "schedule"));
+        var removed = await TestHosts.EventuallyAsync(async () =>
+            await meta.GetAsync(old, CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
+            TimeSpan.FromSeconds(30), "the cleanup to handle the old copy");
+
+        Assert.Contains(telegram.Messages, m => m.Id == oldMessage); // the same id in the configured channel is not its message
+        var removal = removed.Sinks[BackupSinks.Telegram].Removal!;
+        Assert.Equal([oldMessage], removal["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Contains("sent to chat -1009999999999", removal["reason"].AsString);
+        Assert.DoesNotContain(telegram.Requests.Skip(before), r => r.Method == "deleteMessages");
+    }
+
+    [Fact]
     public async Task A_snapshot_of_more_than_100_parts_is_deleted_with_deleteMessages_calls_of_at_most_100_ids()
     {
         var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" }, fakeClock: true);
