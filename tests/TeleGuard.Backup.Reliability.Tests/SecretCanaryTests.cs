@@ -23,16 +23,29 @@ public sealed class SecretCanaryTests(ITestOutputHelper output)
         await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true);
         var previousKey = Convert.ToBase64String(EncryptionKeyRing.GenerateKey());
         pipeline.Settings["ENCRYPTION_PREVIOUS_KEYS"] = previousKey;
+        var telegramKey = Convert.ToBase64String(EncryptionKeyRing.GenerateKey());
+        pipeline.Settings["TELEGRAM_ENCRYPTION_KEY"] = telegramKey;
         pipeline.Settings["LOG_LEVEL"] = "Trace";
         pipeline.Settings["RETRY_LIMIT"] = "1";
         const string wrongGitToken = "ghs_CanaryWrongToken0123456789abcdefABCDEF";
         const string wrongTelegramToken = "123456789:CanaryWrongTelegramTokenAAAAAAAAAAAAAA";
         var secrets = new List<string>
         {
-            pipeline.Settings["GITHUB_TOKEN"]!, pipeline.Settings["TELEGRAM_BOT_TOKEN"]!, pipeline.Settings["ENCRYPTION_KEY"]!, previousKey,
+            pipeline.Settings["GITHUB_TOKEN"]!, pipeline.Settings["TELEGRAM_BOT_TOKEN"]!, pipeline.Settings["ENCRYPTION_KEY"]!, previousKey, telegramKey,
             wrongGitToken, wrongTelegramToken,
         };
-        foreach (var key in new[] { pipeline.Settings["ENCRYPTION_KEY"]!, previousKey })
+        foreach (var token in new[] { pipeline.Settings["TELEGRAM_BOT_TOKEN"]!, wrongTelegramToken })
+        {
+            secrets.Add(token[(token.IndexOf(':') + 1)..]); // the token's secret half alone (the bot id before it is public)
+        }
+
+        foreach (var secret in secrets.ToList())
+        {
+            secrets.Add(Uri.EscapeDataString(secret)); // as it would appear in a URL or a form
+            secrets.Add(System.Net.WebUtility.UrlEncode(secret));
+        }
+
+        foreach (var key in new[] { pipeline.Settings["ENCRYPTION_KEY"]!, previousKey, telegramKey })
         {
             secrets.Add(Convert.ToHexStringLower(Convert.FromBase64String(key)));
             secrets.Add(Convert.ToHexString(Convert.FromBase64String(key)));
@@ -85,6 +98,15 @@ public sealed class SecretCanaryTests(ITestOutputHelper output)
             ["server repository objects"] = AllObjects(pipeline.RepositoryPath),
             ["redis"] = await RedisDumpAsync(pipeline.Settings["REDIS_URL"]!, pipeline.Settings["REDIS_KEY_PREFIX"]!),
         };
+        // Every message kept in a queue, _error queues first: payloads and MassTransit's fault headers (message, stack trace).
+        var queues = await pipeline.Broker!.QueueNamesAsync();
+        Assert.Contains("teleguard-github_error", queues); // the failures above were kept there
+        foreach (var queue in queues)
+        {
+            places[$"queue {queue}"] = await pipeline.Broker.PeekMessagesAsync(queue);
+        }
+
+        Assert.Contains("MT-Fault-Message", places["queue teleguard-github_error"]); // the headers were searched too
         foreach (var file in Directory.EnumerateFiles(pipeline.Work.Path, "*", SearchOption.AllDirectories))
         {
             places[file] = Encoding.Latin1.GetString(await File.ReadAllBytesAsync(file));

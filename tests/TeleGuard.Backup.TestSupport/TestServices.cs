@@ -174,6 +174,30 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
             : null;
     }
 
+    /// <summary>
+    /// The messages waiting in a queue of this vhost as the management API shows them (payloads and every property and
+    /// header, e.g. MassTransit's fault headers), left in the queue; empty when the queue does not exist.
+    /// </summary>
+    public async Task<string> PeekMessagesAsync(string queue, int count = 100)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new { count, ackmode = "ack_requeue_true", encoding = "auto", truncate = 50_000_000 });
+        var response = await _management.PostAsync($"api/queues/{_name}/{queue}/get", new StringContent(body, Encoding.UTF8, "application/json"));
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return "";
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>The names of this vhost's queues.</summary>
+    public async Task<IReadOnlyList<string>> QueueNamesAsync()
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(await _management.GetStringAsync($"api/queues/{_name}"));
+        return json.RootElement.EnumerateArray().Select(q => q.GetProperty("name").GetString()!).ToList();
+    }
+
     /// <summary>A user of this vhost only, with the given password; deleted with the vhost.</summary>
     public async Task CreateUserAsync(string user, string password)
     {
