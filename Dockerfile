@@ -12,9 +12,14 @@ COPY Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY shared/TeleGuard.Backup.Configuration/TeleGuard.Backup.Configuration.csproj shared/TeleGuard.Backup.Configuration/
 COPY shared/TeleGuard.Backup.Contracts/TeleGuard.Backup.Contracts.csproj shared/TeleGuard.Backup.Contracts/
 COPY shared/TeleGuard.Backup.Crypto/TeleGuard.Backup.Crypto.csproj shared/TeleGuard.Backup.Crypto/
+COPY shared/TeleGuard.Backup.Destinations.GitHub/TeleGuard.Backup.Destinations.GitHub.csproj shared/TeleGuard.Backup.Destinations.GitHub/
+COPY shared/TeleGuard.Backup.Destinations.Public/TeleGuard.Backup.Destinations.Public.csproj shared/TeleGuard.Backup.Destinations.Public/
+COPY shared/TeleGuard.Backup.Destinations.Telegram/TeleGuard.Backup.Destinations.Telegram.csproj shared/TeleGuard.Backup.Destinations.Telegram/
+COPY shared/TeleGuard.Backup.Destinations/TeleGuard.Backup.Destinations.csproj shared/TeleGuard.Backup.Destinations/
+COPY shared/TeleGuard.Backup.Export/TeleGuard.Backup.Export.csproj shared/TeleGuard.Backup.Export/
 COPY shared/TeleGuard.Backup.Git/TeleGuard.Backup.Git.csproj shared/TeleGuard.Backup.Git/
 COPY shared/TeleGuard.Backup.Hosting/TeleGuard.Backup.Hosting.csproj shared/TeleGuard.Backup.Hosting/
-COPY shared/TeleGuard.Backup.Sinks/TeleGuard.Backup.Sinks.csproj shared/TeleGuard.Backup.Sinks/
+COPY shared/TeleGuard.Backup.Scheduling/TeleGuard.Backup.Scheduling.csproj shared/TeleGuard.Backup.Scheduling/
 COPY shared/TeleGuard.Backup.Snapshots/TeleGuard.Backup.Snapshots.csproj shared/TeleGuard.Backup.Snapshots/
 COPY shared/TeleGuard.Backup.Storage/TeleGuard.Backup.Storage.csproj shared/TeleGuard.Backup.Storage/
 COPY services/TeleGuard.Backup.Cli/TeleGuard.Backup.Cli.csproj services/TeleGuard.Backup.Cli/

@@ -1,14 +1,14 @@
 using TeleGuard.Backup.Configuration;
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Scheduler;
-using TeleGuard.Backup.Snapshot;
-using TeleGuard.Backup.Telegram;
+using TeleGuard.Backup.Scheduling;
 
 namespace TeleGuard.Backup.Cli;
 
-/// <summary>The same registrations as the individual services, composed into one process.</summary>
+/// <summary>The same registrations as the individual services, composed into one process; and every destination's reader.</summary>
 public static class BackupServices
 {
     public static IHostApplicationBuilder AddAllBackupServices(this IHostApplicationBuilder builder, bool includeScheduler)
@@ -25,13 +25,14 @@ public static class BackupServices
         return builder;
     }
 
-    /// <summary>The scheduled restore drill (off unless RESTORE_DRILL_SCHEDULE is set).</summary>
-    public static IHostApplicationBuilder AddRestoreDrill(this IHostApplicationBuilder builder)
+    /// <summary>Every destination a snapshot can be read back from (restore, verify, drill), found by name.</summary>
+    public static IServiceCollection AddBackupDestinations(this IServiceCollection services)
     {
-        builder.Services.AddEnvironmentOptions<RestoreDrillOptions>();
-        builder.Services.AddSingleton<RestoreDrill>();
-        builder.Services.AddHostedService<RestoreDrillSchedule>();
-        return builder;
+        services.AddGitHubDestination();
+        services.AddPublicDestination();
+        services.AddTelegramDestination();
+        services.AddArtifactStoreDestination();
+        return services;
     }
 
     public static bool UsesRabbitMq(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[BusOptions.RabbitMqUriVariable]);

@@ -1,15 +1,16 @@
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Cli;
 
-/// <summary><c>drill</c>: the restore drill once, now.</summary>
+/// <summary><c>drill</c>: the restore drill of every configured destination and the store, once, now.</summary>
 public static class DrillCommand
 {
     public static async Task<int> ExecuteAsync(CommandOptions options)
     {
         options.RejectUnknown();
         var builder = OneShotHost.CreateBuilder();
-        builder.AddRestoreDrill();
+        builder.Services.AddBackupDestinations();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)
         {
@@ -17,10 +18,16 @@ public static class DrillCommand
         }
 
         await BackupDatabase.EnsureReachableAsync(host.Services);
-        var results = await host.Services.GetRequiredService<RestoreDrill>().RunAsync(CancellationToken.None);
-        foreach (var (destination, snapshot, ok, error) in results)
+        var drill = host.Services.GetRequiredService<RestoreDrill>();
+        var results = new List<RestoreDrillResult>();
+        foreach (var destination in host.Services.GetServices<IBackupDestination>().Where(d => d.IsEnabled))
         {
-            Console.WriteLine(ok ? $"{destination}: snapshot {snapshot} verified" : $"{destination}: FAILED ({error})");
+            results.Add(await drill.RunAsync(destination, CancellationToken.None));
+        }
+
+        foreach (var result in results)
+        {
+            Console.WriteLine(result.Ok ? $"{result.Destination}: snapshot {result.SnapshotId} verified" : $"{result.Destination}: FAILED ({result.Error})");
         }
 
         return results.All(r => r.Ok) ? 0 : 1;

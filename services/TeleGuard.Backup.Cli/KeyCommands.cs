@@ -1,10 +1,10 @@
-using System.IO.Compression;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Destinations;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
-using TeleGuard.Backup.Telegram;
 
 namespace TeleGuard.Backup.Cli;
 
@@ -118,95 +118,4 @@ public static class EncryptedFiles
 
         return candidates[0].OrderBy(f => f, StringComparer.Ordinal).ToList(); // .tgb.part-0001, .part-0002, …
     }
-}
-
-/// <summary>Reads several files one after the other as one stream.</summary>
-public sealed class ConcatenatedFilesStream(IReadOnlyList<string> files) : ReadOnlyStream
-{
-    private int _index = -1;
-    private FileStream? _current;
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            if (_current is null)
-            {
-                if (++_index >= files.Count)
-                {
-                    return 0;
-                }
-
-                _current = File.OpenRead(files[_index]);
-            }
-
-            var read = await _current.ReadAsync(buffer, cancellationToken);
-            if (read > 0)
-            {
-                return read;
-            }
-
-            await _current.DisposeAsync();
-            _current = null;
-        }
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _current?.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-}
-
-/// <summary>A write-side gunzip: bytes written are gzip data; their decompressed form goes to the inner stream.</summary>
-public sealed class DecompressingWriteStream : WriteOnlyStream
-{
-    private readonly System.IO.Pipelines.Pipe _pipe = new();
-    private readonly Task _pump;
-
-    public DecompressingWriteStream(Stream inner)
-    {
-        _pump = Task.Run(async () =>
-        {
-            await using var gzip = new GZipStream(_pipe.Reader.AsStream(), CompressionMode.Decompress);
-            await gzip.CopyToAsync(inner);
-        });
-    }
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await _pipe.Writer.WriteAsync(buffer, cancellationToken);
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    /// <summary>Ends the gzip data and waits until all of it is decompressed; throws when it was not valid gzip.</summary>
-    public async Task FinishAsync()
-    {
-        await _pipe.Writer.CompleteAsync();
-        await _pump;
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await _pipe.Writer.CompleteAsync();
-        try
-        {
-            await _pump;
-        }
-        catch (Exception) when (!_pump.IsCompletedSuccessfully)
-        {
-            // Disposing after a failure upstream: that failure is the one to report, not the cut-off gzip stream.
-        }
-
-        await base.DisposeAsync();
-    }
-
 }

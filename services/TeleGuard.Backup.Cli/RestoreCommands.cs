@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Driver;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
-using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Cli;
 
@@ -78,14 +78,9 @@ public static class RestoreCommands
     {
         public static SourceOptions Read(CommandOptions options)
         {
-            var from = options.Value("from") ?? throw new UsageException("name the source with --from store|file");
+            var from = options.Value("from") ?? throw new UsageException("name the source with --from (a destination, or file)");
             var path = options.Value("path");
             var snapshot = options.Value("snapshot") ?? "latest";
-            if (from is not ("store" or "file" or "github" or "public" or "telegram"))
-            {
-                throw new UsageException("--from must be github, public, telegram, store or file");
-            }
-
             if (from == "file" && path is null)
             {
                 throw new UsageException("--from file needs --path (an artifact .tar or a snapshot folder)");
@@ -113,18 +108,10 @@ public static class RestoreCommands
                 await using var file = File.OpenRead(source.Path!);
                 manifest = await SnapshotArchive.ExtractAsync(file, folder, cancellationToken);
             }
-            else if (source.From is "github" or "public")
-            {
-                folder = work;
-                var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-                manifest = source.From == "github"
-                    ? await DestinationFetchers.FromGitHubAsync(configuration, source.Snapshot, folder)
-                    : await DestinationFetchers.FromPublicAsync(configuration, source.Snapshot, folder);
-            }
             else
             {
                 folder = work;
-                var fetched = await FetchWithMetaAsync(source.From, source.Snapshot, folder, cancellationToken);
+                var fetched = await FetchFromDestinationAsync(source, folder, cancellationToken);
                 if (fetched is null)
                 {
                     return ConfigurationFailure.ExitCode;
@@ -149,19 +136,31 @@ public static class RestoreCommands
         }
     }
 
-    // The sources that need backups_meta of MONGODB_URI (configured as for the services): the store and Telegram.
-    private static async Task<SnapshotManifest?> FetchWithMetaAsync(string from, string snapshot, string folder, CancellationToken cancellationToken)
+    // A destination, found by name among those registered; null when the configuration it needs is invalid (reported).
+    private static async Task<SnapshotManifest?> FetchFromDestinationAsync(SourceOptions source, string folder, CancellationToken cancellationToken)
     {
         var builder = OneShotHost.CreateBuilder();
+        builder.Services.AddBackupDestinations();
         using var host = builder.Build();
-        if (ConfigurationFailure.Check(host.Services) is not null)
+        var destinations = host.Services.GetServices<IBackupDestination>().ToList();
+        var destination = destinations.Find(source.From)
+            ?? throw new UsageException($"--from must be {string.Join(", ", destinations.Select(d => d.Name))} or file");
+        if (destination.ReadsBackupsMeta)
         {
-            return null;
+            // Its copies are found through backups_meta: MONGODB_URI and the rest of the services' configuration.
+            if (ConfigurationFailure.Check(host.Services) is not null)
+            {
+                return null;
+            }
+
+            await BackupDatabase.EnsureReachableAsync(host.Services);
         }
 
-        await BackupDatabase.EnsureReachableAsync(host.Services);
+        if (!destination.IsEnabled)
+        {
+            throw new InvalidOperationException($"--from {destination.Name} needs {destination.EnabledBy}.");
+        }
 
-        var fetcher = new SnapshotFetcher(builder.Configuration, host.Services.GetRequiredService<BackupsMetaStore>(), host.Services.GetRequiredService<IArtifactStore>());
-        return await fetcher.FetchAsync(from, snapshot, folder, cancellationToken);
+        return await destination.FetchAsync(source.Snapshot, folder, cancellationToken);
     }
 }

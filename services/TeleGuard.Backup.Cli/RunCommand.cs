@@ -11,7 +11,6 @@ public static class RunCommand
         var builder = WebApplication.CreateSlimBuilder();
         builder.AddBackupDefaults();
         builder.AddAllBackupServices(includeScheduler: true);
-        builder.AddRestoreDrill();
         return builder.RunBackupServiceAsync();
     }
 }

@@ -1,4 +1,4 @@
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Hosting;
 
 var builder = WebApplication.CreateSlimBuilder(args);

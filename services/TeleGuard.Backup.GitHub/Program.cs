@@ -1,4 +1,4 @@
-using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Hosting;
 
 var builder = WebApplication.CreateSlimBuilder(args);

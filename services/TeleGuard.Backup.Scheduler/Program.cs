@@ -1,5 +1,5 @@
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Scheduler;
+using TeleGuard.Backup.Scheduling;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddBackupDefaults();

@@ -1,5 +1,5 @@
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshot;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddBackupDefaults();

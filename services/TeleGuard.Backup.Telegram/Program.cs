@@ -1,5 +1,5 @@
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Telegram;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddBackupDefaults();

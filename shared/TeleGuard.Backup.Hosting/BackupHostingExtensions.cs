@@ -31,7 +31,6 @@ public static class BackupHostingExtensions
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddSingleton<BackupMetrics>();
         builder.Services.AddSingleton<CleanupReporter>();
-        builder.Services.AddHostedService<LastCompleteSnapshotProbe>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddMeter(BackupMetrics.MeterName).AddPrometheusExporter())
             .WithTracing(tracing => tracing.AddSource("MassTransit")); // MassTransit's consume/publish/send activities

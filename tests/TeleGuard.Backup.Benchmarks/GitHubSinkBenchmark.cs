@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;

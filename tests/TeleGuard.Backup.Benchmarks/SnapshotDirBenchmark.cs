@@ -1,8 +1,8 @@
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshot;
-using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Benchmarks;

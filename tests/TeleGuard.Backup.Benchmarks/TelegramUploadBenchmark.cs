@@ -4,10 +4,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Sinks;
 using TeleGuard.Backup.Storage;
-using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Benchmarks;

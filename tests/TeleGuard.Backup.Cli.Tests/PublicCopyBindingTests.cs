@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using MongoDB.Driver;
 using TeleGuard.Backup.Crypto;
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Cli.Tests;

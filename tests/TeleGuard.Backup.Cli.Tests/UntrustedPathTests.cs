@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using MongoDB.Driver;
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Cli.Tests;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
-using TeleGuard.Backup.Telegram;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Deployment.Tests;

@@ -10,6 +10,7 @@ using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;

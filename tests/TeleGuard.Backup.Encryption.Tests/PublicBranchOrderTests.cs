@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;

@@ -1,4 +1,5 @@
 using System.Text;
+using TeleGuard.Backup.Destinations.Public;
 
 namespace TeleGuard.Backup.Encryption.Tests;
 

@@ -6,6 +6,7 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;

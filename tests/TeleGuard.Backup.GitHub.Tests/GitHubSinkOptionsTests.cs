@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using TeleGuard.Backup.Destinations.GitHub;
 
 namespace TeleGuard.Backup.GitHub.Tests;
 

@@ -2,10 +2,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Scheduler;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Scheduling;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
-using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;

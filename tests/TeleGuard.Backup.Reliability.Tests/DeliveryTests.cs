@@ -1,10 +1,10 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Storage;
-using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using TeleGuard.Backup.Crypto;
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
-using TeleGuard.Backup.Snapshot;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

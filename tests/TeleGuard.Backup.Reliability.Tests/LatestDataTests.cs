@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Encryption;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;

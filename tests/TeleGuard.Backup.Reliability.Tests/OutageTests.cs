@@ -5,12 +5,12 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Encryption;
-using TeleGuard.Backup.GitHub;
-using TeleGuard.Backup.Scheduler;
-using TeleGuard.Backup.Snapshot;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Export;
+using TeleGuard.Backup.Scheduling;
 using TeleGuard.Backup.Storage;
-using TeleGuard.Backup.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Scheduling;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;

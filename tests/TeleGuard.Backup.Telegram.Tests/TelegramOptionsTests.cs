@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Telegram.Tests;

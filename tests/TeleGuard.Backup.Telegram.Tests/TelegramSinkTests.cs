@@ -10,6 +10,7 @@ using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -179,16 +180,16 @@ public sealed class TelegramSinkTests : IAsyncDisposable
 
         Assert.True(archive.ToArray().AsSpan().IndexOf(marker) > 0, "the decrypted archive holds the snapshot");
 
-        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false, key), meta, id, Path.Combine(_work.Path, "restored"));
+        var manifest = await FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false, key), meta, id, Path.Combine(_work.Path, "restored"));
         Assert.Equal(id, manifest.SnapshotId);
 
         var before = telegram.Requests.Count;
         var missing = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "no-key")));
+            FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "no-key")));
         Assert.Equal($"Snapshot {id}: the Telegram copy is encrypted with key {keyId}; set TELEGRAM_ENCRYPTION_KEY (or TELEGRAM_ENCRYPTION_PREVIOUS_KEYS) to that key to restore it.", missing.Message);
         var otherKey = EncryptionKeyRing.GenerateKey();
         var wrong = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false, otherKey), meta, id, Path.Combine(_work.Path, "wrong-key")));
+            FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false, otherKey), meta, id, Path.Combine(_work.Path, "wrong-key")));
         Assert.Equal($"Snapshot {id}: the Telegram copy is encrypted with key {keyId}, which is neither TELEGRAM_ENCRYPTION_KEY (key {EncryptionKeyRing.KeyIdOf(otherKey)}) nor among TELEGRAM_ENCRYPTION_PREVIOUS_KEYS.", wrong.Message);
         Assert.Equal(before, telegram.Requests.Count); // refused before downloading anything
         Assert.False(Directory.Exists(Path.Combine(_work.Path, "no-key")));
@@ -231,7 +232,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
 
         // A restore whose second getFile meets flood control.
         telegram.Flood("getFile", call: 2, retryAfterSeconds: 2);
-        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, expired, Path.Combine(_work.Path, "restored"));
+        var manifest = await FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, expired, Path.Combine(_work.Path, "restored"));
         Assert.Equal(expired, manifest.SnapshotId);
 
         // A cleanup whose first deleteMessages meets it.
@@ -362,12 +363,12 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         Assert.Equal(21L * 1024 * 1024, telegram.Messages.First().Size);
         Assert.True(telegram.Messages.First().Size > FakeTelegramBotApi.HostedDownloadLimit);
 
-        var manifest = await DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: true), meta, id, Path.Combine(_work.Path, "local"));
+        var manifest = await FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: true), meta, id, Path.Combine(_work.Path, "local"));
         Assert.Equal(id, manifest.SnapshotId);
 
         var before = telegram.Requests.Count;
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            DestinationFetchers.FromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "hosted")));
+            FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "hosted")));
         Assert.Equal(
             $"Snapshot {id}: Telegram part 1 is {21L * 1024 * 1024} bytes, more than the hosted Bot API serves (20 MB); " +
             "restore it through a local Bot API server (TELEGRAM_API_BASE_URL and TELEGRAM_LOCAL_API=true).", refused.Message);
@@ -541,5 +542,12 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         }
 
         _work.Dispose();
+    }
+
+    // The Telegram destination's reader, as restore and verify use it.
+    private static async Task<SnapshotManifest> FetchFromTelegramAsync(IConfiguration configuration, BackupsMetaStore meta, string snapshot, string folder)
+    {
+        await using var services = new ServiceCollection().AddSingleton(configuration).AddSingleton(meta).AddTelegramDestination().BuildServiceProvider();
+        return await services.GetRequiredService<TelegramDestination>().FetchAsync(snapshot, folder, CancellationToken.None);
     }
 }

@@ -1,0 +1,15 @@
+using MassTransit;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations;
+using TeleGuard.Backup.Hosting;
+
+namespace TeleGuard.Backup.Destinations.Telegram;
+
+/// <summary>The scheduled restore drill of this destination, run by its own service with its own configuration.</summary>
+public sealed class RestoreDrillRequestedConsumer(TelegramDestination destination, RestoreDrill drill) : IConsumer<RestoreDrillRequested>
+{
+    public Task Consume(ConsumeContext<RestoreDrillRequested> context) =>
+        drill.RunRequestedAsync(destination, context.Message.SlotId, context.CancellationToken);
+}
+
+public sealed class RestoreDrillRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<RestoreDrillRequestedConsumer>("teleguard-telegram-drill");

@@ -1,0 +1,151 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Destinations.Telegram;
+
+/// <summary>
+/// Reads a snapshot back from Telegram: the parts recorded in backups_meta, downloaded with getFile, checked, joined, decrypted when the copy is
+/// encrypted (with TELEGRAM_ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_PREVIOUS_KEYS; a missing or wrong key is said before
+/// anything is downloaded), unpacked. Copies made without encryption restore whatever keys are set.
+/// </summary>
+public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured, IServiceProvider services) : IBackupDestination
+{
+    public string Name => BackupSinks.Telegram;
+
+    public bool IsEnabled => configured.Value.Enabled;
+
+    public string EnabledBy =>
+        $"{TelegramSinkOptions.TokenVariable} and {TelegramSinkOptions.ChannelVariable} (and {TelegramSinkOptions.BaseUrlVariable} with {TelegramSinkOptions.LocalApiVariable}=true for a local server)";
+
+    public bool ReadsBackupsMeta => true;
+
+    public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
+    {
+        var options = configured.Value;
+        if (!options.Enabled)
+        {
+            throw new InvalidOperationException($"--from {Name} needs {EnabledBy}.");
+        }
+
+        // Resolved here, not injected: a host that only restores from a repository needs no MONGODB_URI.
+        var meta = services.GetRequiredService<BackupsMetaStore>();
+
+        var record = snapshot == "latest"
+            ? await meta.FindLatestSucceededAsync(BackupSinks.Telegram, cancellationToken)
+            : await meta.GetAsync(snapshot, cancellationToken);
+        var location = record?.Sinks.GetValueOrDefault(BackupSinks.Telegram) is { Status: SinkStatus.Succeeded, RemovedAt: null } copy ? copy.Location : null;
+        if (record is null || location is null)
+        {
+            throw new InvalidOperationException($"Snapshot {snapshot} has no Telegram copy recorded in backups_meta.");
+        }
+
+        var parts = location["parts"].AsBsonArray.Select(p => p.AsBsonDocument).OrderBy(p => p["index"].AsInt32).ToList();
+        if (!options.LocalApi && parts.FirstOrDefault(p => p["size"].ToInt64() > TelegramLimits.HostedDownloadBytes) is { } tooLarge)
+        {
+            // Said before downloading anything: getFile would refuse this part after the others had been fetched.
+            throw new InvalidOperationException(
+                $"Snapshot {record.Id}: Telegram part {tooLarge["index"]} is {tooLarge["size"].ToInt64()} bytes, more than the hosted Bot API serves (20 MB); " +
+                $"restore it through a local Bot API server ({TelegramSinkOptions.BaseUrlVariable} and {TelegramSinkOptions.LocalApiVariable}=true).");
+        }
+
+        var keys = location.GetValue("encrypted", false).ToBoolean() ? TelegramKeysFor(record.Id, location, options) : null;
+        using var channel = new TelegramChannel(configured, TimeProvider.System, NullLogger<TelegramChannel>.Instance);
+        var archive = folder + ".telegram";
+        try
+        {
+            await using (var output = File.Create(archive))
+            {
+                foreach (var part in parts)
+                {
+                    // Each part through a file: local-server parts can be hundreds of megabytes.
+                    var partFile = archive + ".part";
+                    await using (var download = File.Create(partFile))
+                    {
+                        await channel.DownloadAsync(part["fileId"].AsString, download, cancellationToken);
+                    }
+
+                    await using (var downloaded = File.OpenRead(partFile))
+                    {
+                        if (Convert.ToHexStringLower(await SHA256.HashDataAsync(downloaded, cancellationToken)) != part["sha256"].AsString)
+                        {
+                            throw new InvalidDataException($"Snapshot {record.Id}: Telegram part {part["index"]} (message {part["messageId"]}) does not match its recorded SHA-256.");
+                        }
+
+                        downloaded.Position = 0;
+                        await downloaded.CopyToAsync(output);
+                    }
+
+                    File.Delete(partFile);
+                }
+            }
+
+            await using (var check = File.OpenRead(archive))
+            {
+                if (Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken)) != location["archiveSha256"].AsString)
+                {
+                    throw new InvalidDataException($"Snapshot {record.Id}: the joined Telegram parts do not match the archive's recorded SHA-256.");
+                }
+            }
+
+            SnapshotManifest manifest;
+            if (keys is null)
+            {
+                await using var compressed = File.OpenRead(archive);
+                await using var tar = new GZipStream(compressed, CompressionMode.Decompress);
+                manifest = await SnapshotArchive.ExtractAsync(tar, folder, cancellationToken);
+            }
+            else
+            {
+                try
+                {
+                    await using var ciphertext = File.OpenRead(archive);
+                    await EncryptedArchive.DecryptAsync(ciphertext, archive + ".tar", keys, record.Id);
+                }
+                catch (EncryptedFileException e)
+                {
+                    throw new EncryptedFileException($"Snapshot {record.Id}: the Telegram copy: {e.Message}");
+                }
+
+                await using var tar = File.OpenRead(archive + ".tar");
+                manifest = await SnapshotArchive.ExtractAsync(tar, folder, cancellationToken);
+            }
+
+            return FetchedCopy.EnsureHolds(manifest, record.Id, folder, "the Telegram copy");
+        }
+        finally
+        {
+            File.Delete(archive);
+            File.Delete(archive + ".part");
+            File.Delete(archive + ".tar");
+        }
+    }
+
+    // The keys that decrypt an encrypted Telegram copy, or a one-line refusal naming the key it needs (its id only).
+    private static EncryptionKeyRing TelegramKeysFor(string snapshotId, BsonDocument location, TelegramSinkOptions options)
+    {
+        // From backups_meta: printed only when it has the shape of a key id.
+        var recorded = location.GetValue("keyId", "").ToString()!;
+        var keyId = recorded.Length == 16 && recorded.All(char.IsAsciiHexDigitLower) ? recorded : "(unreadable id)";
+        if (options.EncryptionKeys is not { } keys)
+        {
+            throw new InvalidOperationException(
+                $"Snapshot {snapshotId}: the Telegram copy is encrypted with key {keyId}; set {TelegramSinkOptions.EncryptionKeyVariable} " +
+                $"(or {TelegramSinkOptions.EncryptionPreviousKeysVariable}) to that key to restore it.");
+        }
+
+        if (!keys.KeyIds.Contains(recorded))
+        {
+            throw new InvalidOperationException(
+                $"Snapshot {snapshotId}: the Telegram copy is encrypted with key {keyId}, which is neither {TelegramSinkOptions.EncryptionKeyVariable} " +
+                $"(key {keys.PrimaryKeyId}) nor among {TelegramSinkOptions.EncryptionPreviousKeysVariable}.");
+        }
+
+        return keys;
+    }
+}

@@ -1,0 +1,190 @@
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Destinations.Telegram;
+
+/// <summary>
+/// Deletes the channel messages of snapshots older than <c>RETENTION_HOURS</c>, except the newest snapshot whose
+/// upload succeeded (the last good copy), with <c>deleteMessages</c> in batches of at most 100: every recorded part,
+/// every message noted as an orphan, and every id in a snapshot's gaps (where a part Telegram accepted before a crash
+/// may be, not recorded by anything else). Only copies whose outcome is final and that no instance holds are touched;
+/// retention holds the copy's lease while it deletes. Telegram lets a bot delete a message only while it is under 48
+/// hours old, and <c>deleteMessages</c> answers true for the ids it skips, so only messages safely younger than that are
+/// sent; older ones are recorded as undeletable (not retried; an administrator of the channel can still delete them by
+/// hand), and reported. The sink runs this at start-up too, so a service that was down catches up before that limit.
+/// </summary>
+public sealed class TelegramRetention(
+    TelegramChannel channel, BackupsMetaStore meta, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<TelegramRetention> logger)
+{
+    // A message is dated by Telegram when it arrives, sentAt by this service once it hears back: the margin covers that
+    // delay and the clocks' difference, so a message sent for deletion is certainly still deletable.
+    private static readonly TimeSpan DeletionMargin = TimeSpan.FromMinutes(10);
+
+    // Long enough for deleting one snapshot's messages through flood control; a crashed cleanup's lease runs out.
+    private static readonly TimeSpan RemovalLease = TimeSpan.FromMinutes(15);
+
+    /// <summary>Removes the expired copies; returns how many messages were deleted and how many were too old to delete.</summary>
+    public async Task<(int Deleted, int Undeletable)> ApplyAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var cutoff = SnapshotIds.FromTime(now - retention.Value.Retention);
+        var lastGood = await meta.FindLatestSucceededAsync(BackupSinks.Telegram, cancellationToken);
+        var owner = $"retention/{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+        int? upperBound = null;
+        async Task<int> UpperBoundAsync() => upperBound ??= await SafeUpperBoundAsync(cancellationToken);
+        var deletedTotal = 0;
+        var undeletableTotal = 0;
+        foreach (var record in await meta.ListSinkCopiesBeforeAsync(BackupSinks.Telegram, cutoff, cancellationToken))
+        {
+            if (record.Id == lastGood?.Id)
+            {
+                continue; // never the last good copy, however old
+            }
+
+            if (!await meta.TryLeaseSinkCopyForRemovalAsync(record.Id, BackupSinks.Telegram, owner, RemovalLease, cancellationToken))
+            {
+                continue; // a retry of the copy (or another cleanup) took it meanwhile
+            }
+
+            try
+            {
+                var (deleted, undeletable, removal) = await RemoveAsync(record, now, UpperBoundAsync, cancellationToken);
+                await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.Telegram, removal, cancellationToken);
+                deletedTotal += deleted;
+                undeletableTotal += undeletable;
+            }
+            catch
+            {
+                await meta.ReleaseSinkCopyAsync(record.Id, BackupSinks.Telegram, owner, CancellationToken.None);
+                throw;
+            }
+        }
+
+        return (deletedTotal, undeletableTotal);
+    }
+
+    /// <summary>Why messages stayed, as recorded with them: what happened and what to do.</summary>
+    public const string UndeletableReason =
+        "a bot can delete messages only while they are under 48 hours old; these stay in the channel: delete them by hand as its administrator";
+
+    /// <param name="upperBound">Closes a gap no retry closed (see <see cref="SafeUpperBoundAsync"/>).</param>
+    private async Task<(int Deleted, int Undeletable, BsonDocument Removal)> RemoveAsync(
+        BackupRecord record, DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
+    {
+        var copy = record.Sinks[BackupSinks.Telegram];
+        var location = copy.Location!;
+        if (location.GetValue("chatId", BsonNull.Value) is { IsString: true } chat && chat.AsString != channel.ChannelId)
+        {
+            // Message ids are per chat: deleting these ids in the channel configured now would delete other messages.
+            var ids = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument["messageId"].AsInt32).ToList();
+            logger.LogWarning("Telegram: snapshot {SnapshotId} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there",
+                record.Id, ids.Count);
+            return (0, ids.Count, new BsonDocument
+            {
+                { "deletedMessageIds", new BsonArray() },
+                { "undeletableMessageIds", new BsonArray(ids) },
+                { "orphanRanges", new BsonArray() },
+                { "reason", $"sent to chat {chat.AsString}, not to the channel TELEGRAM_CHANNEL_ID names now; delete them there by hand" },
+            });
+        }
+
+        bool Deletable(DateTime sentAt) =>
+            now - new DateTimeOffset(DateTime.SpecifyKind(sentAt, DateTimeKind.Utc)) < TelegramLimits.DeletableFor - DeletionMargin;
+
+        var parts = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument)
+            .Select(p => (Id: p["messageId"].AsInt32, SentAt: p["sentAt"].ToUniversalTime()))
+            .Concat((copy.OrphanMessageIds ?? []).Select(o => (Id: o, SentAt: copy.At ?? now.UtcDateTime)))
+            .ToList();
+        var deletable = parts.Where(p => Deletable(p.SentAt)).Select(p => p.Id).ToList();
+        var tooOld = parts.Select(p => p.Id).Except(deletable).ToList();
+
+        // Where a part accepted before a crash may be: a gap the retry closed, or an intent no retry followed.
+        var gaps = location.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList();
+        if (location.GetValue("sending", BsonNull.Value) is BsonDocument open)
+        {
+            gaps.Add(new BsonDocument { { "after", open["after"] }, { "before", BsonNull.Value }, { "at", open["at"] } });
+        }
+
+        var searched = new BsonArray();
+        var inGaps = new List<int>();
+        foreach (var gap in gaps.Where(g => Deletable(g["at"].ToUniversalTime())))
+        {
+            var after = gap["after"].AsInt32;
+            var before = gap["before"].IsBsonNull ? await upperBound() : gap["before"].AsInt32;
+            if (before - after > 1)
+            {
+                inGaps.AddRange(Enumerable.Range(after + 1, before - after - 1));
+                searched.Add(new BsonDocument { { "after", after }, { "before", before } });
+            }
+        }
+
+        // Ids another snapshot recorded are its messages, not orphans.
+        var others = (await meta.ListSinkCopiesReferencingAsync(BackupSinks.Telegram, "location.parts.messageId", inGaps, cancellationToken))
+            .Where(r => r.Id != record.Id)
+            .SelectMany(r => r.Sinks[BackupSinks.Telegram].Location!["parts"].AsBsonArray.Select(p => p["messageId"].AsInt32))
+            .ToHashSet();
+        var orphanCandidates = inGaps.Where(i => !others.Contains(i)).Except(parts.Select(p => p.Id)).ToList();
+
+        foreach (var batch in deletable.Concat(orphanCandidates).Chunk(TelegramLimits.DeleteBatchSize))
+        {
+            await channel.DeleteMessagesAsync(batch, cancellationToken);
+        }
+
+        logger.LogInformation("Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {Searched} ids searched for orphans",
+            record.Id, deletable.Count, orphanCandidates.Count);
+        if (tooOld.Count > 0)
+        {
+            logger.LogWarning("Telegram: snapshot {SnapshotId}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
+                "delete them by hand (recorded in backups_meta)", record.Id, tooOld.Count, string.Join(", ", tooOld));
+        }
+
+        return (deletable.Count, tooOld.Count, new BsonDocument
+        {
+            { "deletedMessageIds", new BsonArray(deletable) },
+            { "undeletableMessageIds", new BsonArray(tooOld) },
+            { "orphanRanges", searched },
+            { "reason", tooOld.Count > 0 ? UndeletableReason : BsonNull.Value },
+        });
+    }
+
+    // An upper bound for gaps no retry closed (taken once per cleanup): the channel's current position, lowered below
+    // any part an upload in progress may be sending right now (its message is above the id its intent recorded).
+    private async Task<int> SafeUpperBoundAsync(CancellationToken cancellationToken)
+    {
+        var position = await channel.MarkPositionAsync(cancellationToken);
+        // Read after the marker: an upload whose message is below it has its intent recorded by now.
+        return (await meta.ListSinkCopiesInProgressAsync(BackupSinks.Telegram, cancellationToken))
+            .Select(r => r.Sinks[BackupSinks.Telegram].Location?.GetValue("sending", BsonNull.Value))
+            .OfType<BsonDocument>()
+            .Select(sending => sending["after"].AsInt32 + 1)
+            .Append(position)
+            .Min();
+    }
+}
+
+/// <summary>Runs retention once when the sink starts: catches up before Telegram's 48-hour deletion limit passes.</summary>
+public sealed class TelegramRetentionOnStart(TelegramRetention retention, IOptions<TelegramSinkOptions> options, IHostApplicationLifetime lifetime,
+    ILogger<TelegramRetentionOnStart> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return;
+        }
+
+        await lifetime.WaitForStartedAsync(stoppingToken);
+
+        try
+        {
+            await retention.ApplyAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Telegram: start-up retention failed, the next cleanup retries: {Error}", ErrorText.Describe(e));
+        }
+    }
+}

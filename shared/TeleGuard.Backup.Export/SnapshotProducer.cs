@@ -1,0 +1,269 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Export;
+
+/// <summary>
+/// Turns a <see cref="SnapshotRequested"/> into one artifact and one <see cref="SnapshotCreated"/>, whatever the number
+/// of requests or redeliveries: the export is guarded by a lease in <c>backups_meta</c> held by this attempt alone, the
+/// artifact is stored under a name of its own and recorded only by the lease holder, and a request for a snapshot that
+/// already exists re-announces it instead. A snapshot whose export failed for good is never exported again under its id.
+/// </summary>
+public sealed class SnapshotProducer(
+    SnapshotExporter exporter,
+    IArtifactStore artifacts,
+    BackupsMetaStore meta,
+    IOptions<SnapshotServiceOptions> options,
+    IOptions<ArtifactStoreOptions> storeOptions,
+    IOptions<WorkDirectoryOptions> workDirectory,
+    BackupMetrics metrics,
+    ILogger<SnapshotProducer> logger)
+{
+    /// <param name="isFinalAttempt">Whether a failure now would be the last one (no retry follows).</param>
+    public async Task ProduceAsync(SnapshotRequested request, IPublishEndpoint publish, bool isFinalAttempt, CancellationToken cancellationToken)
+    {
+        if (!SnapshotIds.IsValid(request.SnapshotId))
+        {
+            throw new PermanentFailureException($"SnapshotRequested carries an invalid snapshot id '{request.SnapshotId}'.");
+        }
+
+        var id = request.SnapshotId;
+        var settings = options.Value;
+        // One owner per attempt: a redelivery of a request that is being exported (in this process too) waits for it.
+        var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+        await meta.RecordRequestedAsync(id, request.RequestedAt, request.Reason, cancellationToken);
+        var (claim, record) = await ClaimAsync(id, owner, settings.Lease, cancellationToken);
+        switch (claim)
+        {
+            case ExportClaim.AlreadyCreated:
+                await AnnounceExistingAsync(record!, publish, cancellationToken);
+                return;
+            case ExportClaim.Refused:
+                logger.LogWarning(
+                    "Snapshot {SnapshotId}: its export failed for good ({Error}); it is not exported again under this id (request a new snapshot)",
+                    id, record!.Error);
+                return;
+            case ExportClaim.HeldElsewhere:
+                // The holder renews its lease: it is alive and holds its own delivery of the request (redelivered if it
+                // dies), so this one is a duplicate.
+                logger.LogInformation("Snapshot {SnapshotId} is being exported by a live exporter ({Owner}); this request is a duplicate", id, record?.Export?.Owner);
+                return;
+        }
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var exportDirectory = Path.Combine(workDirectory.Value.Path, "exports", $"{id}.{Guid.NewGuid():N}");
+        using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewal = RenewLeaseAsync(id, owner, settings.Lease, leaseHeld);
+        try
+        {
+            RemoveStaleExports(workDirectory.Value.Path, id);
+            await RemoveUnrecordedArtifactsAsync(id, leaseHeld.Token);
+            var manifest = await exporter.ExportAsync(id, exportDirectory, new SnapshotExportOptions
+            {
+                Collections = settings.Collections,
+                ExcludedCollections = storeOptions.Value.OwnCollections,
+                PartSizeBytes = settings.PartSizeBytes,
+            }, leaseHeld.Token);
+
+            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(exportDirectory, manifest, stream, ct), leaseHeld.Token);
+            var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
+            if (!await meta.MarkCreatedAsync(id, owner, artifact, manifest, cancellationToken))
+            {
+                // Another attempt holds the snapshot now; this artifact has a name of its own and no one else knows it.
+                await artifacts.DeleteAsync(stored.Location, CancellationToken.None);
+                logger.LogWarning("Snapshot {SnapshotId}: the export lease was lost before the artifact was recorded; it is left to whoever holds it", id);
+                throw new SnapshotExportInProgressException(id);
+            }
+
+            metrics.SnapshotCreated(stored.Size, started.Elapsed);
+            logger.LogInformation(
+                "Snapshot {SnapshotId} created: {Collections} collections, {Documents} documents, {Bytes} bytes of JSON, artifact {Location} ({Size} bytes, sha256 {Sha256})",
+                id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);
+            await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), cancellationToken);
+            await meta.MarkAnnouncedAsync(id, cancellationToken);
+        }
+        catch (Exception e) when (e is not SnapshotExportInProgressException && leaseHeld.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Stopped because the lease could not be renewed or was taken over: nothing of this attempt is recorded.
+            logger.LogWarning("Snapshot {SnapshotId}: export stopped, its lease was lost; the snapshot is left to whoever holds it", id);
+            await ReleaseQuietlyAsync(id, owner, settings.Lease, isFinalAttempt);
+            throw new SnapshotExportInProgressException(id);
+        }
+        catch (Exception e) when (e is not SnapshotExportInProgressException)
+        {
+            logger.LogError("Snapshot {SnapshotId} export failed: {Error}", id, ErrorText.Describe(e));
+            var final = isFinalAttempt || e is PermanentFailureException;
+            await meta.MarkExportFailedAsync(id, owner, ErrorText.Describe(e), final, CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            await leaseHeld.CancelAsync();
+            await renewal;
+            DeleteQuietly(exportDirectory);
+        }
+    }
+
+    // A re-request of a snapshot that exists never exports it again: a failed one is announced again (its destinations
+    // retry from the artifact it has), one that was never announced (a crash in between) is announced now.
+    private async Task AnnounceExistingAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        var id = record.Id;
+        if (record.Artifact is not { DeletedAt: null } artifact || record.Manifest is not { } summary)
+        {
+            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status}); its artifact was removed by retention, nothing to announce", id, record.Status);
+            return;
+        }
+
+        var announcement = Announcement(id, record.CreatedAt, artifact, summary.Collections.Count, summary.Documents);
+        if (record.Status == BackupStatus.Failed)
+        {
+            await publish.Publish(announcement, cancellationToken);
+            await meta.MarkReannouncedAsync(id, cancellationToken);
+            logger.LogInformation("Snapshot {SnapshotId} failed (no destination holds a copy); its artifact {Location} is announced again so that they retry",
+                id, artifact.Location);
+        }
+        else if (record.AnnouncedAt is null)
+        {
+            await publish.Publish(announcement, cancellationToken);
+            await meta.MarkAnnouncedAsync(id, cancellationToken);
+        }
+        else
+        {
+            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status})", id, record.Status);
+        }
+    }
+
+    // Artifacts of earlier attempts that died (or lost their lease) after saving: this attempt holds the lease, so
+    // none of them can be recorded any more.
+    private async Task RemoveUnrecordedArtifactsAsync(string id, CancellationToken cancellationToken)
+    {
+        foreach (var location in await artifacts.ListAsync(id, cancellationToken))
+        {
+            await artifacts.DeleteAsync(location, cancellationToken);
+            logger.LogInformation("Snapshot {SnapshotId}: removed artifact {Location} of an earlier attempt that never recorded it", id, location);
+        }
+    }
+
+    // Gives the lease back at once if it is still this attempt's (a renewal that failed may not have lost it); bounded by
+    // the lease, which expires on its own anyway.
+    private async Task ReleaseQuietlyAsync(string id, string owner, TimeSpan lease, bool isFinalAttempt)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(lease);
+            await meta.MarkExportFailedAsync(id, owner, "the export lease was lost", isFinalAttempt, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Snapshot {SnapshotId}: could not release the export lease (it expires on its own): {Error}", id, ErrorText.Describe(e));
+        }
+    }
+
+    // Takes the export lease; while another attempt holds it, waits to see whether that attempt is alive (it renews the
+    // lease) or dead (its lease runs out, and then this attempt takes over): a request redelivered after its exporter
+    // was killed must not give up while the dead lease still runs.
+    private async Task<(ExportClaim Claim, BackupRecord? Record)> ClaimAsync(string id, string owner, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
+        var seenLease = record?.Export?.LeaseUntil;
+        var giveUpAt = DateTime.UtcNow + lease + TimeSpan.FromSeconds(5);
+        while (claim == ExportClaim.HeldElsewhere && DateTime.UtcNow < giveUpAt)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
+            if (claim == ExportClaim.HeldElsewhere && record?.Export?.LeaseUntil is { } until && seenLease is { } seen && until > seen)
+            {
+                return (claim, record); // renewed: its holder is alive
+            }
+        }
+
+        if (claim == ExportClaim.HeldElsewhere)
+        {
+            throw new SnapshotExportInProgressException(id); // neither renewed nor expired within its length: retried
+        }
+
+        return (claim, record);
+    }
+
+    private static SnapshotCreated Announcement(string id, DateTime? createdAt, ArtifactRecord artifact, int collections, long documents) =>
+        new(id, createdAt is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : DateTimeOffset.UtcNow,
+            artifact.Location, artifact.Size, artifact.Sha256, collections, documents);
+
+    // Renews the lease at a third of its length until the export ends. A renewal that is refused (another exporter took
+    // over) or that does not succeed within a third of the lease (MongoDB unreachable: it may expire before the next
+    // one) stops the export at once.
+    private async Task RenewLeaseAsync(string id, string owner, TimeSpan lease, CancellationTokenSource export)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(lease / 3, export.Token);
+                bool renewed;
+                using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(export.Token))
+                {
+                    attempt.CancelAfter(lease / 3);
+                    try
+                    {
+                        renewed = await meta.RenewExportLeaseAsync(id, owner, lease, attempt.Token);
+                    }
+                    catch (Exception e) when (!export.IsCancellationRequested)
+                    {
+                        logger.LogWarning("Snapshot {SnapshotId}: the export lease could not be renewed ({Error}); stopping the export", id, ErrorText.Describe(e));
+                        await export.CancelAsync();
+                        return;
+                    }
+                }
+
+                if (!renewed)
+                {
+                    logger.LogWarning("Snapshot {SnapshotId}: the export lease was taken over by another exporter; stopping the export", id);
+                    await export.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The export ended.
+        }
+    }
+
+    // Folders left by a crashed export of the same snapshot on this host (the lease says no one else is exporting it).
+    private static void RemoveStaleExports(string root, string id)
+    {
+        var exports = Path.Combine(root, "exports");
+        if (!Directory.Exists(exports))
+        {
+            return;
+        }
+
+        foreach (var stale in Directory.EnumerateDirectories(exports, $"{id}.*"))
+        {
+            DeleteQuietly(stale);
+        }
+    }
+
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Another exporter holds the lease for this snapshot; retried with backoff until it finishes or its lease expires.</summary>
+public sealed class SnapshotExportInProgressException(string snapshotId)
+    : Exception($"Snapshot {snapshotId} is being exported by another instance.");
