@@ -338,9 +338,3 @@ public static class StreamingEncryption
         return total;
     }
 }
-
-/// <param name="Version">1 (no snapshot id) or 2.</param>
-/// <param name="SnapshotId">The snapshot the file belongs to (version 2); null for version 1 files.</param>
-public sealed record EncryptedFileHeader(int Version, string KeyId, int ChunkBytes, string? SnapshotId);
-
-public sealed class EncryptedFileException(string message) : Exception(message);

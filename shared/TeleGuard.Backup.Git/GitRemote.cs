@@ -19,21 +19,3 @@ public sealed record GitRemote(Uri RepositoryUrl, string Branch, string UserName
         return true;
     }
 }
-
-/// <summary>A snapshot's commit on the branch; <paramref name="Rewrote"/>: newer commits were replayed on top (new SHAs).</summary>
-public sealed record SnapshotCommit(string SnapshotId, string Sha, bool AlreadyPresent, bool Rewrote);
-
-/// <summary>A compaction's parentless commit, and the snapshots whose commits it took off the branch.</summary>
-public sealed record CompactionResult(string Sha, IReadOnlyList<string> RemovedSnapshotIds);
-
-/// <summary>One commit of the branch as <see cref="GitBranchWriter.History"/> reads it.</summary>
-public sealed record BranchCommit(string Sha, string? SnapshotId, DateTimeOffset DataTime, int Parents);
-
-/// <summary>Git failed in a way retrying will not fix (authentication, a file the server refuses).</summary>
-public sealed class GitPermanentException(string message, Exception? inner = null) : Exception(message, inner);
-
-/// <summary>The commit would rewrite the branch, which only a holder of the branch lock may do; retried later.</summary>
-public sealed class GitRewriteNeedsLockException(string message) : Exception(message);
-
-/// <summary>Other writers kept moving the branch between fetch and push; retried later.</summary>
-public sealed class GitBranchMovedException(string message) : Exception(message);

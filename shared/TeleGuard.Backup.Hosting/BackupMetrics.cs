@@ -52,26 +52,3 @@ public sealed class BackupMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 }
-
-/// <summary>Refreshes the age of the newest complete snapshot from backups_meta every 15 seconds.</summary>
-public sealed class LastCompleteSnapshotProbe(BackupMetrics metrics, IServiceProvider services, TimeProvider time, ILogger<LastCompleteSnapshotProbe> logger)
-    : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                var latest = await services.GetRequiredService<BackupsMetaStore>().FindLatestCompleteAsync(stoppingToken);
-                metrics.LastCompleteAge(latest is null ? null : time.GetUtcNow() - SnapshotIds.ToTime(latest.Id));
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogDebug("Could not read the newest complete snapshot: {Error}", ErrorText.Describe(e));
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(15), time, stoppingToken);
-        }
-    }
-}

@@ -8,25 +8,6 @@ using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Scheduling;
 
-public enum ScheduleKind
-{
-    Backup,
-    Cleanup,
-    RestoreDrill,
-}
-
-public enum SlotRequest
-{
-    /// <summary>This instance published the slot's request.</summary>
-    Published,
-
-    /// <summary>Another scheduler of this deployment published it already.</summary>
-    AlreadyRequested,
-
-    /// <summary>Another scheduler is publishing it right now; ask again later to learn whether it succeeded.</summary>
-    InProgressElsewhere,
-}
-
 /// <summary>
 /// Publishes the request of one cron slot, once across every scheduler instance of a deployment. The slot is claimed in
 /// Redis while its request is published and marked requested only once the broker took it: a publish that fails

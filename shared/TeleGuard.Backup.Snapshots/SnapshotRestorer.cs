@@ -6,30 +6,6 @@ using MongoDB.Driver;
 
 namespace TeleGuard.Backup.Snapshots;
 
-public sealed record RestoreOptions
-{
-    /// <summary>Only these collections; null or empty: every collection of the snapshot except <see cref="SnapshotRestorer.LiveMetadataCollection"/>.</summary>
-    public IReadOnlyList<string>? Collections { get; init; }
-
-    /// <summary>Replace target collections that already hold documents; without it such a collection stops the restore before anything is written.</summary>
-    public bool Drop { get; init; }
-
-    /// <summary>Report what would be written, write nothing.</summary>
-    public bool DryRun { get; init; }
-
-    /// <summary>Documents per insert (also bounded by <see cref="SnapshotRestorer.MaxBatchBytes"/>).</summary>
-    public int BatchSize { get; init; } = 1000;
-
-    /// <summary>Collections written at the same time.</summary>
-    public int ParallelCollections { get; init; } = 4;
-
-    /// <summary>Read every written collection back and compare it with the snapshot before swapping it in (benchmarks may skip it).</summary>
-    public bool VerifyAfterRestore { get; init; } = true;
-}
-
-/// <param name="Action">What the restore did (or, in a dry run, would do) with the target's collection of this name.</param>
-public sealed record RestoredCollection(string Name, long Documents, int Indexes, bool Verified, string Action);
-
 /// <summary>
 /// Restores a verified snapshot folder into a database without ever leaving it half-restored: every collection is first
 /// written into a work collection of the target database (<see cref="RestoreWorkCollections"/>) with its options and

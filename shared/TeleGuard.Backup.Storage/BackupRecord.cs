@@ -4,44 +4,6 @@ using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Storage;
 
-public static class BackupStatus
-{
-    public const string Requested = "requested";
-    public const string Exporting = "exporting";
-    public const string Created = "created";
-    public const string Complete = "complete";
-    public const string Degraded = "degraded";
-    public const string Failed = "failed";
-
-    public static readonly IReadOnlyList<string> All = [Requested, Exporting, Created, Complete, Degraded, Failed];
-
-    /// <summary>Statuses after which nothing more is expected for the snapshot.</summary>
-    public static bool IsFinal(string status) => status is Complete or Degraded or Failed;
-}
-
-public static class SinkStatus
-{
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Skipped = "skipped";
-
-    public static bool IsFinal(string? status) => status is Succeeded or Failed or Skipped;
-}
-
-/// <summary>
-/// The destinations every snapshot is expected in. A snapshot is <c>complete</c> once each has recorded
-/// <c>succeeded</c> or <c>skipped</c> (a disabled sink records <c>skipped</c>). Each sink issue adds its name here.
-/// </summary>
-public static class BackupSinks
-{
-    public const string GitHub = "github";
-    public const string Public = "public";
-    public const string Telegram = "telegram";
-
-    public static readonly IReadOnlyList<string> All = [GitHub, Public, Telegram];
-}
-
 /// <summary>
 /// One snapshot's document in <c>backups_meta</c>; <c>_id</c> is the snapshot id. <see cref="Kind"/> tells it apart from
 /// documents that other programs keep in the same collection.

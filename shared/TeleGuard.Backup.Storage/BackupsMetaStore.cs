@@ -6,39 +6,6 @@ using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Storage;
 
-public enum ExportClaim
-{
-    /// <summary>This caller holds the export lease and must export.</summary>
-    Acquired,
-
-    /// <summary>The snapshot is already created: nothing to export.</summary>
-    AlreadyCreated,
-
-    /// <summary>Another live exporter holds the lease.</summary>
-    HeldElsewhere,
-
-    /// <summary>
-    /// The snapshot's export failed for good: it is never exported again under this id (the data read now is not the
-    /// data of the time the id names). A new snapshot takes a new id.
-    /// </summary>
-    Refused,
-}
-
-public enum SinkClaim
-{
-    /// <summary>This caller holds the sink's lease on the snapshot and makes the copy.</summary>
-    Acquired,
-
-    /// <summary>The copy is already recorded as made.</summary>
-    AlreadySucceeded,
-
-    /// <summary>Another live instance of the sink is making the copy.</summary>
-    HeldElsewhere,
-
-    /// <summary>backups_meta has no record of the snapshot.</summary>
-    NoRecord,
-}
-
 /// <summary>
 /// <c>backups_meta</c>: one document per snapshot (<c>_id</c> = snapshot id, <c>kind</c> = <c>teleguard.snapshot</c>);
 /// documents of other kinds in the collection are never read or changed (<see cref="OwnBackupRecords"/>). Every write is an idempotent upsert or a

@@ -85,5 +85,3 @@ public sealed class RedisConnection(IOptions<RedisOptions> options, ILogger<Redi
         _connectGate.Dispose();
     }
 }
-
-public sealed class RedisUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,8 +1,5 @@
 namespace TeleGuard.Backup.Storage;
 
-/// <param name="Location">Where the artifact is: <c>gridfs:DATABASE/BUCKET/FILE-ID</c> or <c>dir:FILE-NAME</c>.</param>
-public sealed record StoredArtifact(string Location, long Size, string Sha256);
-
 /// <summary>
 /// The claim-check store for snapshot artifacts, reachable from every host (GridFS by default, or a directory on a
 /// shared volume). A save is all-or-nothing: until it returns, no location exists that a reader could be given.
@@ -20,21 +17,4 @@ public interface IArtifactStore
     Task<Stream> OpenReadAsync(string location, CancellationToken cancellationToken);
 
     Task DeleteAsync(string location, CancellationToken cancellationToken);
-}
-
-public sealed class ArtifactNotFoundException(string location, string? why = null)
-    : Exception($"Snapshot artifact {location} is not in the artifact store{(why is null ? "" : $" ({why})")}.")
-{
-    public string Location { get; } = location;
-}
-
-public static class ArtifactNames
-{
-    /// <summary>A name no other save uses: <c>snapshot-ID.ATTEMPT.tar</c>.</summary>
-    public static string NewFileName(string snapshotId) => $"snapshot-{snapshotId}.{Guid.NewGuid():N}.tar";
-
-    /// <summary>Whether <paramref name="fileName"/> is an artifact of <paramref name="snapshotId"/> (also the single name of earlier versions).</summary>
-    public static bool IsOf(string snapshotId, string fileName) =>
-        fileName == $"snapshot-{snapshotId}.tar"
-        || (fileName.StartsWith($"snapshot-{snapshotId}.", StringComparison.Ordinal) && fileName.EndsWith(".tar", StringComparison.Ordinal));
 }

@@ -1,0 +1,3 @@
+namespace TeleGuard.Backup.Crypto;
+
+public sealed class EncryptedFileException(string message) : Exception(message);

@@ -1,0 +1,3 @@
+namespace TeleGuard.Backup.Destinations.Public;
+
+public sealed record PublicFile(string File, long Size, string Sha256);

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Destinations.Telegram;
+
+/// <summary>Runs retention once when the sink starts: catches up before Telegram's 48-hour deletion limit passes.</summary>
+public sealed class TelegramRetentionOnStart(TelegramRetention retention, IOptions<TelegramSinkOptions> options, IHostApplicationLifetime lifetime,
+    ILogger<TelegramRetentionOnStart> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return;
+        }
+
+        await lifetime.WaitForStartedAsync(stoppingToken);
+
+        try
+        {
+            await retention.ApplyAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Telegram: start-up retention failed, the next cleanup retries: {Error}", ErrorText.Describe(e));
+        }
+    }
+}

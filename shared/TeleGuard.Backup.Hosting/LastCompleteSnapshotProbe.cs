@@ -1,0 +1,31 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Hosting;
+
+/// <summary>Refreshes the age of the newest complete snapshot from backups_meta every 15 seconds.</summary>
+public sealed class LastCompleteSnapshotProbe(BackupMetrics metrics, IServiceProvider services, TimeProvider time, ILogger<LastCompleteSnapshotProbe> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var latest = await services.GetRequiredService<BackupsMetaStore>().FindLatestCompleteAsync(stoppingToken);
+                metrics.LastCompleteAge(latest is null ? null : time.GetUtcNow() - SnapshotIds.ToTime(latest.Id));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogDebug("Could not read the newest complete snapshot: {Error}", ErrorText.Describe(e));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(15), time, stoppingToken);
+        }
+    }
+}

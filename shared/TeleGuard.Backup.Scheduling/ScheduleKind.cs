@@ -1,0 +1,8 @@
+namespace TeleGuard.Backup.Scheduling;
+
+public enum ScheduleKind
+{
+    Backup,
+    Cleanup,
+    RestoreDrill,
+}

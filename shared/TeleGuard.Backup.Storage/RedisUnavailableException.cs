@@ -1,0 +1,3 @@
+namespace TeleGuard.Backup.Storage;
+
+public sealed class RedisUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
