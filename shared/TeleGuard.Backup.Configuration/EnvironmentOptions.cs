@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace TeleGuard.Backup.Configuration;
 
 /// <summary>
-/// Options read from environment variables (SYSTEM.md §6 names). Problems found while reading are kept and reported by
+/// Options read from environment variables (the names in README.md's configuration table). Problems found while reading are kept and reported by
 /// <see cref="EnvironmentOptionsValidator{TOptions}"/> when the host starts (ValidateOnStart), so a service with bad
 /// configuration stops before doing anything, with every problem listed.
 /// </summary>

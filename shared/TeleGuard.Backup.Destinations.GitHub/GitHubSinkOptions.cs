@@ -15,8 +15,6 @@ public sealed class GitHubSinkOptions : EnvironmentOptions
     public const string TokenVariable = "GITHUB_TOKEN";
     public const string BranchVariable = "GITHUB_BACKUP_BRANCH";
 
-    /// <summary>GitHub rejects files over 100 MB and warns over 50 MB: parts stay at or under 45 MiB.</summary>
-    public const long MaxFileBytes = 45L * 1024 * 1024;
 
     public bool Enabled { get; private set; }
     public GitRemote? Remote { get; private set; }

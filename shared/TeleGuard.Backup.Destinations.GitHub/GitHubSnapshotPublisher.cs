@@ -40,7 +40,7 @@ public sealed class GitHubSnapshotPublisher(
             var extracted = Path.Combine(work.Path, "artifact");
             var manifest = await fetcher.ExtractVerifiedAsync(snapshot, extracted, cancellationToken);
             var layoutRoot = Path.Combine(work.Path, "layout");
-            var layout = RepositoryLayout.Prepare(extracted, manifest, layoutRoot, GitHubSinkOptions.MaxFileBytes);
+            var layout = RepositoryLayout.Prepare(extracted, manifest, layoutRoot, RepositoryFileLimit.MaxBytes);
             var source = ReferenceEquals(layout, manifest) ? extracted : layoutRoot;
 
             // Without the lock (Redis down) a snapshot with the newest data still goes on top (a fast-forward push); one

@@ -4,7 +4,7 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 
 /// <summary>
 /// The plain snapshot as it is committed: under <c>snapshot/</c>, the same relative paths as in the artifact, with no
-/// file over <see cref="GitHubSinkOptions.MaxFileBytes"/>. When the artifact's parts are already small enough they are
+/// file over <see cref="RepositoryFileLimit.MaxBytes"/>. When the artifact's parts are already small enough they are
 /// used as they are; otherwise each collection is re-split at line boundaries and the manifest lists the new parts
 /// (the collection's content hash does not change).
 /// </summary>

@@ -53,7 +53,7 @@ public sealed class EncryptedSnapshotPublisher(
             string sha256;
             long size;
             await using (var input = File.OpenRead(compressed))
-            await using (var parts = new PartFileStream(output, name, EncryptionSinkOptions.MaxFileBytes))
+            await using (var parts = new PartFileStream(output, name, RepositoryFileLimit.MaxBytes))
             {
                 await StreamingEncryption.EncryptAsync(input, parts, Settings.Keys!, id, cancellationToken);
                 (files, sha256) = parts.Complete();

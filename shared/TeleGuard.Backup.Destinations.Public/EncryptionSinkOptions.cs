@@ -15,8 +15,6 @@ public sealed class EncryptionSinkOptions : EnvironmentOptions
     public const string PublicRepositoryVariable = "GITHUB_PUBLIC_REPO";
     public const string PublicBranchVariable = "GITHUB_PUBLIC_BRANCH";
 
-    /// <summary>GitHub warns over 50 MB and rejects over 100 MB: encrypted files are stored in parts of at most 45 MiB.</summary>
-    public const long MaxFileBytes = 45L * 1024 * 1024;
 
     public bool Enabled { get; private set; }
     public EncryptionKeyRing? Keys { get; private set; }

@@ -2,8 +2,8 @@ namespace TeleGuard.Backup.Snapshots;
 
 public sealed record SnapshotExportOptions
 {
-    /// <summary>45 MiB: under GitHub's 50 MB warning and 100 MB limit (SYSTEM.md §4).</summary>
-    public const long DefaultPartSizeBytes = 45L * 1024 * 1024;
+    /// <summary>Parts as large as a repository file may be (<see cref="RepositoryFileLimit"/>).</summary>
+    public const long DefaultPartSizeBytes = RepositoryFileLimit.MaxBytes;
 
     /// <summary>Only these collections (BACKUP_COLLECTIONS); null or empty means every non-system collection.</summary>
     public IReadOnlyList<string>? Collections { get; init; }

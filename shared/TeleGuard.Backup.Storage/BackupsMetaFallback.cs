@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace TeleGuard.Backup.Storage;
 
 /// <summary>
-/// Where sink results wait while MongoDB is unreachable (SYSTEM.md §3): a Redis list of the <c>backups_meta</c> writes
+/// Where sink results wait while MongoDB is unreachable: a Redis list of the <c>backups_meta</c> writes
 /// that could not be made, in the order they happened, replayed into MongoDB when it answers again. Each entry carries
 /// the time it was made, and applying it is conditional on the record holding nothing newer, so replaying an entry
 /// twice, late, or after a newer write changes nothing. An entry leaves the list only once applied or found obsolete;

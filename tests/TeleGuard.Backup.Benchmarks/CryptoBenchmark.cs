@@ -6,7 +6,7 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 4's targets: a 1 GiB round trip through the streaming format in constant memory, and encryption speed of at
+/// The encryption targets: a 1 GiB round trip through the streaming format in constant memory, and encryption speed of at
 /// least half of OpenSSL's AES-256-GCM on this machine (measured in the same run).
 /// </summary>
 public static class CryptoBenchmark

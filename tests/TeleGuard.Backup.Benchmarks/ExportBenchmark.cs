@@ -7,7 +7,7 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 2's memory target: export a collection of the given size from <c>MONGODB_URI</c> through the real exporter
+/// The export memory target: export a collection of the given size from <c>MONGODB_URI</c> through the real exporter
 /// (driver cursor, writer, parts) and the archive writer, and report this process's peak resident memory.
 /// </summary>
 public static class ExportBenchmark

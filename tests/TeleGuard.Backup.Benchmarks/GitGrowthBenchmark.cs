@@ -9,7 +9,7 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 3's target: private-repository growth over hourly snapshots with a small churn. A synthetic collection of
+/// The repository growth target: private-repository growth over hourly snapshots with a small churn. A synthetic collection of
 /// about the given size is written as the GitHub sink writes it (canonical JSONL in 45 MiB parts under snapshot/),
 /// committed and pushed with the project's git writer once per "hour", with the given fraction of documents changed
 /// between hours. Then the server's bare repository is garbage-collected and its size compared with one snapshot

@@ -7,7 +7,7 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 6's restore figure: a snapshot of many small documents (written here, as the exporter writes them) restored
+/// The restore figure: a snapshot of many small documents (written here, as the exporter writes them) restored
 /// into <c>MONGODB_URI</c> with the real restorer, including the verification export; documents per second and peak
 /// memory of this process.
 /// </summary>

@@ -13,7 +13,7 @@ using TeleGuard.Backup.TestSupport;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 5's memory target: the Telegram sink's upload of a 1 GiB archive to a local Bot API server (500 MB parts) in
+/// The Telegram memory target: the Telegram sink's upload of a 1 GiB archive to a local Bot API server (500 MB parts) in
 /// bounded memory. The fake Bot API runs in a child process so that only the sink's memory is measured here. The
 /// artifact is incompressible (random) so the archive stays about 1 GiB.
 /// </summary>

@@ -8,7 +8,7 @@ using TeleGuard.Backup.Snapshots;
 namespace TeleGuard.Backup.Benchmarks;
 
 /// <summary>
-/// Issue 2's writer target: in-process BSON documents to canonical JSONL + SHA-256, one core. The documents are
+/// The writer target: in-process BSON documents to canonical JSONL + SHA-256, one core. The documents are
 /// prepared first (as the raw bytes the driver hands the exporter), then converted and hashed in a timed loop.
 /// </summary>
 public static class WriterBenchmark

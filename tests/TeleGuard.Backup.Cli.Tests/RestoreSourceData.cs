@@ -4,7 +4,7 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Cli.Tests;
 
-/// <summary>A source database with every BSON type and the index kinds of issue 6, and the driver-side comparison.</summary>
+/// <summary>A source database with every BSON type and every index kind a restore must rebuild, and the driver-side comparison.</summary>
 public static class RestoreSourceData
 {
     public static readonly string[] Collections = ["dotted.name", "empty", "everything", "lookalikes", "users"];

@@ -80,7 +80,7 @@ public sealed class CanonicalJsonWriterTests
     [Fact]
     public void Output_is_identical_to_the_driver_canonical_writer_apart_from_whitespace_for_ordinary_values()
     {
-        // The driver loses the sign of -0.0 (see SYSTEM.md); everything else must agree value for value.
+        // The driver loses the sign of -0.0; everything else must agree value for value.
         foreach (var document in WithoutEscapes(includeLargeDocument: false))
         {
             var ours = System.Text.Json.Nodes.JsonNode.Parse(Write(document));

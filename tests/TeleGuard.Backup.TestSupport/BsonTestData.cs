@@ -2,7 +2,7 @@ using MongoDB.Bson;
 
 namespace TeleGuard.Backup.TestSupport;
 
-/// <summary>Documents holding every BSON type the snapshot format must keep (issue 2), each with an ObjectId _id.</summary>
+/// <summary>Documents holding every BSON type the snapshot format must keep, each with an ObjectId _id.</summary>
 public static class BsonTestData
 {
     public static List<BsonDocument> EveryType(bool includeLargeDocument = true)
