@@ -26,7 +26,8 @@ public static class CommandLine
     public static async Task<int> RunAsync(string[] args)
     {
         // "teleguard-backup help" has always shown the help, as --help does.
-        var parsed = CreateRootCommand().Parse(args is ["help"] ? ["--help"] : args);
+        // No @file expansion: a path starting with @ is a path.
+        var parsed = CreateRootCommand().Parse(args is ["help"] ? ["--help"] : args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Action is ParseErrorAction)
         {
             return ReportUsageError(UsageErrorLine.Of(parsed));

@@ -8,15 +8,19 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public sealed record SnapshotSource(string From, string? Path, string Snapshot)
 {
+    // For help and tab completion; which destinations exist is decided by those registered (an unknown name is refused then).
+    private static readonly string[] Sources = ["github", "public", "telegram", "store", "file"];
+
     /// <summary>Adds <c>--from</c>, <c>--path</c> and <c>--snapshot</c> to <paramref name="command"/>; returns how to read them.</summary>
     public static Func<ParseResult, SnapshotSource> AddOptions(Command command)
     {
         var from = new Option<string>("--from")
         {
             Description = "where to read the snapshot: a destination (github, public, telegram, store) or file",
-            HelpName = "github|public|telegram|store|file",
+            HelpName = string.Join('|', Sources),
             Required = true,
         };
+        from.CompletionSources.Add(Sources);
         var path = new Option<string?>("--path") { Description = "with --from file: an artifact .tar or a snapshot folder", HelpName = "P" };
         var snapshot = new Option<string>("--snapshot") { Description = "the snapshot id, or latest", HelpName = "ID|latest", DefaultValueFactory = _ => "latest" };
         command.Options.Add(from);
