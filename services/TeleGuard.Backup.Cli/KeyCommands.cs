@@ -28,8 +28,8 @@ public static class KeyCommands
         var snapshot = new Option<string?>("--snapshot") { Description = "the snapshot the file must be (and, in a folder of several, the one to pick)", HelpName = "ID" };
         var command = new CommandWithExamples("decrypt",
             "Decrypt a downloaded public snapshot or Telegram copy into the snapshot archive (tar), with ENCRYPTION_KEY, TELEGRAM_ENCRYPTION_KEY or their previous keys.",
-            "teleguard-backup decrypt --in 20250101T0300Z.tgb --out snapshot.tar",
-            "teleguard-backup decrypt --in ./downloads --snapshot 20250101T0300Z --out snapshot.tar",
+            "teleguard-backup decrypt --in 20250101T030000Z.tgb --out snapshot.tar",
+            "teleguard-backup decrypt --in ./downloads --snapshot 20250101T030000Z --out snapshot.tar",
             "teleguard-backup restore --from file --path snapshot.tar --to-uri mongodb://localhost:27017/app")
         {
             input,

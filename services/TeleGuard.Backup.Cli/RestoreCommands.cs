@@ -21,7 +21,7 @@ public static class RestoreCommands
         var command = new CommandWithExamples("restore",
             "Check every file of a snapshot, restore it into the target database, and verify the result's content hashes. Nothing of the target changes unless every collection was read back identical.",
             "teleguard-backup restore --from github --to-uri mongodb://localhost:27017/restored",
-            "teleguard-backup restore --from store --snapshot 20250101T0300Z --to-uri mongodb://localhost:27017 --db app --collections users,orders --drop",
+            "teleguard-backup restore --from store --snapshot 20250101T030000Z --to-uri mongodb://localhost:27017 --db app --collections users,orders --drop",
             "teleguard-backup restore --from file --path ./snapshot.tar --to-uri mongodb://localhost:27017/app --dry-run");
         var readSource = SnapshotSource.AddOptions(command);
         var toUri = new Option<string>("--to-uri") { Description = "the target MongoDB connection string; its path names the database unless --db does", HelpName = "URI", Required = true };
@@ -49,7 +49,7 @@ public static class RestoreCommands
         var command = new CommandWithExamples("verify",
             "The same checks as restore, writing nothing: every file against its SHA-256 and every document decoded; exit 0 only when everything matches.",
             "teleguard-backup verify --from public",
-            "teleguard-backup verify --from telegram --snapshot 20250101T0300Z",
+            "teleguard-backup verify --from telegram --snapshot 20250101T030000Z",
             "teleguard-backup verify --from file --path ./snapshot.tar");
         var readSource = SnapshotSource.AddOptions(command);
         command.SetAction(result => VerifyAsync(readSource(result)));
