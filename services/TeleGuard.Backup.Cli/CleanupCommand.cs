@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Threading.Channels;
 using MassTransit;
 using TeleGuard.Backup.Contracts;
@@ -14,12 +15,24 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public static class CleanupCommand
 {
-    public static async Task<int> ExecuteAsync(CommandOptions options)
+    public static Command Create()
     {
-        var wait = options.Flag("wait");
-        var timeout = TimeSpan.FromSeconds(options.Number("timeout", 1, 7 * 24 * 3600) ?? 600);
-        options.RejectUnknown();
+        var wait = CommandOptions.Wait("print each destination's result; exit 0 when all applied their retention, 1 when one failed, 3 on timeout");
+        var timeout = CommandOptions.TimeoutSeconds(600);
+        var command = new CommandWithExamples("cleanup",
+            "Apply retention in every destination now. Without RABBITMQ_URI the services run in this process and the command waits.",
+            "teleguard-backup cleanup",
+            "teleguard-backup cleanup --wait --timeout 300")
+        {
+            wait,
+            timeout,
+        };
+        command.SetAction(result => ExecuteAsync(result.GetValue(wait), TimeSpan.FromSeconds(result.GetValue(timeout))));
+        return command;
+    }
 
+    public static async Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
+    {
         var builder = OneShotHost.CreateBuilder();
         var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
         if (inProcess)

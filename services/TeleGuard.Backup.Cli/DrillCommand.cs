@@ -1,3 +1,4 @@
+using System.CommandLine;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 
@@ -6,9 +7,17 @@ namespace TeleGuard.Backup.Cli;
 /// <summary><c>drill</c>: the restore drill of every configured destination and the store, once, now.</summary>
 public static class DrillCommand
 {
-    public static async Task<int> ExecuteAsync(CommandOptions options)
+    public static Command Create()
     {
-        options.RejectUnknown();
+        var command = new CommandWithExamples("drill",
+            "Restore drill now: verify the latest snapshot from every configured destination and the store, and record the results in backups_meta; exit 0 only when all pass.",
+            "teleguard-backup drill");
+        command.SetAction(_ => ExecuteAsync());
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync()
+    {
         var builder = OneShotHost.CreateBuilder();
         builder.Services.AddBackupDestinations();
         using var host = builder.Build();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations;
@@ -11,10 +12,37 @@ namespace TeleGuard.Backup.Cli;
 /// <summary><c>keygen</c> and <c>decrypt</c>: work offline, with keys from the environment only.</summary>
 public static class KeyCommands
 {
-    /// <summary>Prints a fresh key for ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_KEY (stdout: the key alone; stderr: its id and how to use it).</summary>
-    public static int Keygen(CommandOptions options)
+    public static Command CreateKeygen()
     {
-        options.RejectUnknown();
+        var command = new CommandWithExamples("keygen",
+            "Print a new key for ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_KEY (base64 of 32 random bytes) on stdout; its key id and how to use it on stderr.",
+            "teleguard-backup keygen > encryption.key");
+        command.SetAction(_ => Keygen());
+        return command;
+    }
+
+    public static Command CreateDecrypt()
+    {
+        var input = new Option<string>("--in") { Description = "a downloaded .tgb file, one of its parts, or the folder holding them", HelpName = "FILE|DIR", Required = true };
+        var output = new Option<string>("--out") { Description = "the snapshot archive (tar) to write; it appears only when every chunk verified", HelpName = "FILE", Required = true };
+        var snapshot = new Option<string?>("--snapshot") { Description = "the snapshot the file must be (and, in a folder of several, the one to pick)", HelpName = "ID" };
+        var command = new CommandWithExamples("decrypt",
+            "Decrypt a downloaded public snapshot or Telegram copy into the snapshot archive (tar), with ENCRYPTION_KEY, TELEGRAM_ENCRYPTION_KEY or their previous keys.",
+            "teleguard-backup decrypt --in 20250101T030000Z.tgb --out snapshot.tar",
+            "teleguard-backup decrypt --in ./downloads --snapshot 20250101T030000Z --out snapshot.tar",
+            "teleguard-backup restore --from file --path snapshot.tar --to-uri mongodb://localhost:27017/app")
+        {
+            input,
+            output,
+            snapshot,
+        };
+        command.SetAction(result => DecryptAsync(result.GetRequiredValue(input), result.GetRequiredValue(output), result.GetValue(snapshot)));
+        return command;
+    }
+
+    /// <summary>Prints a fresh key for ENCRYPTION_KEY or TELEGRAM_ENCRYPTION_KEY (stdout: the key alone; stderr: its id and how to use it).</summary>
+    public static int Keygen()
+    {
         var key = EncryptionKeyRing.GenerateKey();
         Console.WriteLine(Convert.ToBase64String(key));
         Console.Error.WriteLine($"key id {EncryptionKeyRing.KeyIdOf(key)}: set it as ENCRYPTION_KEY (or, a different key, as TELEGRAM_ENCRYPTION_KEY); when rotating, move the old key to ENCRYPTION_PREVIOUS_KEYS (TELEGRAM_ENCRYPTION_PREVIOUS_KEYS).");
@@ -27,13 +55,8 @@ public static class KeyCommands
     /// TELEGRAM_ENCRYPTION_KEY and their previous keys. With <c>--snapshot</c> a file of another snapshot is refused. The
     /// output appears only when every chunk verified; on any error nothing is left behind.
     /// </summary>
-    public static async Task<int> DecryptAsync(CommandOptions options)
+    public static async Task<int> DecryptAsync(string input, string output, string? snapshot)
     {
-        var input = options.Value("in") ?? throw new UsageException("decrypt needs --in FILE|DIR");
-        var output = options.Value("out") ?? throw new UsageException("decrypt needs --out FILE");
-        var snapshot = options.Value("snapshot");
-        options.RejectUnknown();
-
         var settings = new SettingsReader(new ConfigurationBuilder().AddEnvironmentVariables().Build());
         var publicKeys = EncryptionKeyOptions.ReadKeyRing(settings, required: false);
         var telegramKeys = EncryptionKeySettings.Read(settings, TelegramSinkOptions.EncryptionKeyVariable, TelegramSinkOptions.EncryptionPreviousKeysVariable, required: false);
@@ -83,39 +106,5 @@ public static class KeyCommands
         {
             File.Delete(temporary);
         }
-    }
-}
-
-/// <summary>
-/// The files of one encrypted snapshot: a .tgb file, its parts, or a folder holding one snapshot's files (a public copy's
-/// <c>ID.tgb.part-0001</c>, … or a Telegram copy's <c>teleguard-ID.tgb.part001of003</c>, …).
-/// </summary>
-public static class EncryptedFiles
-{
-    public static IReadOnlyList<string> Resolve(string input, string? snapshotId)
-    {
-        if (File.Exists(input))
-        {
-            return [input];
-        }
-
-        if (!Directory.Exists(input))
-        {
-            throw new FileNotFoundException($"{input} does not exist.");
-        }
-
-        var candidates = Directory.EnumerateFiles(input, "*.tgb*", SearchOption.AllDirectories)
-            .Where(f => snapshotId is null || Path.GetFileName(f).StartsWith(snapshotId + ".tgb", StringComparison.Ordinal)
-                || Path.GetFileName(f).StartsWith($"teleguard-{snapshotId}.tgb", StringComparison.Ordinal)) // a Telegram copy's parts
-            .GroupBy(f => Path.GetFileName(f).Split(".tgb")[0])
-            .ToList();
-        if (candidates.Count != 1)
-        {
-            throw new FileNotFoundException(candidates.Count == 0
-                ? $"{input} holds no encrypted snapshot{(snapshotId is null ? "" : $" {snapshotId}")}."
-                : $"{input} holds several snapshots ({string.Join(", ", candidates.Select(c => c.Key))}); choose one with --snapshot.");
-        }
-
-        return candidates[0].OrderBy(f => f, StringComparer.Ordinal).ToList(); // .tgb.part-0001, .part-0002, …
     }
 }

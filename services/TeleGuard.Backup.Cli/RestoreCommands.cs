@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Driver;
 using TeleGuard.Backup.Destinations;
@@ -15,16 +16,48 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public static class RestoreCommands
 {
-    public static async Task<int> RestoreAsync(CommandOptions options)
+    public static Command CreateRestore()
     {
-        var source = SourceOptions.Read(options);
-        var toUri = options.Value("to-uri") ?? throw new UsageException("restore needs --to-uri mongodb://host/database");
-        var databaseOverride = options.Value("db");
-        var collections = options.Value("collections")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var drop = options.Flag("drop");
-        var dryRun = options.Flag("dry-run");
-        options.RejectUnknown();
+        var command = new CommandWithExamples("restore",
+            "Check every file of a snapshot, restore it into the target database, and verify the result's content hashes. Nothing of the target changes unless every collection was read back identical.",
+            "teleguard-backup restore --from github --to-uri mongodb://localhost:27017/restored",
+            "teleguard-backup restore --from store --snapshot 20250101T030000Z --to-uri mongodb://localhost:27017 --db app --collections users,orders --drop",
+            "teleguard-backup restore --from file --path ./snapshot.tar --to-uri mongodb://localhost:27017/app --dry-run");
+        var readSource = SnapshotSource.AddOptions(command);
+        var toUri = new Option<string>("--to-uri") { Description = "the target MongoDB connection string; its path names the database unless --db does", HelpName = "URI", Required = true };
+        var database = new Option<string?>("--db") { Description = "the target database (instead of the one in --to-uri)", HelpName = "NAME" };
+        var collections = new Option<string[]?>("--collections")
+        {
+            Description = "restore only these collections (comma-separated)",
+            HelpName = "a,b",
+            CustomParser = result => result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+        };
+        var drop = new Option<bool>("--drop") { Description = "replace collections that already exist in the target (without it the restore refuses them)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "fetch and check everything and say what would be restored; write nothing" };
+        command.Options.Add(toUri);
+        command.Options.Add(database);
+        command.Options.Add(collections);
+        command.Options.Add(drop);
+        command.Options.Add(dryRun);
+        command.SetAction(result => RestoreAsync(readSource(result), result.GetRequiredValue(toUri), result.GetValue(database),
+            result.GetValue(collections), result.GetValue(drop), result.GetValue(dryRun)));
+        return command;
+    }
 
+    public static Command CreateVerify()
+    {
+        var command = new CommandWithExamples("verify",
+            "The same checks as restore, writing nothing: every file against its SHA-256 and every document decoded; exit 0 only when everything matches.",
+            "teleguard-backup verify --from public",
+            "teleguard-backup verify --from telegram --snapshot 20250101T030000Z",
+            "teleguard-backup verify --from file --path ./snapshot.tar");
+        var readSource = SnapshotSource.AddOptions(command);
+        command.SetAction(result => VerifyAsync(readSource(result)));
+        return command;
+    }
+
+    public static async Task<int> RestoreAsync(SnapshotSource source, string toUri, string? databaseOverride, string[]? collections, bool drop, bool dryRun)
+    {
         MongoUrl target;
         try
         {
@@ -56,10 +89,8 @@ public static class RestoreCommands
         });
     }
 
-    public static async Task<int> VerifyAsync(CommandOptions options)
+    public static async Task<int> VerifyAsync(SnapshotSource source)
     {
-        var source = SourceOptions.Read(options);
-        options.RejectUnknown();
         using var cancellation = new OperatorCancellation();
         return await WithFetchedSnapshotAsync(source, cancellation.Token, async (folder, manifest) =>
         {
@@ -74,23 +105,7 @@ public static class RestoreCommands
         });
     }
 
-    private sealed record SourceOptions(string From, string? Path, string Snapshot)
-    {
-        public static SourceOptions Read(CommandOptions options)
-        {
-            var from = options.Value("from") ?? throw new UsageException("name the source with --from (a destination, or file)");
-            var path = options.Value("path");
-            var snapshot = options.Value("snapshot") ?? "latest";
-            if (from == "file" && path is null)
-            {
-                throw new UsageException("--from file needs --path (an artifact .tar or a snapshot folder)");
-            }
-
-            return new SourceOptions(from, path, snapshot);
-        }
-    }
-
-    private static async Task<int> WithFetchedSnapshotAsync(SourceOptions source, CancellationToken cancellationToken, Func<string, SnapshotManifest, Task<int>> use)
+    private static async Task<int> WithFetchedSnapshotAsync(SnapshotSource source, CancellationToken cancellationToken, Func<string, SnapshotManifest, Task<int>> use)
     {
         var work = Path.Combine(Path.GetTempPath(), $"teleguard-restore-{Guid.NewGuid():N}");
         try
@@ -137,7 +152,7 @@ public static class RestoreCommands
     }
 
     // A destination, found by name among those registered; null when the configuration it needs is invalid (reported).
-    private static async Task<SnapshotManifest?> FetchFromDestinationAsync(SourceOptions source, string folder, CancellationToken cancellationToken)
+    private static async Task<SnapshotManifest?> FetchFromDestinationAsync(SnapshotSource source, string folder, CancellationToken cancellationToken)
     {
         var builder = OneShotHost.CreateBuilder();
         builder.Services.AddBackupDestinations();

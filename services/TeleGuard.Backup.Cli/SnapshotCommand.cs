@@ -1,3 +1,4 @@
+using System.CommandLine;
 using MassTransit;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
@@ -12,12 +13,24 @@ namespace TeleGuard.Backup.Cli;
 /// </summary>
 public static class SnapshotCommand
 {
-    public static async Task<int> ExecuteAsync(CommandOptions options)
+    public static Command Create()
     {
-        var wait = options.Flag("wait");
-        var timeout = TimeSpan.FromSeconds(options.Number("timeout", 1, 7 * 24 * 3600) ?? 3600);
-        options.RejectUnknown();
+        var wait = CommandOptions.Wait("print the snapshot's progress and its outcome per destination; exit 0 when complete, 1 when it failed, 3 on timeout");
+        var timeout = CommandOptions.TimeoutSeconds(3600);
+        var command = new CommandWithExamples("snapshot",
+            "Request a snapshot now. Without RABBITMQ_URI the pipeline runs in this process and the command waits.",
+            "teleguard-backup snapshot",
+            "teleguard-backup snapshot --wait --timeout 1800")
+        {
+            wait,
+            timeout,
+        };
+        command.SetAction(result => ExecuteAsync(result.GetValue(wait), TimeSpan.FromSeconds(result.GetValue(timeout))));
+        return command;
+    }
 
+    public static async Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
+    {
         var builder = OneShotHost.CreateBuilder();
         var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
         if (inProcess)

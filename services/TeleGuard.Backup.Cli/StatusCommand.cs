@@ -1,3 +1,4 @@
+using System.CommandLine;
 using MongoDB.Bson;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
@@ -7,13 +8,28 @@ namespace TeleGuard.Backup.Cli;
 /// <summary><c>status</c>: recent snapshots × destinations from backups_meta, and the age of the newest complete one.</summary>
 public static class StatusCommand
 {
-    public static async Task<int> ExecuteAsync(CommandOptions options)
+    public static Command Create()
     {
-        var json = options.Flag("json");
-        var limit = (int)(options.Number("limit", 1, 10_000) ?? 24);
-        var maxAgeHours = options.Number("max-age-hours", 0.01, 24 * 365);
-        options.RejectUnknown();
+        var json = new Option<bool>("--json") { Description = "print the snapshots, the newest complete one and the last cleanups as JSON" };
+        var limit = CommandOptions.Number("--limit", "how many recent snapshots to list (default 24)", 1, 10_000, 24);
+        var maxAgeHours = CommandOptions.OptionalNumber("--max-age-hours",
+            "exit 3 when the newest complete snapshot is older than this many hours, or there is none (for monitoring)", 0.01, 24 * 365);
+        var command = new CommandWithExamples("status",
+            "Recent snapshots and each destination's outcome, from backups_meta.",
+            "teleguard-backup status",
+            "teleguard-backup status --json --limit 5",
+            "teleguard-backup status --max-age-hours 26 || echo 'no recent backup'")
+        {
+            json,
+            limit,
+            maxAgeHours,
+        };
+        command.SetAction(result => ExecuteAsync(result.GetValue(json), (int)result.GetValue(limit), result.GetValue(maxAgeHours)));
+        return command;
+    }
 
+    public static async Task<int> ExecuteAsync(bool json, int limit, double? maxAgeHours)
+    {
         var builder = OneShotHost.CreateBuilder();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)
