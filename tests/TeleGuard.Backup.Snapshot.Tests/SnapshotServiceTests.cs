@@ -342,7 +342,10 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             TimeSpan.FromSeconds(150), "the redelivered request to export the snapshot or give up");
 
         Assert.True(outcome == "created", $"{outcome}; the record is left {(await meta.GetAsync(id, CancellationToken.None))!.Status}");
-        Assert.Single(created);
+        // The record says created before the announcement is published: wait for it, then it must be the only one.
+        var announced = await AnnouncementAsync(created, 1);
+        Assert.Equal(id, Assert.Single(created).SnapshotId);
+        Assert.Equal(announced.ArtifactLocation, (await meta.GetAsync(id, CancellationToken.None))!.Artifact!.Location);
     }
 
     /// <summary>
