@@ -1,6 +1,8 @@
+using System.Reflection;
 using MassTransit;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -31,8 +33,17 @@ public static class BackupHostingExtensions
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddSingleton<BackupMetrics>();
         builder.Services.AddSingleton<CleanupReporter>();
+        // Every service names itself (its assembly: TeleGuard.Backup.GitHub, teleguard-backup …) and its version.
+        var service = Assembly.GetEntryAssembly()?.GetName();
         var telemetry = builder.Services.AddOpenTelemetry()
-            .WithMetrics(metrics => metrics.AddMeter(BackupMetrics.MeterName).AddPrometheusExporter())
+            .ConfigureResource(resource => resource.AddService(
+                serviceName: service?.Name ?? builder.Environment.ApplicationName,
+                serviceVersion: service?.Version?.ToString() ?? "unknown"))
+            .WithMetrics(metrics => metrics
+                .AddMeter(BackupMetrics.MeterName)
+                .AddMeter("MassTransit") // receive, consume, publish and send counts and durations per endpoint and message type
+                .AddMeter("System.Runtime") // the runtime's own metrics: GC, heap, thread pool, exceptions, CPU time
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing.AddSource("MassTransit")); // MassTransit's consume/publish/send activities
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {

@@ -154,6 +154,11 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
             {
                 Assert.Matches($@"(?m)^teleguard_sink_outcomes_total\{{(?=[^}}]*destination=""{sink}"")(?=[^}}]*status=""skipped"")[^}}]*\}} 1(\s|$)", metrics);
             }
+
+            // The service names itself, and MassTransit's and the runtime's meters are exported beside TeleGuard's.
+            Assert.Matches(@"(?m)^target_info\{(?=[^}]*service_name=""teleguard-backup"")(?=[^}]*service_version=""\d+\.\d+)", metrics);
+            Assert.Matches(@"(?m)^messaging_masstransit_consume_ea_total\{(?=[^}]*messaging_masstransit_message_type=""SnapshotRequested"")[^}]*\} [1-9]", metrics);
+            Assert.Matches(@"(?m)^dotnet_gc_collections_total\{", metrics);
         }
 
         var status = await CliProcess.RunAsync(environment, Timeout, "status", "--json");
