@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MassTransit;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -39,6 +40,7 @@ public static class SnapshotCommand
             wait = true;
         }
 
+        builder.Services.AddBackupDestinations(); // to say where each copy went
         builder.AddBackupBus();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)
@@ -62,7 +64,7 @@ public static class SnapshotCommand
                 return 0;
             }
 
-            return await WaitAsync(meta, id, timeout);
+            return await WaitAsync(meta, host.Services.GetServices<IBackupDestination>().ToList(), id, timeout);
         }
         finally
         {
@@ -70,7 +72,7 @@ public static class SnapshotCommand
         }
     }
 
-    private static async Task<int> WaitAsync(BackupsMetaStore meta, string id, TimeSpan timeout)
+    private static async Task<int> WaitAsync(BackupsMetaStore meta, IReadOnlyList<IBackupDestination> destinations, string id, TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
         var lastStatus = "";
@@ -87,7 +89,7 @@ public static class SnapshotCommand
 
                 if (record is not null && BackupStatus.IsFinal(record.Status))
                 {
-                    StatusCommand.PrintOutcome(record);
+                    StatusCommand.PrintOutcome(record, destinations);
                     return record.Status == BackupStatus.Complete ? 0 : 1;
                 }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MongoDB.Bson;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 
@@ -31,6 +32,7 @@ public static class StatusCommand
     public static async Task<int> ExecuteAsync(bool json, int limit, double? maxAgeHours)
     {
         var builder = OneShotHost.CreateBuilder();
+        builder.Services.AddBackupDestinations();
         using var host = builder.Build();
         if (ConfigurationFailure.Check(host.Services) is { } exitCode)
         {
@@ -39,6 +41,7 @@ public static class StatusCommand
 
         // Nothing is started (no background service): status only reads backups_meta, and Redis when MongoDB is down.
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var destinations = host.Services.GetServices<IBackupDestination>().ToList();
         List<BackupRecord> records;
         BackupRecord? latestComplete;
         List<(string Sink, CleanupRecord Cleanup)> cleanups = [];
@@ -65,7 +68,7 @@ public static class StatusCommand
 
         if (json)
         {
-            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age, cleanups));
+            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age, cleanups, destinations));
         }
         else
         {
@@ -73,7 +76,7 @@ public static class StatusCommand
             if (records.Count > 0)
             {
                 Console.WriteLine();
-                PrintOutcome(records[0]); // the newest snapshot in detail: when and where each copy is
+                PrintOutcome(records[0], destinations); // the newest snapshot in detail: when and where each copy is
             }
 
             Console.WriteLine(latestComplete is null
@@ -140,7 +143,7 @@ public static class StatusCommand
     }
 
     /// <summary>The outcome of one snapshot, destination by destination (used by <c>snapshot --wait</c>).</summary>
-    public static void PrintOutcome(BackupRecord record)
+    public static void PrintOutcome(BackupRecord record, IReadOnlyList<IBackupDestination> destinations)
     {
         Console.WriteLine($"Snapshot {record.Id}: {record.Status}");
         if (record.Manifest is { } manifest)
@@ -171,7 +174,7 @@ public static class StatusCommand
         foreach (var sink in sinks)
         {
             var outcome = record.Sinks.GetValueOrDefault(sink);
-            var where = outcome?.Location is { } location ? ": " + CopyLocation.Describe(location) : "";
+            var where = outcome?.Location is { } location ? ": " + DescribeCopy(destinations, sink, location) : "";
             var why = outcome?.Error is { } e ? $" ({e})" : "";
             var when = outcome?.At is { } at ? $" at {at:yyyy-MM-ddTHH:mm:ssZ}" : "";
             var stayed = outcome?.Removal?.GetValue("undeletableMessageIds", new BsonArray()).AsBsonArray.Count ?? 0;
@@ -181,6 +184,10 @@ public static class StatusCommand
             Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{when}{where}{why}{removed}");
         }
     }
+
+    /// <summary>Where a copy is, as the destination that wrote it says; "recorded" for a destination this version does not know.</summary>
+    public static string DescribeCopy(IReadOnlyList<IBackupDestination> destinations, string name, BsonDocument location) =>
+        destinations.Find(name)?.DescribeCopy(location) ?? "recorded";
 
     private static string FormatAge(TimeSpan age) =>
         age.TotalHours >= 1 ? $"{(int)age.TotalHours} h {age.Minutes} min" : $"{(int)age.TotalMinutes} min";

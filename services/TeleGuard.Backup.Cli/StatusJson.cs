@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Cli;
@@ -13,7 +14,7 @@ namespace TeleGuard.Backup.Cli;
 public static class StatusJson
 {
     public static string Render(IReadOnlyList<BackupRecord> records, string? lastComplete, TimeSpan? lastCompleteAge,
-        IReadOnlyList<(string Sink, CleanupRecord Cleanup)> cleanups)
+        IReadOnlyList<(string Sink, CleanupRecord Cleanup)> cleanups, IReadOnlyList<IBackupDestination> destinations)
     {
         var root = new JsonObject
         {
@@ -23,12 +24,12 @@ public static class StatusJson
             {
                 ["status"] = c.Cleanup.Status, ["at"] = Time(c.Cleanup.At), ["reason"] = c.Cleanup.Reason,
             }))),
-            ["snapshots"] = new JsonArray(records.Select(Snapshot).ToArray<JsonNode?>()),
+            ["snapshots"] = new JsonArray(records.Select(r => Snapshot(r, destinations)).ToArray<JsonNode?>()),
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    private static JsonObject Snapshot(BackupRecord record) => new()
+    private static JsonObject Snapshot(BackupRecord record, IReadOnlyList<IBackupDestination> destinations) => new()
     {
         ["id"] = record.Id,
         ["status"] = record.Status,
@@ -52,16 +53,16 @@ public static class StatusJson
             ["location"] = artifact.Location, ["size"] = artifact.Size, ["sha256"] = artifact.Sha256, ["removedAt"] = Time(artifact.DeletedAt),
         } : null,
         ["destinations"] = new JsonObject(BackupSinks.All.Concat(record.Sinks.Keys).Distinct().Order()
-            .Select(name => KeyValuePair.Create(name, (JsonNode?)Destination(record.Sinks.GetValueOrDefault(name))))),
+            .Select(name => KeyValuePair.Create(name, (JsonNode?)Destination(name, record.Sinks.GetValueOrDefault(name), destinations)))),
     };
 
-    private static JsonObject Destination(SinkRecord? sink) => new()
+    private static JsonObject Destination(string name, SinkRecord? sink, IReadOnlyList<IBackupDestination> destinations) => new()
     {
         ["status"] = sink?.Status ?? "pending",
         ["at"] = Time(sink?.At),
         ["attempts"] = sink?.Attempts ?? 0,
         ["error"] = sink?.Error,
-        ["where"] = sink?.Location is { } location ? CopyLocation.Describe(location) : null,
+        ["where"] = sink?.Location is { } location ? StatusCommand.DescribeCopy(destinations, name, location) : null,
         ["location"] = sink?.Location is { } raw ? JsonNode.Parse(raw.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson })) : null,
         ["removedAt"] = Time(sink?.RemovedAt),
     };

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MongoDB.Bson;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Snapshots;
 using TeleGuard.Backup.Storage;
@@ -19,6 +20,8 @@ public sealed class GitHubDestination(IOptions<GitHubSinkOptions> options) : IBa
     public string EnabledBy => $"{GitHubSinkOptions.RepositoryVariable} and {GitHubSinkOptions.TokenVariable}";
 
     public bool ReadsBackupsMeta => false;
+
+    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Commit(location));
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MongoDB.Bson;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Snapshots;
@@ -26,6 +27,8 @@ public sealed class PublicDestination(IOptions<EncryptionSinkOptions> options) :
         $"{EncryptionKeyOptions.KeyVariable} (and {EncryptionKeyOptions.PreviousKeysVariable} for older snapshots), {EncryptionSinkOptions.PublicRepositoryVariable} and {GitHubToken}";
 
     public bool ReadsBackupsMeta => false;
+
+    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Commit(location), CopyDescription.Files(location), CopyDescription.Size(location), CopyDescription.Key(location));
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {

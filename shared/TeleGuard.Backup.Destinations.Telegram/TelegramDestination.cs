@@ -25,6 +25,8 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
 
     public bool ReadsBackupsMeta => true;
 
+    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Messages(location), CopyDescription.Size(location), CopyDescription.Key(location));
+
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {
         var options = configured.Value;

@@ -1,3 +1,4 @@
+using MongoDB.Bson;
 using TeleGuard.Backup.Snapshots;
 
 namespace TeleGuard.Backup.Destinations;
@@ -31,4 +32,7 @@ public interface IBackupDestination
     /// Everything read is untrusted: a copy that does not verify throws and leaves nothing in the folder.
     /// </summary>
     Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken);
+
+    /// <summary>Where a copy is, in words (for <c>status</c>), from the location this destination recorded in backups_meta.</summary>
+    string DescribeCopy(BsonDocument location);
 }

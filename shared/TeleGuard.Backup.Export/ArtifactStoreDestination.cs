@@ -1,3 +1,4 @@
+using MongoDB.Bson;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Snapshots;
@@ -18,6 +19,8 @@ public sealed class ArtifactStoreDestination(IServiceProvider services) : IBacku
     public string EnabledBy => "MONGODB_URI";
 
     public bool ReadsBackupsMeta => true;
+
+    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Size(location));
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {
