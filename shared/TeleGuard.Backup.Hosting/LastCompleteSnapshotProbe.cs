@@ -22,9 +22,11 @@ public sealed partial class LastCompleteSnapshotProbe(BackupMetrics metrics, ISe
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Describing the error is only worth it when debug logging is on.
                 if (logger.IsEnabled(LogLevel.Debug))
                 {
-                    LogReadFailed(logger, ErrorText.Describe(e));
+                    var error = ErrorText.Describe(e);
+                    LogReadFailed(logger, error);
                 }
             }
 
