@@ -70,7 +70,7 @@ public static class RestoreCommands
 
         var databaseName = databaseOverride ?? target.DatabaseName ?? throw new UsageException("name the target database in --to-uri's path or with --db");
         using var cancellation = new OperatorCancellation();
-        return await WithFetchedSnapshotAsync(source, cancellation.Token, async (folder, manifest) =>
+        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
         {
             var restorer = new SnapshotRestorer(NullLogger.Instance);
             var restored = await OperatorProgress.RunAsync($"restoring snapshot {manifest.SnapshotId} into {databaseName}", report =>
@@ -86,13 +86,13 @@ public static class RestoreCommands
 
             Console.WriteLine($"restored snapshot {manifest.SnapshotId} into {databaseName}: {restored.Count} collections, {restored.Sum(r => r.Documents)} documents; every collection was read back identical to the snapshot before it was swapped in");
             return 0;
-        });
+        }, cancellation.Token);
     }
 
     public static async Task<int> VerifyAsync(SnapshotSource source)
     {
         using var cancellation = new OperatorCancellation();
-        return await WithFetchedSnapshotAsync(source, cancellation.Token, async (folder, manifest) =>
+        return await WithFetchedSnapshotAsync(source, async (folder, manifest) =>
         {
             await OperatorProgress.RunAsync($"decoding every document of snapshot {manifest.SnapshotId}", async report =>
             {
@@ -102,10 +102,10 @@ public static class RestoreCommands
             Console.WriteLine($"snapshot {manifest.SnapshotId}: {manifest.Collections.Count} collections, {manifest.TotalDocuments} documents; every file matches its SHA-256 and every document decodes to the exported BSON"
                 + (manifest.Skipped.Count > 0 ? $"; NOT in the snapshot: {string.Join(", ", manifest.Skipped.Select(s => $"{s.Name} ({s.Reason})"))}" : ""));
             return 0;
-        });
+        }, cancellation.Token);
     }
 
-    private static async Task<int> WithFetchedSnapshotAsync(SnapshotSource source, CancellationToken cancellationToken, Func<string, SnapshotManifest, Task<int>> use)
+    private static async Task<int> WithFetchedSnapshotAsync(SnapshotSource source, Func<string, SnapshotManifest, Task<int>> use, CancellationToken cancellationToken)
     {
         var work = Path.Combine(Path.GetTempPath(), $"teleguard-restore-{Guid.NewGuid():N}");
         try

@@ -123,7 +123,7 @@ public static class StatusCommand
         }
     }
 
-    private static void PrintTable(IReadOnlyList<BackupRecord> records)
+    private static void PrintTable(List<BackupRecord> records)
     {
         if (records.Count == 0)
         {

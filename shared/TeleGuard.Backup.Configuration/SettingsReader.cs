@@ -36,7 +36,7 @@ public sealed class SettingsReader(IConfiguration configuration)
     public string OrDefault(string name, string defaultValue) => Optional(name) ?? defaultValue;
 
     /// <param name="why">Said after the bounds when the value is refused: why they are what they are.</param>
-    public int Int(string name, int defaultValue, int min, int max, string? why = null)
+    public int WholeNumber(string name, int defaultValue, int min, int max, string? why = null)
     {
         var text = Optional(name);
         if (text is null)

@@ -1,5 +1,6 @@
 using System.Text;
 using LibGit2Sharp;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
@@ -19,7 +20,7 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 /// (inserting a snapshot below newer data, compaction) happens only while holding it, and every push is a
 /// compare-and-swap on the branch (see <see cref="GitBranchWriter"/>).
 /// </summary>
-public sealed class GitHubSnapshotPublisher(
+public sealed partial class GitHubSnapshotPublisher(
     IOptions<GitHubSinkOptions> options,
     IOptions<WorkDirectoryOptions> workDirectory,
     SnapshotArtifactFetcher fetcher,
@@ -55,8 +56,7 @@ public sealed class GitHubSnapshotPublisher(
                 await VerifyRecordedCopiesAsync(removed: [], cancellationToken);
             }
 
-            logger.LogInformation("GitHub: snapshot {SnapshotId} {What} commit {Sha} on {Remote}",
-                snapshot.SnapshotId, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, Remote);
+            LogCopied(logger, snapshot.SnapshotId, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, Remote);
             return Location(commit.Sha);
         }
         catch (GitPermanentException e)
@@ -76,7 +76,7 @@ public sealed class GitHubSnapshotPublisher(
         var latest = await meta.FindLatestSucceededAsync(BackupSinks.GitHub, cancellationToken);
         if (latest is null)
         {
-            logger.LogInformation("GitHub: no snapshot has a good copy yet; nothing to compact");
+            LogNothingToCompact(logger);
             return null;
         }
 
@@ -84,8 +84,9 @@ public sealed class GitHubSnapshotPublisher(
         var copying = (await meta.ListSinkCopiesHeldAsync(BackupSinks.GitHub, cancellationToken)).Select(r => r.Id).ToList();
         if (copying.Count > 0)
         {
-            logger.LogInformation("GitHub: compaction waits for the next cleanup: snapshot {SnapshotIds} is being copied", string.Join(", ", copying));
-            throw new CleanupPostponedException($"snapshot {string.Join(", ", copying)} is being copied; compaction waits for the next cleanup");
+            var snapshotIds = string.Join(", ", copying);
+            LogCompactionWaitsForCopies(logger, snapshotIds);
+            throw new CleanupPostponedException($"snapshot {snapshotIds} is being copied; compaction waits for the next cleanup");
         }
 
         await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
@@ -93,14 +94,14 @@ public sealed class GitHubSnapshotPublisher(
         {
             const string why = "the branch lock could not be taken (Redis unavailable): no force push; compaction waits for the next cleanup";
             await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Postponed, why, cancellationToken);
-            logger.LogWarning("GitHub: compaction of {Remote} postponed: {Reason}", Remote, why);
+            LogCompactionPostponed(logger, Remote, why);
             throw new CleanupPostponedException(why);
         }
 
         var compaction = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
         if (compaction is null)
         {
-            logger.LogWarning("GitHub: snapshot {SnapshotId} is not on {Remote}; compaction skipped", latest.Id, Remote);
+            LogLatestNotOnBranch(logger, latest.Id, Remote);
             throw new PermanentFailureException($"snapshot {latest.Id}, recorded as the newest good copy, is not on the branch; compaction skipped");
         }
 
@@ -109,8 +110,7 @@ public sealed class GitHubSnapshotPublisher(
         location["compactedAt"] = DateTime.UtcNow;
         await meta.UpdateSinkLocationAsync(latest.Id, BackupSinks.GitHub, location, cancellationToken);
         await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Done, null, cancellationToken);
-        logger.LogInformation("GitHub: {Remote} compacted to commit {Sha} holding snapshot {SnapshotId}; {Count} older snapshots removed",
-            Remote, compaction.Sha, latest.Id, compaction.RemovedSnapshotIds.Count);
+        LogCompacted(logger, Remote, compaction.Sha, latest.Id, compaction.RemovedSnapshotIds.Count);
         return compaction.Sha;
     }
 
@@ -155,7 +155,7 @@ public sealed class GitHubSnapshotPublisher(
             }
             else if (wholeBranchRead)
             {
-                logger.LogError("GitHub: snapshot {SnapshotId} is recorded as copied but is no longer on {Remote}", record.Id, Remote);
+                LogRecordedCopyMissing(logger, record.Id, Remote);
                 await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.GitHub,
                     new BsonDocument("missing", "not on the branch when checked after a rewrite"), cancellationToken);
             }
@@ -197,4 +197,25 @@ public sealed class GitHubSnapshotPublisher(
 
         return message.Append($"consistency: {manifest.Consistency.Mode}\n").ToString();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GitHub: snapshot {SnapshotId} {What} commit {Sha} on {Remote}")]
+    private static partial void LogCopied(ILogger logger, string snapshotId, string what, string sha, GitRemote remote);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GitHub: no snapshot has a good copy yet; nothing to compact")]
+    private static partial void LogNothingToCompact(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GitHub: compaction waits for the next cleanup: snapshot {SnapshotIds} is being copied")]
+    private static partial void LogCompactionWaitsForCopies(ILogger logger, string snapshotIds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub: compaction of {Remote} postponed: {Reason}")]
+    private static partial void LogCompactionPostponed(ILogger logger, GitRemote remote, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub: snapshot {SnapshotId} is not on {Remote}; compaction skipped")]
+    private static partial void LogLatestNotOnBranch(ILogger logger, string snapshotId, GitRemote remote);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GitHub: {Remote} compacted to commit {Sha} holding snapshot {SnapshotId}; {Count} older snapshots removed")]
+    private static partial void LogCompacted(ILogger logger, GitRemote remote, string sha, string snapshotId, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "GitHub: snapshot {SnapshotId} is recorded as copied but is no longer on {Remote}")]
+    private static partial void LogRecordedCopyMissing(ILogger logger, string snapshotId, GitRemote remote);
 }

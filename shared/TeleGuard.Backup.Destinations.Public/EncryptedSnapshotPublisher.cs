@@ -1,4 +1,5 @@
 using LibGit2Sharp;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
@@ -18,7 +19,7 @@ namespace TeleGuard.Backup.Destinations.Public;
 /// and <c>README.md</c>. Nothing on the branch names a collection or counts documents; commit messages say only the
 /// snapshot id.
 /// </summary>
-public sealed class EncryptedSnapshotPublisher(
+public sealed partial class EncryptedSnapshotPublisher(
     IOptions<EncryptionSinkOptions> options,
     IOptions<WorkDirectoryOptions> workDirectory,
     IOptions<RetentionOptions> retention,
@@ -68,8 +69,7 @@ public sealed class EncryptedSnapshotPublisher(
             await using var branchLock = await locks.AcquireAsync(LockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
             var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", manifest.DataTime,
                 (repository, parent) => WithSnapshot(repository, parent, output, entry), SnapshotPlacement.OnTop, cancellationToken), cancellationToken);
-            logger.LogInformation("Public: snapshot {SnapshotId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})",
-                id, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, entry.KeyId);
+            LogCopied(logger, id, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, entry.KeyId);
             return new BsonDocument
             {
                 { "repository", Settings.Remote!.RepositoryUrl.ToString() },
@@ -105,7 +105,7 @@ public sealed class EncryptedSnapshotPublisher(
                 await meta.RecordCleanupAsync(latest.Id, BackupSinks.Public, CleanupRecord.Postponed, why, cancellationToken);
             }
 
-            logger.LogWarning("Public: retention on {Remote} postponed: {Reason}", Settings.Remote, why);
+            LogRetentionPostponed(logger, Settings.Remote, why);
             throw new CleanupPostponedException(why);
         }
 
@@ -155,7 +155,8 @@ public sealed class EncryptedSnapshotPublisher(
             await meta.RecordCleanupAsync(newest.Id, BackupSinks.Public, CleanupRecord.Done, null, cancellationToken);
         }
 
-        logger.LogInformation("Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}", removed.Count, string.Join(", ", removed), newest?.Id);
+        var removedIds = string.Join(", ", removed);
+        LogRetentionDone(logger, removed.Count, removedIds, newest?.Id);
         return removed;
     }
 
@@ -188,4 +189,13 @@ public sealed class EncryptedSnapshotPublisher(
 
     private static void AddBlob(Repository repository, TreeDefinition tree, string path, byte[] content) =>
         tree.Add(path, repository.ObjectDatabase.CreateBlob(new MemoryStream(content)), Mode.NonExecutableFile);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Public: snapshot {SnapshotId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})")]
+    private static partial void LogCopied(ILogger logger, string snapshotId, string what, string sha, long size, string keyId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Public: retention on {Remote} postponed: {Reason}")]
+    private static partial void LogRetentionPostponed(ILogger logger, GitRemote? remote, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Public: retention removed {Count} snapshots ({Ids}); newest kept: {Newest}")]
+    private static partial void LogRetentionDone(ILogger logger, int count, string ids, string? newest);
 }

@@ -6,7 +6,7 @@ using TeleGuard.Backup.Hosting;
 namespace TeleGuard.Backup.Destinations.Telegram;
 
 /// <summary>Forwards alerts to <c>TELEGRAM_ALERT_CHAT_ID</c> when it is set (they are logged where they are raised).</summary>
-public sealed class BackupAlertRaisedConsumer(TelegramChannel channel, IOptions<TelegramSinkOptions> options, ILogger<BackupAlertRaisedConsumer> logger)
+public sealed partial class BackupAlertRaisedConsumer(TelegramChannel channel, IOptions<TelegramSinkOptions> options, ILogger<BackupAlertRaisedConsumer> logger)
     : IConsumer<BackupAlertRaised>
 {
     public async Task Consume(ConsumeContext<BackupAlertRaised> context)
@@ -17,8 +17,11 @@ public sealed class BackupAlertRaisedConsumer(TelegramChannel channel, IOptions<
         }
 
         await channel.SendTextAsync(chat, context.Message.Text, context.CancellationToken);
-        logger.LogInformation("Alert {AlertId} sent to the Telegram alert chat", context.Message.AlertId);
+        LogAlertSent(logger, context.Message.AlertId);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Alert {AlertId} sent to the Telegram alert chat")]
+    private static partial void LogAlertSent(ILogger logger, string alertId);
 }
 
 public sealed class BackupAlertRaisedConsumerDefinition() : OneAtATimeConsumerDefinition<BackupAlertRaisedConsumer>("teleguard-telegram-alerts");

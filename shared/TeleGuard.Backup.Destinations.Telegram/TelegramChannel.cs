@@ -11,7 +11,7 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// errors turned into messages without the token (it is part of every request URL, so URLs are never logged or
 /// quoted). Failures retrying cannot fix (wrong token, unknown chat, file too large) are permanent.
 /// </summary>
-public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeProvider time, ILogger<TelegramChannel> logger) : IDisposable
+public sealed partial class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeProvider time, ILogger<TelegramChannel> logger) : IDisposable
 {
     private const int FloodRetries = 10;
     private static readonly TimeSpan MaxFloodWait = TimeSpan.FromMinutes(10);
@@ -91,7 +91,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
                     throw new TelegramCallException($"Telegram {method}: flood control asks to wait {retryAfter.TotalSeconds:0} s; giving up for now.", refused: true);
                 }
 
-                logger.LogWarning("Telegram {Method}: flood control, waiting {Seconds} s as asked (attempt {Attempt})", method, retryAfter.TotalSeconds, attempt);
+                LogFloodControl(logger, method, retryAfter.TotalSeconds, attempt);
                 await Task.Delay(retryAfter + FloodMargin, time, cancellationToken);
             }
             catch (ApiRequestException e) when (e.ErrorCode is 400 or 401 or 403 or 404 or 413)
@@ -128,4 +128,7 @@ public sealed class TelegramChannel(IOptions<TelegramSinkOptions> options, TimeP
     {
         _http.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram {Method}: flood control, waiting {Seconds} s as asked (attempt {Attempt})")]
+    private static partial void LogFloodControl(ILogger logger, string method, double seconds, int attempt);
 }

@@ -80,7 +80,7 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
                         }
 
                         downloaded.Position = 0;
-                        await downloaded.CopyToAsync(output);
+                        await downloaded.CopyToAsync(output, cancellationToken);
                     }
 
                     File.Delete(partFile);

@@ -16,7 +16,7 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// sent; older ones are recorded as undeletable (not retried; an administrator of the channel can still delete them by
 /// hand), and reported. The sink runs this at start-up too, so a service that was down catches up before that limit.
 /// </summary>
-public sealed class TelegramRetention(
+public sealed partial class TelegramRetention(
     TelegramChannel channel, BackupsMetaStore meta, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<TelegramRetention> logger)
 {
     // A message is dated by Telegram when it arrives, sentAt by this service once it hears back: the margin covers that
@@ -80,8 +80,7 @@ public sealed class TelegramRetention(
         {
             // Message ids are per chat: deleting these ids in the channel configured now would delete other messages.
             var ids = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument["messageId"].AsInt32).ToList();
-            logger.LogWarning("Telegram: snapshot {SnapshotId} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there",
-                record.Id, ids.Count);
+            LogSentToOtherChat(logger, record.Id, ids.Count);
             return (0, ids.Count, new BsonDocument
             {
                 { "deletedMessageIds", new BsonArray() },
@@ -133,12 +132,10 @@ public sealed class TelegramRetention(
             await channel.DeleteMessagesAsync(batch, cancellationToken);
         }
 
-        logger.LogInformation("Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {Searched} ids searched for orphans",
-            record.Id, deletable.Count, orphanCandidates.Count);
+        LogMessagesDeleted(logger, record.Id, deletable.Count, orphanCandidates.Count);
         if (tooOld.Count > 0)
         {
-            logger.LogWarning("Telegram: snapshot {SnapshotId}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
-                "delete them by hand (recorded in backups_meta)", record.Id, tooOld.Count, string.Join(", ", tooOld));
+            LogTooOldToDelete(logger, record.Id, tooOld.Count, string.Join(", ", tooOld));
         }
 
         return (deletable.Count, tooOld.Count, new BsonDocument
@@ -163,4 +160,16 @@ public sealed class TelegramRetention(
             .Append(position)
             .Min();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Telegram: snapshot {SnapshotId} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there")]
+    private static partial void LogSentToOtherChat(ILogger logger, string snapshotId, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {Searched} ids searched for orphans")]
+    private static partial void LogMessagesDeleted(ILogger logger, string snapshotId, int deleted, int searched);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Telegram: snapshot {SnapshotId}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
+            "delete them by hand (recorded in backups_meta)")]
+    private static partial void LogTooOldToDelete(ILogger logger, string snapshotId, int tooOld, string messageIds);
 }

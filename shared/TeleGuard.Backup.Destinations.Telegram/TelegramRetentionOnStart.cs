@@ -7,7 +7,7 @@ using TeleGuard.Backup.Storage;
 namespace TeleGuard.Backup.Destinations.Telegram;
 
 /// <summary>Runs retention once when the sink starts: catches up before Telegram's 48-hour deletion limit passes.</summary>
-public sealed class TelegramRetentionOnStart(TelegramRetention retention, IOptions<TelegramSinkOptions> options, IHostApplicationLifetime lifetime,
+public sealed partial class TelegramRetentionOnStart(TelegramRetention retention, IOptions<TelegramSinkOptions> options, IHostApplicationLifetime lifetime,
     ILogger<TelegramRetentionOnStart> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -25,7 +25,10 @@ public sealed class TelegramRetentionOnStart(TelegramRetention retention, IOptio
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            logger.LogWarning("Telegram: start-up retention failed, the next cleanup retries: {Error}", ErrorText.Describe(e));
+            LogStartUpRetentionFailed(logger, ErrorText.Describe(e));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram: start-up retention failed, the next cleanup retries: {Error}")]
+    private static partial void LogStartUpRetentionFailed(ILogger logger, string error);
 }

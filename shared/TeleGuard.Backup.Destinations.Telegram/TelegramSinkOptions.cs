@@ -102,9 +102,9 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
 
         // Bounded by what the server serves back (hosted) or takes (local), never by the URL: it may be a proxy.
         PartSizeBytes = LocalApi
-            ? settings.Int(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.LocalMaxPartMegabytes,
+            ? settings.WholeNumber(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.LocalMaxPartMegabytes,
                 "a local Bot API server takes uploads up to 2000 MB") * 1024L * 1024
-            : settings.Int(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.HostedMaxPartMegabytes,
+            : settings.WholeNumber(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.HostedMaxPartMegabytes,
                 $"the hosted Bot API serves files up to 20 MB, so a restore could not fetch larger parts; with a local Bot API server set {LocalApiVariable}=true") * 1024L * 1024;
 
         EncryptionKeys = EncryptionKeySettings.Read(settings, EncryptionKeyVariable, EncryptionPreviousKeysVariable, required: false);

@@ -20,7 +20,7 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// the snapshot (channel message ids are sequential). Only the holder of the sink's lease records anything; an attempt
 /// that lost it deletes the part it just sent.
 /// </summary>
-public sealed class TelegramUploader(
+public sealed partial class TelegramUploader(
     TelegramChannel channel,
     SnapshotArtifactFetcher fetcher,
     BackupsMetaStore meta,
@@ -66,8 +66,7 @@ public sealed class TelegramUploader(
         var gaps = previous?.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList() ?? [];
         if (previous?.GetValue("sending", BsonNull.Value) is BsonDocument interrupted)
         {
-            logger.LogWarning("Telegram: snapshot {SnapshotId} part {Index} was being sent by an attempt that ended; a message Telegram accepted then is deleted with the snapshot",
-                id, interrupted["index"].AsInt32);
+            LogInterruptedPart(logger, id, interrupted["index"].AsInt32);
             gaps.Add(new BsonDocument { { "after", interrupted["after"] }, { "before", BsonNull.Value }, { "at", interrupted["at"] } });
         }
 
@@ -147,7 +146,7 @@ public sealed class TelegramUploader(
                 throw new SinkLeaseLostException(BackupSinks.Telegram, id);
             }
 
-            logger.LogInformation("Telegram: snapshot {SnapshotId} part {Index}/{Count} sent as message {MessageId}", id, index, count, messageId);
+            LogPartSent(logger, id, index, count, messageId);
         }
 
         location["messageIds"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32).Select(p => p["messageId"]));
@@ -195,13 +194,26 @@ public sealed class TelegramUploader(
         try
         {
             await channel.DeleteMessagesAsync([messageId], CancellationToken.None);
-            logger.LogWarning("Telegram: snapshot {SnapshotId}: lost the lease while sending; deleted the message {MessageId} it had just sent", id, messageId);
+            LogUnrecordedMessageDeleted(logger, id, messageId);
         }
         catch (Exception e)
         {
             await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, [messageId], CancellationToken.None);
-            logger.LogWarning("Telegram: snapshot {SnapshotId}: could not delete message {MessageId} sent after the lease was lost ({Error}); retention deletes it",
-                id, messageId, ErrorText.Describe(e));
+            LogUnrecordedMessageKept(logger, id, messageId, ErrorText.Describe(e));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Telegram: snapshot {SnapshotId} part {Index} was being sent by an attempt that ended; a message Telegram accepted then is deleted with the snapshot")]
+    private static partial void LogInterruptedPart(ILogger logger, string snapshotId, int index);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram: snapshot {SnapshotId} part {Index}/{Count} sent as message {MessageId}")]
+    private static partial void LogPartSent(ILogger logger, string snapshotId, int index, int count, int messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram: snapshot {SnapshotId}: lost the lease while sending; deleted the message {MessageId} it had just sent")]
+    private static partial void LogUnrecordedMessageDeleted(ILogger logger, string snapshotId, int messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Telegram: snapshot {SnapshotId}: could not delete message {MessageId} sent after the lease was lost ({Error}); retention deletes it")]
+    private static partial void LogUnrecordedMessageKept(ILogger logger, string snapshotId, int messageId, string error);
 }

@@ -10,7 +10,7 @@ namespace TeleGuard.Backup.Destinations;
 /// (<c>drills.&lt;destination&gt;</c>). A failure is logged as an error and recorded on the newest snapshot the
 /// destination claims to hold.
 /// </summary>
-public sealed class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> logger)
+public sealed partial class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> logger)
 {
     /// <summary>
     /// The drill a <c>RestoreDrillRequested</c> asks for, in the destination's own service: nothing when the destination
@@ -20,7 +20,7 @@ public sealed class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> lo
     {
         if (!destination.IsEnabled)
         {
-            logger.LogDebug("Restore drill {SlotId}: {Destination} is not configured in this service", slotId, destination.Name);
+            LogNotConfigured(logger, slotId, destination.Name);
             return;
         }
 
@@ -35,7 +35,7 @@ public sealed class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> lo
             var manifest = await destination.FetchAsync("latest", folder, cancellationToken);
             await Snapshots.SnapshotContent.VerifyAsync(folder, manifest, null, cancellationToken);
             await meta.RecordDrillAsync(manifest.SnapshotId, destination.Name, ok: true, error: null, cancellationToken);
-            logger.LogInformation("Restore drill: {Destination} holds snapshot {SnapshotId}, every file verified and every document decoded", destination.Name, manifest.SnapshotId);
+            LogDrillPassed(logger, destination.Name, manifest.SnapshotId);
             return new RestoreDrillResult(destination.Name, manifest.SnapshotId, null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -49,7 +49,7 @@ public sealed class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> lo
                 await meta.RecordDrillAsync(claimed.Id, destination.Name, ok: false, error, cancellationToken);
             }
 
-            logger.LogError("Restore drill: {Destination} failed: {Error}", destination.Name, error);
+            LogDrillFailed(logger, destination.Name, error);
             return new RestoreDrillResult(destination.Name, claimed?.Id, error);
         }
         finally
@@ -57,4 +57,13 @@ public sealed class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> lo
             FetchedCopy.DeleteScratch(folder, folder + ".git");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Restore drill {SlotId}: {Destination} is not configured in this service")]
+    private static partial void LogNotConfigured(ILogger logger, string slotId, string destination);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restore drill: {Destination} holds snapshot {SnapshotId}, every file verified and every document decoded")]
+    private static partial void LogDrillPassed(ILogger logger, string destination, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Restore drill: {Destination} failed: {Error}")]
+    private static partial void LogDrillFailed(ILogger logger, string destination, string error);
 }

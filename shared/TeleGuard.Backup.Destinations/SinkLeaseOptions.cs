@@ -16,5 +16,5 @@ public sealed class SinkLeaseOptions : EnvironmentOptions
     public TimeSpan MaxWait { get; } = TimeSpan.FromMinutes(20);
 
     protected override void Read(SettingsReader settings) =>
-        Lease = TimeSpan.FromSeconds(settings.Int(Variable, 120, 5, 3600));
+        Lease = TimeSpan.FromSeconds(settings.WholeNumber(Variable, 120, 5, 3600));
 }

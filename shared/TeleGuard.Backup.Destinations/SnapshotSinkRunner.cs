@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Destinations;
 /// counted; a failure that will be retried keeps its error, the last one records <c>failed</c>, and success records
 /// where the copy is. An attempt whose lease another instance took over stops at once and records nothing.
 /// </summary>
-public sealed class SnapshotSinkRunner(
+public sealed partial class SnapshotSinkRunner(
     BackupsMetaStore meta, IOptions<BusOptions> bus, IOptions<SinkLeaseOptions> leaseOptions, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
@@ -36,7 +36,7 @@ public sealed class SnapshotSinkRunner(
         {
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Skipped, null, null, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Skipped, TimeSpan.Zero);
-            logger.LogInformation("{Sink}: disabled (no configuration); snapshot {SnapshotId} skipped", sink, id);
+            LogDisabled(logger, sink, id);
             return;
         }
 
@@ -61,14 +61,16 @@ public sealed class SnapshotSinkRunner(
 
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
-            logger.LogInformation("{Sink}: snapshot {SnapshotId} copied: {Location}", sink, id, location.ToString());
+            // A BsonDocument is enumerable: logged as its JSON text, not as a list of elements.
+            var copiedTo = location.ToString();
+            LogCopied(logger, sink, id, copiedTo);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             if (await StopAsync(stopRenewing, renewing) || e is SinkLeaseLostException)
             {
                 // The instance that holds the lease now makes the copy and records its outcome.
-                logger.LogWarning("{Sink}: snapshot {SnapshotId}: another instance took over; this attempt stopped and recorded nothing", sink, id);
+                LogTakenOver(logger, sink, id);
                 throw e as SinkLeaseLostException ?? new SinkLeaseLostException(sink, id);
             }
 
@@ -78,12 +80,12 @@ public sealed class SnapshotSinkRunner(
             {
                 await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Failed, error, null, CancellationToken.None);
                 metrics.SinkOutcome(sink, SinkStatus.Failed, started.Elapsed);
-                logger.LogError("{Sink}: snapshot {SnapshotId} failed: {Error}", sink, id, error);
+                LogFailed(logger, sink, id, error);
             }
             else
             {
                 await meta.RecordSinkErrorAsync(id, sink, error, CancellationToken.None);
-                logger.LogWarning("{Sink}: snapshot {SnapshotId} attempt failed, will retry: {Error}", sink, id, error);
+                LogAttemptFailed(logger, sink, id, error);
             }
 
             throw;
@@ -106,7 +108,8 @@ public sealed class SnapshotSinkRunner(
                     return true;
                 case SinkClaim.AlreadySucceeded:
                     var existing = (await meta.GetAsync(id, context.CancellationToken))?.Sinks.GetValueOrDefault(sink);
-                    logger.LogInformation("{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do", sink, id, existing?.Location?.ToString());
+                    var copiedTo = existing?.Location?.ToString();
+                    LogAlreadyCopied(logger, sink, id, copiedTo);
                     return false;
                 case SinkClaim.NoRecord:
                     // An announcement backups_meta does not know (lost write, or a message from elsewhere): record it so
@@ -122,7 +125,7 @@ public sealed class SnapshotSinkRunner(
 
             if (!logged)
             {
-                logger.LogInformation("{Sink}: another instance is copying snapshot {SnapshotId}; waiting for it (or for its lease to expire)", sink, id);
+                LogWaitingForOtherInstance(logger, sink, id);
                 logged = true;
             }
 
@@ -144,14 +147,14 @@ public sealed class SnapshotSinkRunner(
                 {
                     if (!await meta.RenewSinkLeaseAsync(id, sink, owner, lease, stop))
                     {
-                        logger.LogWarning("{Sink}: lost the lease on snapshot {SnapshotId} to another instance; stopping the copy", sink, id);
+                        LogLeaseLost(logger, sink, id);
                         await copying.CancelAsync();
                         return true;
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    logger.LogWarning("{Sink}: could not renew the lease on snapshot {SnapshotId}: {Error}", sink, id, e.GetType().Name);
+                    LogRenewFailed(logger, sink, id, e.GetType().Name);
                 }
             }
         }
@@ -167,4 +170,31 @@ public sealed class SnapshotSinkRunner(
         await stopRenewing.CancelAsync();
         return await renewing;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: disabled (no configuration); snapshot {SnapshotId} skipped")]
+    private static partial void LogDisabled(ILogger logger, string sink, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: snapshot {SnapshotId} copied: {Location}")]
+    private static partial void LogCopied(ILogger logger, string sink, string snapshotId, string location);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: snapshot {SnapshotId}: another instance took over; this attempt stopped and recorded nothing")]
+    private static partial void LogTakenOver(ILogger logger, string sink, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Sink}: snapshot {SnapshotId} failed: {Error}")]
+    private static partial void LogFailed(ILogger logger, string sink, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: snapshot {SnapshotId} attempt failed, will retry: {Error}")]
+    private static partial void LogAttemptFailed(ILogger logger, string sink, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: snapshot {SnapshotId} already copied ({Location}); nothing to do")]
+    private static partial void LogAlreadyCopied(ILogger logger, string sink, string snapshotId, string? location);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: another instance is copying snapshot {SnapshotId}; waiting for it (or for its lease to expire)")]
+    private static partial void LogWaitingForOtherInstance(ILogger logger, string sink, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: lost the lease on snapshot {SnapshotId} to another instance; stopping the copy")]
+    private static partial void LogLeaseLost(ILogger logger, string sink, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: could not renew the lease on snapshot {SnapshotId}: {Error}")]
+    private static partial void LogRenewFailed(ILogger logger, string sink, string snapshotId, string error);
 }

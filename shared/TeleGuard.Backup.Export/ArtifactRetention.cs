@@ -10,7 +10,7 @@ namespace TeleGuard.Backup.Export;
 /// has finished with it. The newest complete snapshot's artifact always stays, so <c>restore --from store</c> works.
 /// The destinations' copies are not touched here: each sink applies its own retention.
 /// </summary>
-public sealed class ArtifactRetention(
+public sealed partial class ArtifactRetention(
     BackupsMetaStore meta, IArtifactStore artifacts, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<ArtifactRetention> logger)
 {
     public async Task<int> ApplyAsync(CancellationToken cancellationToken)
@@ -34,15 +34,21 @@ public sealed class ArtifactRetention(
             {
                 // A store this configuration no longer reaches (ARTIFACT_DATABASE or ARTIFACT_DIR changed): say so and go
                 // on with the others, instead of stopping retention at this record for good.
-                logger.LogWarning("Artifact of snapshot {SnapshotId} cannot be removed: {Reason}; remove it by hand if it still exists", record.Id, e.Message);
+                LogCannotRemove(logger, record.Id, e.Message);
                 continue;
             }
 
             await meta.MarkArtifactDeletedAsync(record.Id, cancellationToken);
             deleted++;
-            logger.LogInformation("Artifact of snapshot {SnapshotId} removed from the artifact store (retention)", record.Id);
+            LogRemoved(logger, record.Id);
         }
 
         return deleted;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Artifact of snapshot {SnapshotId} cannot be removed: {Reason}; remove it by hand if it still exists")]
+    private static partial void LogCannotRemove(ILogger logger, string snapshotId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Artifact of snapshot {SnapshotId} removed from the artifact store (retention)")]
+    private static partial void LogRemoved(ILogger logger, string snapshotId);
 }

@@ -13,7 +13,7 @@ namespace TeleGuard.Backup.Export;
 /// artifact is stored under a name of its own and recorded only by the lease holder, and a request for a snapshot that
 /// already exists re-announces it instead. A snapshot whose export failed for good is never exported again under its id.
 /// </summary>
-public sealed class SnapshotProducer(
+public sealed partial class SnapshotProducer(
     SnapshotExporter exporter,
     IArtifactStore artifacts,
     BackupsMetaStore meta,
@@ -43,14 +43,12 @@ public sealed class SnapshotProducer(
                 await AnnounceExistingAsync(record!, publish, cancellationToken);
                 return;
             case ExportClaim.Refused:
-                logger.LogWarning(
-                    "Snapshot {SnapshotId}: its export failed for good ({Error}); it is not exported again under this id (request a new snapshot)",
-                    id, record!.Error);
+                LogFailedForGood(logger, id, record!.Error);
                 return;
             case ExportClaim.HeldElsewhere:
                 // The holder renews its lease: it is alive and holds its own delivery of the request (redelivered if it
                 // dies), so this one is a duplicate.
-                logger.LogInformation("Snapshot {SnapshotId} is being exported by a live exporter ({Owner}); this request is a duplicate", id, record?.Export?.Owner);
+                LogDuplicateRequest(logger, id, record?.Export?.Owner);
                 return;
         }
 
@@ -75,27 +73,25 @@ public sealed class SnapshotProducer(
             {
                 // Another attempt holds the snapshot now; this artifact has a name of its own and no one else knows it.
                 await artifacts.DeleteAsync(stored.Location, CancellationToken.None);
-                logger.LogWarning("Snapshot {SnapshotId}: the export lease was lost before the artifact was recorded; it is left to whoever holds it", id);
+                LogLeaseLostBeforeRecorded(logger, id);
                 throw new SnapshotExportInProgressException(id);
             }
 
             metrics.SnapshotCreated(stored.Size, started.Elapsed);
-            logger.LogInformation(
-                "Snapshot {SnapshotId} created: {Collections} collections, {Documents} documents, {Bytes} bytes of JSON, artifact {Location} ({Size} bytes, sha256 {Sha256})",
-                id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);
+            LogCreated(logger, id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);
             await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), cancellationToken);
             await meta.MarkAnnouncedAsync(id, cancellationToken);
         }
         catch (Exception e) when (e is not SnapshotExportInProgressException && leaseHeld.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             // Stopped because the lease could not be renewed or was taken over: nothing of this attempt is recorded.
-            logger.LogWarning("Snapshot {SnapshotId}: export stopped, its lease was lost; the snapshot is left to whoever holds it", id);
+            LogExportStoppedLeaseLost(logger, id);
             await ReleaseQuietlyAsync(id, owner, settings.Lease, isFinalAttempt);
             throw new SnapshotExportInProgressException(id);
         }
         catch (Exception e) when (e is not SnapshotExportInProgressException)
         {
-            logger.LogError("Snapshot {SnapshotId} export failed: {Error}", id, ErrorText.Describe(e));
+            LogExportFailed(logger, id, ErrorText.Describe(e));
             var final = isFinalAttempt || e is PermanentFailureException;
             await meta.MarkExportFailedAsync(id, owner, ErrorText.Describe(e), final, CancellationToken.None);
             throw;
@@ -115,7 +111,7 @@ public sealed class SnapshotProducer(
         var id = record.Id;
         if (record.Artifact is not { DeletedAt: null } artifact || record.Manifest is not { } summary)
         {
-            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status}); its artifact was removed by retention, nothing to announce", id, record.Status);
+            LogExistsArtifactRemoved(logger, id, record.Status);
             return;
         }
 
@@ -124,8 +120,7 @@ public sealed class SnapshotProducer(
         {
             await publish.Publish(announcement, cancellationToken);
             await meta.MarkReannouncedAsync(id, cancellationToken);
-            logger.LogInformation("Snapshot {SnapshotId} failed (no destination holds a copy); its artifact {Location} is announced again so that they retry",
-                id, artifact.Location);
+            LogAnnouncedAgain(logger, id, artifact.Location);
         }
         else if (record.AnnouncedAt is null)
         {
@@ -134,7 +129,7 @@ public sealed class SnapshotProducer(
         }
         else
         {
-            logger.LogInformation("Snapshot {SnapshotId} already exists ({Status})", id, record.Status);
+            LogExists(logger, id, record.Status);
         }
     }
 
@@ -145,7 +140,7 @@ public sealed class SnapshotProducer(
         foreach (var location in await artifacts.ListAsync(id, cancellationToken))
         {
             await artifacts.DeleteAsync(location, cancellationToken);
-            logger.LogInformation("Snapshot {SnapshotId}: removed artifact {Location} of an earlier attempt that never recorded it", id, location);
+            LogRemovedUnrecordedArtifact(logger, id, location);
         }
     }
 
@@ -160,7 +155,7 @@ public sealed class SnapshotProducer(
         }
         catch (Exception e)
         {
-            logger.LogWarning("Snapshot {SnapshotId}: could not release the export lease (it expires on its own): {Error}", id, ErrorText.Describe(e));
+            LogReleaseFailed(logger, id, ErrorText.Describe(e));
         }
     }
 
@@ -214,7 +209,7 @@ public sealed class SnapshotProducer(
                     }
                     catch (Exception e) when (!export.IsCancellationRequested)
                     {
-                        logger.LogWarning("Snapshot {SnapshotId}: the export lease could not be renewed ({Error}); stopping the export", id, ErrorText.Describe(e));
+                        LogRenewFailed(logger, id, ErrorText.Describe(e));
                         await export.CancelAsync();
                         return;
                     }
@@ -222,7 +217,7 @@ public sealed class SnapshotProducer(
 
                 if (!renewed)
                 {
-                    logger.LogWarning("Snapshot {SnapshotId}: the export lease was taken over by another exporter; stopping the export", id);
+                    LogLeaseTakenOver(logger, id);
                     await export.CancelAsync();
                     return;
                 }
@@ -262,4 +257,44 @@ public sealed class SnapshotProducer(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: its export failed for good ({Error}); it is not exported again under this id (request a new snapshot)")]
+    private static partial void LogFailedForGood(ILogger logger, string snapshotId, string? error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} is being exported by a live exporter ({Owner}); this request is a duplicate")]
+    private static partial void LogDuplicateRequest(ILogger logger, string snapshotId, string? owner);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: the export lease was lost before the artifact was recorded; it is left to whoever holds it")]
+    private static partial void LogLeaseLostBeforeRecorded(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Snapshot {SnapshotId} created: {Collections} collections, {Documents} documents, {Bytes} bytes of JSON, artifact {Location} ({Size} bytes, sha256 {Sha256})")]
+    private static partial void LogCreated(ILogger logger, string snapshotId, int collections, long documents, long bytes, string location, long size, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: export stopped, its lease was lost; the snapshot is left to whoever holds it")]
+    private static partial void LogExportStoppedLeaseLost(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Snapshot {SnapshotId} export failed: {Error}")]
+    private static partial void LogExportFailed(ILogger logger, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} already exists ({Status}); its artifact was removed by retention, nothing to announce")]
+    private static partial void LogExistsArtifactRemoved(ILogger logger, string snapshotId, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} failed (no destination holds a copy); its artifact {Location} is announced again so that they retry")]
+    private static partial void LogAnnouncedAgain(ILogger logger, string snapshotId, string location);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} already exists ({Status})")]
+    private static partial void LogExists(ILogger logger, string snapshotId, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId}: removed artifact {Location} of an earlier attempt that never recorded it")]
+    private static partial void LogRemovedUnrecordedArtifact(ILogger logger, string snapshotId, string location);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: could not release the export lease (it expires on its own): {Error}")]
+    private static partial void LogReleaseFailed(ILogger logger, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: the export lease could not be renewed ({Error}); stopping the export")]
+    private static partial void LogRenewFailed(ILogger logger, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: the export lease was taken over by another exporter; stopping the export")]
+    private static partial void LogLeaseTakenOver(ILogger logger, string snapshotId);
 }

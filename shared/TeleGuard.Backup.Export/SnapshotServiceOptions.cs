@@ -18,7 +18,7 @@ public sealed class SnapshotServiceOptions : EnvironmentOptions
     {
         Collections = (settings.Optional("BACKUP_COLLECTIONS") ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        PartSizeBytes = settings.Int("SNAPSHOT_PART_SIZE_MB", 45, 1, 95) * 1024L * 1024;
-        Lease = TimeSpan.FromSeconds(settings.Int("SNAPSHOT_LEASE_SECONDS", 60, 5, 3600));
+        PartSizeBytes = settings.WholeNumber("SNAPSHOT_PART_SIZE_MB", 45, 1, 95) * 1024L * 1024;
+        Lease = TimeSpan.FromSeconds(settings.WholeNumber("SNAPSHOT_LEASE_SECONDS", 60, 5, 3600));
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LibGit2Sharp;
 using Microsoft.Extensions.Logging;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
 namespace TeleGuard.Backup.Git;
 
@@ -25,7 +26,7 @@ namespace TeleGuard.Backup.Git;
 /// commit and cleanup running together, never write into the same clone at once.
 /// </para>
 /// </summary>
-public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger logger)
+public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger logger)
 {
     public const string SnapshotTrailer = "Snapshot-Id: ";
     public const string DataTimeTrailer = "Data-Time: ";
@@ -95,8 +96,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
                 var tip = Replay(repository, commit, newer);
                 if (newer.Count > 0)
                 {
-                    logger.LogWarning("Snapshot {SnapshotId} holds older data than the head of {Remote}: inserted below {Count} newer commits, which are replayed",
-                        snapshotId, remote, newer.Count);
+                    LogInsertedBelowNewer(logger, snapshotId, remote, newer.Count);
                 }
 
                 if (!TryPush(repository, tip, head, force: newer.Count > 0, attempt))
@@ -380,7 +380,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
             catch (LibGit2SharpException e) when (attempt == 1 && IsCorruption(e))
             {
                 repository?.Dispose();
-                logger.LogWarning("Working clone {Path} is unusable ({Error}); recreating it", ClonePath, e.Message);
+                LogCloneUnusable(logger, ClonePath, e.Message);
                 Recreate();
             }
             catch
@@ -445,7 +445,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
             : 0;
         if (size > budget)
         {
-            logger.LogInformation("Working clone of {Remote} holds {Size} bytes, over {Budget}: deleted, fetched anew on next use", remote, size, budget);
+            LogCloneOverBudget(logger, remote, size, budget);
             DeleteClone();
         }
     }
@@ -507,7 +507,7 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         }
         catch (LibGit2SharpException e) when (attempt < PushAttempts && !IsServerRefusal(e.Message))
         {
-            logger.LogInformation("Push to {Remote} not accepted ({Error}); fetching and retrying (attempt {Attempt})", remote, e.Message, attempt);
+            LogPushNotAccepted(logger, remote, e.Message, attempt);
             return false;
         }
 
@@ -526,11 +526,11 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
             throw new GitBranchMovedException($"{remote} kept moving: {PushAttempts} pushes were not accepted (last: {rejection}).");
         }
 
-        logger.LogInformation("Push to {Remote} not applied ({Rejection}); fetching and retrying (attempt {Attempt})", remote, rejection, attempt);
+        LogPushNotApplied(logger, remote, rejection, attempt);
         return false;
     }
 
-    private Credentials Credentials(string url, string usernameFromUrl, SupportedCredentialTypes types) =>
+    private UsernamePasswordCredentials Credentials(string url, string usernameFromUrl, SupportedCredentialTypes types) =>
         new UsernamePasswordCredentials { Username = remote.UserName, Password = remote.Token };
 
     private static bool HttpStatus(string message, int code) =>
@@ -542,17 +542,17 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         var message = e.Message;
         if (HttpStatus(message, 404))
         {
-            return $"{remote.RepositoryUrl} was not found (HTTP 404): check {remote.RepositoryVariable} (the repository's https URL) and that {remote.TokenVariable} can see it (GitHub answers 404 to a token without access).";
+            return $"{remote.RepositoryUrl} was not found (HTTP 404): check {remote.RepositoryVariable} (the repository's https URL) and that {GitRemote.TokenVariable} can see it (GitHub answers 404 to a token without access).";
         }
 
         if (HttpStatus(message, 403))
         {
-            return $"{remote.RepositoryUrl} refused access (HTTP 403): the token in {remote.TokenVariable} lacks write access to the repository's contents.";
+            return $"{remote.RepositoryUrl} refused access (HTTP 403): the token in {GitRemote.TokenVariable} lacks write access to the repository's contents.";
         }
 
         if (HttpStatus(message, 401) || message.Contains("authentication", StringComparison.OrdinalIgnoreCase))
         {
-            return $"Authentication to {remote.RepositoryUrl} failed (HTTP 401): check {remote.TokenVariable}.";
+            return $"Authentication to {remote.RepositoryUrl} failed (HTTP 401): check {GitRemote.TokenVariable}.";
         }
 
         return null;
@@ -569,4 +569,19 @@ public sealed class GitBranchWriter(GitRemote remote, string cloneRoot, ILogger 
         || e.Message.Contains("corrupt", StringComparison.OrdinalIgnoreCase)
         || e.Message.Contains("object not found", StringComparison.OrdinalIgnoreCase)
         || e.Message.Contains("invalid", StringComparison.OrdinalIgnoreCase);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId} holds older data than the head of {Remote}: inserted below {Count} newer commits, which are replayed")]
+    private static partial void LogInsertedBelowNewer(ILogger logger, string snapshotId, GitRemote remote, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Working clone {Path} is unusable ({Error}); recreating it")]
+    private static partial void LogCloneUnusable(ILogger logger, string path, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Working clone of {Remote} holds {Size} bytes, over {Budget}: deleted, fetched anew on next use")]
+    private static partial void LogCloneOverBudget(ILogger logger, GitRemote remote, long size, long budget);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Push to {Remote} not accepted ({Error}); fetching and retrying (attempt {Attempt})")]
+    private static partial void LogPushNotAccepted(ILogger logger, GitRemote remote, string error, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Push to {Remote} not applied ({Rejection}); fetching and retrying (attempt {Attempt})")]
+    private static partial void LogPushNotApplied(ILogger logger, GitRemote remote, string rejection, int attempt);
 }

@@ -7,7 +7,7 @@ namespace TeleGuard.Backup.Git;
 /// <param name="RepositoryVariable">The variable the URL came from (GITHUB_REPO, GITHUB_PUBLIC_REPO), for error messages.</param>
 public sealed record GitRemote(Uri RepositoryUrl, string Branch, string UserName, string Token, string RepositoryVariable = "GITHUB_REPO")
 {
-    public string TokenVariable => "GITHUB_TOKEN";
+    public const string TokenVariable = "GITHUB_TOKEN";
 
     /// <summary>The URL as shown in logs and errors (it carries no credentials by construction).</summary>
     public override string ToString() => $"{RepositoryUrl} ({Branch})";

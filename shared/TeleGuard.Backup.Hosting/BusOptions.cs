@@ -28,9 +28,9 @@ public sealed class BusOptions : EnvironmentOptions
 
     protected override void Read(SettingsReader settings)
     {
-        RetryLimit = settings.Int("RETRY_LIMIT", 5, 0, 100);
-        RetryMinInterval = TimeSpan.FromSeconds(settings.Int("RETRY_MIN_SECONDS", 1, 0, 3600));
-        RetryMaxInterval = TimeSpan.FromSeconds(settings.Int("RETRY_MAX_SECONDS", 60, 1, 3600));
+        RetryLimit = settings.WholeNumber("RETRY_LIMIT", 5, 0, 100);
+        RetryMinInterval = TimeSpan.FromSeconds(settings.WholeNumber("RETRY_MIN_SECONDS", 1, 0, 3600));
+        RetryMaxInterval = TimeSpan.FromSeconds(settings.WholeNumber("RETRY_MAX_SECONDS", 60, 1, 3600));
 
         var text = settings.Optional(RabbitMqUriVariable);
         if (text is null)

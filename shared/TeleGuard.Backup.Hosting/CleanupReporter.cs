@@ -11,7 +11,7 @@ namespace TeleGuard.Backup.Hosting;
 /// the summary once it succeeded, the error once it failed for good (a failure that will be retried answers nothing
 /// yet, and is rethrown so that the bus retries it and finally keeps it in the <c>_error</c> queue).
 /// </summary>
-public sealed class CleanupReporter(IOptions<BusOptions> bus, TimeProvider time, ILogger<CleanupReporter> logger)
+public sealed partial class CleanupReporter(IOptions<BusOptions> bus, TimeProvider time, ILogger<CleanupReporter> logger)
 {
     /// <summary>The destinations that answer every cleanup request.</summary>
     public static readonly IReadOnlyList<string> Destinations = [.. BackupSinks.All, ArtifactStoreDestination];
@@ -32,7 +32,7 @@ public sealed class CleanupReporter(IOptions<BusOptions> bus, TimeProvider time,
         }
         catch (CleanupPostponedException e)
         {
-            logger.LogWarning("{Destination}: cleanup {RequestId} postponed: {Reason}", destination, context.Message.SlotId, e.Message);
+            LogCleanupPostponed(logger, destination, context.Message.SlotId, e.Message);
             await context.Publish(new CleanupCompleted(context.Message.SlotId, destination, false, $"postponed: {e.Message}", time.GetUtcNow(), Postponed: true),
                 CancellationToken.None);
             return;
@@ -42,14 +42,23 @@ public sealed class CleanupReporter(IOptions<BusOptions> bus, TimeProvider time,
             if (e is PermanentFailureException || context.GetRetryAttempt() >= bus.Value.RetryLimit)
             {
                 var error = ErrorText.OneLine(e);
-                logger.LogError("{Destination}: cleanup {RequestId} failed: {Error}", destination, context.Message.SlotId, error);
+                LogCleanupFailed(logger, destination, context.Message.SlotId, error);
                 await context.Publish(new CleanupCompleted(context.Message.SlotId, destination, false, error, time.GetUtcNow()), CancellationToken.None);
             }
 
             throw;
         }
 
-        logger.LogInformation("{Destination}: cleanup {RequestId}: {Summary}", destination, context.Message.SlotId, summary);
+        LogCleanupDone(logger, destination, context.Message.SlotId, summary);
         await context.Publish(new CleanupCompleted(context.Message.SlotId, destination, true, summary, time.GetUtcNow()), context.CancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Destination}: cleanup {RequestId} postponed: {Reason}")]
+    private static partial void LogCleanupPostponed(ILogger logger, string destination, string requestId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Destination}: cleanup {RequestId} failed: {Error}")]
+    private static partial void LogCleanupFailed(ILogger logger, string destination, string requestId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Destination}: cleanup {RequestId}: {Summary}")]
+    private static partial void LogCleanupDone(ILogger logger, string destination, string requestId, string summary);
 }

@@ -8,7 +8,7 @@ using TeleGuard.Backup.Storage;
 namespace TeleGuard.Backup.Hosting;
 
 /// <summary>Refreshes the age of the newest complete snapshot from backups_meta every 15 seconds.</summary>
-public sealed class LastCompleteSnapshotProbe(BackupMetrics metrics, IServiceProvider services, TimeProvider time, ILogger<LastCompleteSnapshotProbe> logger)
+public sealed partial class LastCompleteSnapshotProbe(BackupMetrics metrics, IServiceProvider services, TimeProvider time, ILogger<LastCompleteSnapshotProbe> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -22,10 +22,18 @@ public sealed class LastCompleteSnapshotProbe(BackupMetrics metrics, IServicePro
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogDebug("Could not read the newest complete snapshot: {Error}", ErrorText.Describe(e));
+                // Describing the error is only worth it when debug logging is on.
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    var error = ErrorText.Describe(e);
+                    LogReadFailed(logger, error);
+                }
             }
 
             await Task.Delay(TimeSpan.FromSeconds(15), time, stoppingToken);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not read the newest complete snapshot: {Error}")]
+    private static partial void LogReadFailed(ILogger logger, string error);
 }

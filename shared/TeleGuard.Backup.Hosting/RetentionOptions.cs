@@ -10,5 +10,5 @@ public sealed class RetentionOptions : EnvironmentOptions
     public TimeSpan Retention { get; private set; } = TimeSpan.FromHours(8);
 
     protected override void Read(SettingsReader settings) =>
-        Retention = TimeSpan.FromHours(settings.Int(HoursVariable, 8, 1, 24 * 365));
+        Retention = TimeSpan.FromHours(settings.WholeNumber(HoursVariable, 8, 1, 24 * 365));
 }

@@ -16,7 +16,7 @@ public sealed class AlertOptions : EnvironmentOptions
 
     protected override void Read(SettingsReader settings)
     {
-        MaxAge = TimeSpan.FromHours(settings.Int(MaxAgeVariable, 3, 1, 24 * 365));
-        CheckInterval = TimeSpan.FromSeconds(settings.Int(CheckIntervalVariable, 60, 1, 3600));
+        MaxAge = TimeSpan.FromHours(settings.WholeNumber(MaxAgeVariable, 3, 1, 24 * 365));
+        CheckInterval = TimeSpan.FromSeconds(settings.WholeNumber(CheckIntervalVariable, 60, 1, 3600));
     }
 }

@@ -12,7 +12,7 @@ namespace TeleGuard.Backup.Scheduling;
 /// ends degraded or failed (claimed in backups_meta, so several schedulers alert once), and once an hour while the
 /// newest complete snapshot is older than <see cref="AlertOptions.MaxAge"/>.
 /// </summary>
-public sealed class BackupHealthWatcher(
+public sealed partial class BackupHealthWatcher(
     BackupsMetaStore meta,
     RedisLocks locks,
     IBus bus,
@@ -35,7 +35,7 @@ public sealed class BackupHealthWatcher(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning("Backup health check failed: {Error}", ErrorText.Describe(e));
+                LogCheckFailed(logger, ErrorText.Describe(e));
             }
 
             await Task.Delay(options.Value.CheckInterval, time, stoppingToken);
@@ -89,7 +89,13 @@ public sealed class BackupHealthWatcher(
 
     private async Task RaiseAsync(BackupAlertRaised alert, CancellationToken cancellationToken)
     {
-        logger.LogError("ALERT {Kind}: {Text}", alert.Kind, alert.Text);
+        LogAlert(logger, alert.Kind, alert.Text);
         await bus.Publish(alert, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backup health check failed: {Error}")]
+    private static partial void LogCheckFailed(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "ALERT {Kind}: {Text}")]
+    private static partial void LogAlert(ILogger logger, string kind, string text);
 }

@@ -12,7 +12,7 @@ namespace TeleGuard.Backup.Scheduling;
 /// <see cref="RetryInterval"/> until it is requested, or until a newer slot of the same schedule supersedes it (a
 /// snapshot taken now holds the newer data anyway).
 /// </summary>
-public sealed class ScheduleLoop(
+public sealed partial class ScheduleLoop(
     IServiceScopeFactory scopes,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
@@ -66,7 +66,7 @@ public sealed class ScheduleLoop(
                 .ToList();
             if (next.Count == 0 && _pending.Count == 0)
             {
-                logger.LogWarning("No schedule has a future occurrence; the scheduler idles");
+                LogNoFutureOccurrence(logger);
                 return;
             }
 
@@ -118,9 +118,14 @@ public sealed class ScheduleLoop(
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogError("Could not request {Kind} slot {SlotId}; asking again in {Seconds} s: {Error}",
-                kind, SnapshotIds.FromTime(slot), RetryInterval.TotalSeconds, ErrorText.Describe(e));
+            LogRequestFailed(logger, kind, SnapshotIds.FromTime(slot), RetryInterval.TotalSeconds, ErrorText.Describe(e));
             return false;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No schedule has a future occurrence; the scheduler idles")]
+    private static partial void LogNoFutureOccurrence(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not request {Kind} slot {SlotId}; asking again in {Seconds} s: {Error}")]
+    private static partial void LogRequestFailed(ILogger logger, ScheduleKind kind, string slotId, double seconds, string error);
 }

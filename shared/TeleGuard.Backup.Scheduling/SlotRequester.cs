@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Scheduling;
 /// Claims are keyed by the database being backed up, so deployments sharing one Redis never suppress each other.
 /// Without Redis every instance publishes, and the slot id makes the duplicates harmless (one snapshot per id).
 /// </summary>
-public sealed class SlotRequester(
+public sealed partial class SlotRequester(
     RedisLocks locks, IPublishEndpoint publish, BackupsMetaStore meta, TimeProvider time, ILogger<SlotRequester> logger)
 {
     /// <summary>How long a publish may take before it counts as failed (the broker is unreachable: MassTransit waits for it).</summary>
@@ -38,19 +38,19 @@ public sealed class SlotRequester(
             (var state, claim) = await locks.TryClaimWorkAsync(key, ClaimHold, cancellationToken);
             if (state == OnceWork.Done)
             {
-                logger.LogDebug("{Kind} slot {SlotId} already requested by another scheduler", kind, slotId);
+                LogAlreadyRequested(logger, kind, slotId);
                 return SlotRequest.AlreadyRequested;
             }
 
             if (state == OnceWork.HeldElsewhere)
             {
-                logger.LogDebug("{Kind} slot {SlotId} is being requested by another scheduler", kind, slotId);
+                LogBeingRequested(logger, kind, slotId);
                 return SlotRequest.InProgressElsewhere;
             }
         }
         catch (RedisUnavailableException)
         {
-            logger.LogWarning("Redis unavailable: requesting {Kind} slot {SlotId} without a lock (duplicates are harmless)", kind, slotId);
+            LogRequestingWithoutLock(logger, kind, slotId);
         }
 
         try
@@ -75,7 +75,7 @@ public sealed class SlotRequester(
             }
         }
 
-        logger.LogInformation("Requested {Kind} for slot {SlotId} ({Reason})", kind, slotId, reason);
+        LogRequested(logger, kind, slotId, reason);
         return SlotRequest.Published;
     }
 
@@ -127,7 +127,22 @@ public sealed class SlotRequester(
         }
         catch (Exception e) when (e is MongoException or TimeoutException)
         {
-            logger.LogWarning("Could not record the request of {SlotId} in backups_meta: {Error}", slotId, ErrorText.Describe(e));
+            LogRecordRequestFailed(logger, slotId, ErrorText.Describe(e));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Kind} slot {SlotId} already requested by another scheduler")]
+    private static partial void LogAlreadyRequested(ILogger logger, ScheduleKind kind, string slotId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Kind} slot {SlotId} is being requested by another scheduler")]
+    private static partial void LogBeingRequested(ILogger logger, ScheduleKind kind, string slotId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: requesting {Kind} slot {SlotId} without a lock (duplicates are harmless)")]
+    private static partial void LogRequestingWithoutLock(ILogger logger, ScheduleKind kind, string slotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Requested {Kind} for slot {SlotId} ({Reason})")]
+    private static partial void LogRequested(ILogger logger, ScheduleKind kind, string slotId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the request of {SlotId} in backups_meta: {Error}")]
+    private static partial void LogRecordRequestFailed(ILogger logger, string slotId, string error);
 }

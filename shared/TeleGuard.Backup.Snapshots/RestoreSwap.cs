@@ -164,8 +164,8 @@ public static class RestoreSwap
         return !stagedExists || RestoreWorkCollections.MovesByCopy(item.SnapshotType);
     }
 
-    private static Task SetStateAsync(IMongoCollection<BsonDocument> marker, int index, string state) =>
-        marker.UpdateOneAsync(new BsonDocument("_id", "swap"), new BsonDocument("$set", new BsonDocument($"state.{index}", state)));
+    private static async Task SetStateAsync(IMongoCollection<BsonDocument> marker, int index, string state) =>
+        await marker.UpdateOneAsync(new BsonDocument("_id", "swap"), new BsonDocument("$set", new BsonDocument($"state.{index}", state)));
 
     private static BsonDocument ToMarker(IReadOnlyList<SwapItem> items) => new()
     {

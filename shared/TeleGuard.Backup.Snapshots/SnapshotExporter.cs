@@ -11,7 +11,7 @@ namespace TeleGuard.Backup.Snapshots;
 /// Streams document by document, so memory does not grow with the database. On a replica set every read happens in one
 /// snapshot session (one point in time); on a standalone server there is no such guarantee and the manifest says so.
 /// </summary>
-public sealed class SnapshotExporter(IMongoClient client, string databaseName, ILogger<SnapshotExporter> logger)
+public sealed partial class SnapshotExporter(IMongoClient client, string databaseName, ILogger<SnapshotExporter> logger)
 {
     public const string CollectionType = "collection";
     public const string ViewType = "view";
@@ -38,7 +38,7 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
 
         var collections = await ListCollectionsAsync(database, options, cancellationToken);
         var entries = new List<CollectionEntry>(collections.Count);
-        var skipped = new List<SkippedCollection>();
+        var skipped = new List<SkippedCollectionEntry>();
         var writer = new CanonicalJsonWriter();
         foreach (var info in collections)
         {
@@ -46,8 +46,8 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
             var name = info["name"].AsString;
             if (SkipReason(info) is { } reason)
             {
-                logger.LogWarning("Collection {Collection} is skipped: {Reason}", name, reason);
-                skipped.Add(new SkippedCollection(name, info.GetValue("type", BsonNull.Value).ToString() ?? "", reason));
+                LogCollectionSkipped(logger, name, reason);
+                skipped.Add(new SkippedCollectionEntry(name, info.GetValue("type", BsonNull.Value).ToString() ?? "", reason));
                 continue;
             }
 
@@ -60,8 +60,8 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
             catch (MongoCommandException e) when (type == TimeSeriesType)
             {
                 // A server that cannot read a time-series collection in a snapshot session: say so, never drop it silently.
-                logger.LogWarning("Time-series collection {Collection} is skipped: the server refused to read it ({Error})", name, e.Message);
-                skipped.Add(new SkippedCollection(name, type, $"the server refused to read it: {e.CodeName ?? e.Message}"));
+                LogTimeSeriesRefused(logger, name, e.Message);
+                skipped.Add(new SkippedCollectionEntry(name, type, $"the server refused to read it: {e.CodeName ?? e.Message}"));
                 DeleteCollectionFolder(outputDirectory, name);
             }
         }
@@ -92,7 +92,7 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
 
     private static string DescribeType(BsonValue type) => type.IsString ? $"'{type.AsString}'" : $"<{type.BsonType}>";
 
-    private async Task<List<BsonDocument>> ListCollectionsAsync(
+    private static async Task<List<BsonDocument>> ListCollectionsAsync(
         IMongoDatabase database, SnapshotExportOptions options, CancellationToken cancellationToken)
     {
         using var cursor = await database.ListCollectionsAsync(cancellationToken: cancellationToken);
@@ -200,8 +200,7 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         }
 
         var (partEntries, sha256) = parts.Complete();
-        logger.LogInformation("Exported {Collection}: {Documents} documents, {Bytes} bytes, {Parts} parts in {ElapsedMs} ms",
-            name, parts.Documents, parts.Bytes, partEntries.Count, stopwatch.ElapsedMilliseconds);
+        LogCollectionExported(logger, name, parts.Documents, parts.Bytes, partEntries.Count, stopwatch.ElapsedMilliseconds);
         return new CollectionEntry(name, type, directory, parts.Documents, parts.Bytes, sha256, metadataEntry, partEntries,
             Convert.ToHexStringLower(bsonHash.GetHashAndReset()));
     }
@@ -233,4 +232,13 @@ public sealed class SnapshotExporter(IMongoClient client, string databaseName, I
         var time = session.WrappedCoreSession.SnapshotTime ?? session.OperationTime;
         return time is null ? null : new ClusterTimestamp((uint)time.Timestamp, (uint)time.Increment);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Collection {Collection} is skipped: {Reason}")]
+    private static partial void LogCollectionSkipped(ILogger logger, string collection, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Time-series collection {Collection} is skipped: the server refused to read it ({Error})")]
+    private static partial void LogTimeSeriesRefused(ILogger logger, string collection, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Exported {Collection}: {Documents} documents, {Bytes} bytes, {Parts} parts in {ElapsedMs} ms")]
+    private static partial void LogCollectionExported(ILogger logger, string collection, long documents, long bytes, int parts, long elapsedMs);
 }

@@ -25,7 +25,7 @@ public sealed record SnapshotManifest
     public required IReadOnlyList<CollectionEntry> Collections { get; init; }
 
     /// <summary>Collections the export could not take (a type it does not know, a read the server refused), and why.</summary>
-    public IReadOnlyList<SkippedCollection> Skipped { get; init; } = [];
+    public IReadOnlyList<SkippedCollectionEntry> Skipped { get; init; } = [];
 
     /// <summary>
     /// When the data was read: the snapshot session's cluster time on a replica set (every document is as of that
@@ -140,7 +140,7 @@ public sealed record CollectionEntry(
     string? BsonSha256 = null);
 
 /// <summary>A collection the snapshot does not hold, so that nobody mistakes its absence for an empty collection.</summary>
-public sealed record SkippedCollection(string Name, string Type, string Reason);
+public sealed record SkippedCollectionEntry(string Name, string Type, string Reason);
 
 public sealed record FileEntry(string File, long Bytes, string Sha256);
 

@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Snapshots;
 /// collections; a failure during the swap puts back what was there; a killed restore is cleaned up (or rolled back) by
 /// the next one.
 /// </summary>
-public sealed class SnapshotRestorer(ILogger logger)
+public sealed partial class SnapshotRestorer(ILogger logger)
 {
     /// <summary>The system's own records: restored only when named, never over the live ones by default.</summary>
     public const string LiveMetadataCollection = "backups_meta";
@@ -34,7 +34,7 @@ public sealed class SnapshotRestorer(ILogger logger)
     public const string Replaced = "replace";
     public const string Refused = "refuse";
 
-    public async Task<IReadOnlyList<RestoredCollection>> RestoreAsync(
+    public async Task<IReadOnlyList<CollectionRestoreResult>> RestoreAsync(
         string snapshotDirectory, SnapshotManifest manifest, IMongoClient client, string databaseName, RestoreOptions options,
         Action<string>? progress, CancellationToken cancellationToken)
     {
@@ -55,7 +55,7 @@ public sealed class SnapshotRestorer(ILogger logger)
         foreach (var line in await RecoverInterruptedRunsAsync(database, run, cancellationToken))
         {
             report?.Invoke(line);
-            logger.LogWarning("Restore into {Database}: {Recovery}", databaseName, line);
+            LogRecovery(logger, databaseName, line);
         }
 
         var plan = await PlanAsync(database, collections, cancellationToken);
@@ -66,7 +66,7 @@ public sealed class SnapshotRestorer(ILogger logger)
                 $"Refusing to restore into non-empty collections of {databaseName}: {string.Join(", ", occupied.Select(p => p.Collection.Name))}. Use --drop to replace them.");
         }
 
-        var restored = new RestoredCollection[plan.Count];
+        var restored = new CollectionRestoreResult[plan.Count];
         try
         {
             await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.ParallelCollections), CancellationToken = cancellationToken },
@@ -163,7 +163,7 @@ public sealed class SnapshotRestorer(ILogger logger)
         return manifest.Collections.Where(c => wanted.Contains(c.Name)).ToList();
     }
 
-    private static RestoredCollection DescribeDryRun(PlannedCollection item, RestoreOptions options, Action<string>? report)
+    private static CollectionRestoreResult DescribeDryRun(PlannedCollection item, RestoreOptions options, Action<string>? report)
     {
         var collection = item.Collection;
         var action = item.Before is null ? Created : item.Occupied && !options.Drop ? Refused : Replaced;
@@ -174,13 +174,13 @@ public sealed class SnapshotRestorer(ILogger logger)
             Refused => $"would refuse {collection.Name}: the target holds {Describe(item)} (use --drop to replace it)",
             _ => $"would replace {collection.Name} ({Describe(item)}) with {what}",
         });
-        return new RestoredCollection(collection.Name, collection.Documents, 0, Verified: false, action);
+        return new CollectionRestoreResult(collection.Name, collection.Documents, 0, Verified: false, action);
     }
 
     private static string Describe(PlannedCollection item) =>
         item.TypeBefore == SnapshotExporter.ViewType ? "a view" : $"{item.DocumentsBefore} documents";
 
-    private async Task<RestoredCollection> StageAsync(string snapshotDirectory, SnapshotManifest manifest, IMongoDatabase database, string run,
+    private async Task<CollectionRestoreResult> StageAsync(string snapshotDirectory, SnapshotManifest manifest, IMongoDatabase database, string run,
         PlannedCollection item, RestoreOptions options, Action<string>? report, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -214,7 +214,7 @@ public sealed class SnapshotRestorer(ILogger logger)
         var action = item.Before is null ? Created : Replaced;
         if (collection.Type == SnapshotExporter.ViewType)
         {
-            return new RestoredCollection(collection.Name, 0, 0, Verified: true, action);
+            return new CollectionRestoreResult(collection.Name, 0, 0, Verified: true, action);
         }
 
         var target = database.GetCollection<RawBsonDocument>(staged);
@@ -240,8 +240,8 @@ public sealed class SnapshotRestorer(ILogger logger)
         var readBack = !verified ? "" : collection.Type == SnapshotExporter.TimeSeriesType ? ", count read back" : ", read back identical";
 
         report?.Invoke($"wrote {collection.Name}: {inserted} documents, {indexes.Count} indexes in {stopwatch.Elapsed.TotalSeconds:F1} s{readBack}");
-        logger.LogInformation("Staged {Collection}: {Documents} documents, {Indexes} indexes", collection.Name, inserted, indexes.Count);
-        return new RestoredCollection(collection.Name, inserted, indexes.Count, verified, action);
+        LogCollectionStaged(logger, collection.Name, inserted, indexes.Count);
+        return new CollectionRestoreResult(collection.Name, inserted, indexes.Count, verified, action);
     }
 
     // Decodes the parts straight into BSON and inserts them in batches, one batch in flight while the next is decoded.
@@ -388,4 +388,10 @@ public sealed class SnapshotRestorer(ILogger logger)
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Restore into {Database}: {Recovery}")]
+    private static partial void LogRecovery(ILogger logger, string database, string recovery);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Staged {Collection}: {Documents} documents, {Indexes} indexes")]
+    private static partial void LogCollectionStaged(ILogger logger, string collection, long documents, int indexes);
 }

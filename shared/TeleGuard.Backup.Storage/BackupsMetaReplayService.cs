@@ -7,7 +7,7 @@ namespace TeleGuard.Backup.Storage;
 /// Writes the sink results that waited in Redis into <c>backups_meta</c> once MongoDB answers again, even in a process
 /// that reads nothing (every read and write of <see cref="BackupsMetaStore"/> replays them first as well).
 /// </summary>
-public sealed class BackupsMetaReplayService(BackupsMetaStore meta, ILogger<BackupsMetaReplayService> logger) : BackgroundService
+public sealed partial class BackupsMetaReplayService(BackupsMetaStore meta, ILogger<BackupsMetaReplayService> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
@@ -22,9 +22,12 @@ public sealed class BackupsMetaReplayService(BackupsMetaStore meta, ILogger<Back
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning("Replaying pending backups_meta writes failed: {Error}", e.GetType().Name);
+                LogReplayFailed(logger, e.GetType().Name);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying pending backups_meta writes failed: {Error}")]
+    private static partial void LogReplayFailed(ILogger logger, string error);
 }

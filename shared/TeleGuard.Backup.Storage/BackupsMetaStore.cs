@@ -14,7 +14,7 @@ namespace TeleGuard.Backup.Storage;
 /// MongoDB wait in Redis and are replayed, in order, before the next read or write of this store and by
 /// <see cref="BackupsMetaReplayService"/>.
 /// </summary>
-public sealed class BackupsMetaStore
+public sealed partial class BackupsMetaStore : IDisposable
 {
     public const string CollectionName = "backups_meta";
 
@@ -34,6 +34,8 @@ public sealed class BackupsMetaStore
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _records = new OwnBackupRecords(database.GetCollection<BackupRecord>(CollectionName), _logger);
     }
+
+    public void Dispose() => _replayGate.Dispose();
 
     private DateTime Now => _time.GetUtcNow().UtcDateTime;
 
@@ -347,9 +349,7 @@ public sealed class BackupsMetaStore
     private async Task DeferAsync(PendingMetaWrite write, string why)
     {
         await _fallback!.AppendAsync(write, CancellationToken.None);
-        _logger.LogWarning(
-            "backups_meta not written ({Why}): {Sink} {Kind} of snapshot {SnapshotId} kept in Redis until MongoDB takes it",
-            why, write.Sink, write.Kind, write.SnapshotId);
+        LogWriteDeferred(_logger, why, write.Sink, write.Kind, write.SnapshotId);
     }
 
     /// <summary>
@@ -380,14 +380,13 @@ public sealed class BackupsMetaStore
                 catch (Exception e) when (MongoFaults.IsRefusal(e))
                 {
                     // Retrying cannot help, and it must not block the writes behind it: kept aside, not lost.
-                    _logger.LogError("MongoDB refused a pending backups_meta write ({Sink} {Kind} of {SnapshotId}); moved to Redis list {Key}: {Error}",
-                        write.Sink, write.Kind, write.SnapshotId, _fallback.RefusedKey.ToString(), e.Message);
+                    LogPendingWriteRefused(_logger, write.Sink, write.Kind, write.SnapshotId, _fallback.RefusedKey.ToString(), e.Message);
                     return false;
                 }
             }, cancellationToken);
             if (applied > 0)
             {
-                _logger.LogInformation("Replayed {Count} backups_meta writes kept in Redis while MongoDB was unreachable", applied);
+                LogPendingWritesReplayed(_logger, applied);
             }
 
             return true;
@@ -400,7 +399,7 @@ public sealed class BackupsMetaStore
         {
             if (!MongoFaults.IsUnreachable(e))
             {
-                _logger.LogWarning("Replaying backups_meta writes kept in Redis failed; they stay there for the next try: {Error}", e.Message);
+                LogReplayFailed(_logger, e.Message);
             }
 
             return false;
@@ -613,4 +612,16 @@ public sealed class BackupsMetaStore
 
     private static FilterDefinition<BackupRecord> HeldBy(string snapshotId, string owner) =>
         Filter.Eq(r => r.Id, snapshotId) & Filter.Eq(r => r.Status, BackupStatus.Exporting) & Filter.Eq(r => r.Export!.Owner, owner);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "backups_meta not written ({Why}): {Sink} {Kind} of snapshot {SnapshotId} kept in Redis until MongoDB takes it")]
+    private static partial void LogWriteDeferred(ILogger logger, string why, string sink, string kind, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "MongoDB refused a pending backups_meta write ({Sink} {Kind} of {SnapshotId}); moved to Redis list {Key}: {Error}")]
+    private static partial void LogPendingWriteRefused(ILogger logger, string sink, string kind, string snapshotId, string key, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Count} backups_meta writes kept in Redis while MongoDB was unreachable")]
+    private static partial void LogPendingWritesReplayed(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying backups_meta writes kept in Redis failed; they stay there for the next try: {Error}")]
+    private static partial void LogReplayFailed(ILogger logger, string error);
 }

@@ -10,7 +10,7 @@ namespace TeleGuard.Backup.Storage;
 /// query made here carries the discriminator, so the server never returns, matches or changes anything else, and
 /// nothing foreign is ever deserialised as a <see cref="BackupRecord"/>.
 /// </summary>
-internal sealed class OwnBackupRecords(IMongoCollection<BackupRecord> collection, ILogger logger)
+internal sealed partial class OwnBackupRecords(IMongoCollection<BackupRecord> collection, ILogger logger)
 {
     private static FilterDefinitionBuilder<BackupRecord> Filter => Builders<BackupRecord>.Filter;
 
@@ -109,10 +109,12 @@ internal sealed class OwnBackupRecords(IMongoCollection<BackupRecord> collection
             OwnWithoutKind, Builders<BackupRecord>.Update.Set(r => r.Kind, BackupRecord.SnapshotKind), cancellationToken: cancellationToken);
         if (result.ModifiedCount > 0)
         {
-            logger.LogInformation("backups_meta: marked {Count} snapshot records written by an earlier version with kind {Kind}",
-                result.ModifiedCount, BackupRecord.SnapshotKind);
+            LogKindStamped(logger, result.ModifiedCount, BackupRecord.SnapshotKind);
         }
 
         _kindStamped = true;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "backups_meta: marked {Count} snapshot records written by an earlier version with kind {Kind}")]
+    private static partial void LogKindStamped(ILogger logger, long count, string kind);
 }

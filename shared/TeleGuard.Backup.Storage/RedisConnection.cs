@@ -9,7 +9,7 @@ namespace TeleGuard.Backup.Storage;
 /// "proceed", the snapshot id makes duplicates harmless), so callers treat <see cref="RedisUnavailableException"/>
 /// as "no lock service" rather than as a failure.
 /// </summary>
-public sealed class RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger) : IAsyncDisposable
+public sealed partial class RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private ConnectionMultiplexer? _connection;
@@ -70,7 +70,7 @@ public sealed class RedisConnection(IOptions<RedisOptions> options, ILogger<Redi
         }
         catch (RedisConnectionException)
         {
-            logger.LogWarning("Redis at {Host}:{Port} is not reachable", settings.Host, settings.Port);
+            LogUnreachable(logger, settings.Host, settings.Port);
             throw new RedisUnavailableException("Redis is not reachable.");
         }
     }
@@ -84,4 +84,7 @@ public sealed class RedisConnection(IOptions<RedisOptions> options, ILogger<Redi
 
         _connectGate.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis at {Host}:{Port} is not reachable")]
+    private static partial void LogUnreachable(ILogger logger, string host, int port);
 }

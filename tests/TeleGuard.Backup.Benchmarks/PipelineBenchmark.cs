@@ -65,7 +65,7 @@ public static class PipelineBenchmark
         var processes = new List<(string Name, CliProcess Process)>();
         try
         {
-            foreach (var assembly in new[] { "TeleGuard.Backup.Snapshot" }.Concat(Sinks.Select(s => s.Assembly)))
+            foreach (var assembly in Sinks.Select(s => s.Assembly).Prepend("TeleGuard.Backup.Snapshot"))
             {
                 var process = CliProcess.StartService(assembly, settings);
                 processes.Add((assembly, process));

@@ -160,8 +160,8 @@ public sealed class StagedRestoreTests : IDisposable
     }
 
     // A killed restore's lease lapses a minute after its last renewal; let that minute pass.
-    private static Task ExpireLeaseAsync(IMongoDatabase target) =>
-        target.GetCollection<BsonDocument>(RestoreWorkCollections.LeaseCollection).UpdateOneAsync(
+    private static async Task ExpireLeaseAsync(IMongoDatabase target) =>
+        await target.GetCollection<BsonDocument>(RestoreWorkCollections.LeaseCollection).UpdateOneAsync(
             new BsonDocument("_id", "restore"), new BsonDocument("$set", new BsonDocument("until", DateTime.UtcNow.AddSeconds(-1))));
 
     [Fact]

@@ -315,7 +315,7 @@ public sealed class StreamingEncryptionTests
         Assert.Equal(valid, EncryptionKeyRing.ParseKey(text) is not null);
 }
 
-[Collection(nameof(MemoryMeasuredCollection))]
+[Collection(nameof(MemoryMeasured))]
 public sealed class LargeStreamTests
 {
     // Two chunks of 1 MiB, the pipe's buffer and the test's own block, with ample room; a gibibyte held anywhere exceeds it.

@@ -36,7 +36,7 @@ public sealed class DeploymentTests
         var start = new ProcessStartInfo(program) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         if (cleanEnvironment)
         {
-            var keep = new[] { "PATH", "HOME" }.ToDictionary(n => n, n => System.Environment.GetEnvironmentVariable(n));
+            var keep = KeptVariables.ToDictionary(n => n, n => System.Environment.GetEnvironmentVariable(n));
             start.Environment.Clear();
             foreach (var (name, value) in keep)
             {
@@ -55,6 +55,9 @@ public sealed class DeploymentTests
         process.WaitForExit();
         return (process.ExitCode, output + error.Result);
     }
+
+    // What a clean environment keeps: enough to find and run the program.
+    private static readonly string[] KeptVariables = ["PATH", "HOME"];
 
     private static readonly Dictionary<string, string> FilledIn = new()
     {
@@ -82,7 +85,7 @@ public sealed class DeploymentTests
     }
 
     // `docker-compose config` (Compose v1, the stricter interpolator) of the compose file with .env.example filled in.
-    private static (int ExitCode, string Output) ComposeConfig(IReadOnlyDictionary<string, string> values)
+    private static (int ExitCode, string Output) ComposeConfig(Dictionary<string, string> values)
     {
         using var folder = new TemporaryDirectory();
         Directory.CreateDirectory(folder.Path);

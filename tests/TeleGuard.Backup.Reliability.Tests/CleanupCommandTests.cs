@@ -58,5 +58,5 @@ public sealed class CleanupCommandTests(ITestOutputHelper output)
         Assert.Single(Lines(failing.StandardOutput), l => l.StartsWith("store: ok", StringComparison.Ordinal));
     }
 
-    private static IEnumerable<string> Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

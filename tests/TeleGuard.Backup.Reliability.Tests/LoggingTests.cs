@@ -10,7 +10,7 @@ using TeleGuard.Backup.TestSupport;
 namespace TeleGuard.Backup.Reliability.Tests;
 
 /// <summary>The production log format (JSON on stderr) through a whole snapshot, and a log call that cannot be written.</summary>
-public sealed class LoggingTests
+public sealed partial class LoggingTests
 {
     private static readonly string[] Services = ["TeleGuard.Backup.Snapshot", "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Encryption", "TeleGuard.Backup.Telegram"];
 
@@ -67,11 +67,15 @@ public sealed class LoggingTests
         var logger = host.Services.GetRequiredService<ILogger<LoggingTests>>();
 
         // BsonDocument is IConvertible, and converting it to a string throws InvalidCastException.
-        var thrown = Record.Exception(() => logger.LogInformation("Copied to {Location}", new BsonDocument("commit", "abc")));
+        var unwritable = new BsonDocument("commit", "abc");
+        var thrown = Record.Exception(() => LogCopied(logger, unwritable));
 
         Assert.Null(thrown);
         Assert.Equal(1, host.Services.GetRequiredService<LogWriteFailures>().Count);
-        logger.LogInformation("Copied to {Location}", "a plain value");
+        LogCopied(logger, "a plain value");
         Assert.Equal(1, host.Services.GetRequiredService<LogWriteFailures>().Count);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Copied to {Location}")]
+    private static partial void LogCopied(ILogger logger, object location);
 }

@@ -97,8 +97,8 @@ public sealed class SchedulerTests : IAsyncDisposable
 
     private static ScheduleLoop Loop(IHost host) => host.Services.GetServices<IHostedService>().OfType<ScheduleLoop>().Single();
 
-    private static Task WaitUntilWaitingForAsync(IHost host, DateTimeOffset slot) =>
-        TestHosts.EventuallyAsync(() => Task.FromResult(Loop(host).NextDue == slot ? "waiting" : null),
+    private static async Task WaitUntilWaitingForAsync(IHost host, DateTimeOffset slot) =>
+        await TestHosts.EventuallyAsync(() => Task.FromResult(Loop(host).NextDue == slot ? "waiting" : null),
             TimeSpan.FromSeconds(30), $"the scheduler to wait for {slot:O} (it waits for {Loop(host).NextDue:O}; task {Loop(host).ExecuteTask?.Status} {Loop(host).ExecuteTask?.Exception})");
 
     /// <summary>Waits until <paramref name="expected"/> requests arrived at the listener; returns those that did, by slot.</summary>

@@ -186,7 +186,7 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         source.Client.GetDatabase(source.Database.DatabaseNamespace.DatabaseName + "_backup")
             .GetCollection<BsonDocument>("teleguard_artifacts.files").CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id));
 
-    private async Task<SnapshotCreated> AnnouncementAsync(ConcurrentQueue<SnapshotCreated> created, int count) =>
+    private static async Task<SnapshotCreated> AnnouncementAsync(ConcurrentQueue<SnapshotCreated> created, int count) =>
         await TestHosts.EventuallyAsync(() => Task.FromResult(created.Count >= count ? created.ElementAt(count - 1) : null),
             TimeSpan.FromSeconds(90), $"announcement {count}");
 

@@ -44,7 +44,7 @@ public sealed class SnapshotArchiveTests : IDisposable
         return (directory, manifest);
     }
 
-    private async Task<byte[]> ArchiveAsync(string directory, SnapshotManifest manifest)
+    private static async Task<byte[]> ArchiveAsync(string directory, SnapshotManifest manifest)
     {
         using var buffer = new MemoryStream();
         await SnapshotArchive.WriteAsync(directory, manifest, buffer, TestContext.Current.CancellationToken);

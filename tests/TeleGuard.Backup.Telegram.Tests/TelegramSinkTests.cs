@@ -156,7 +156,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
 
         var messages = telegram.Messages;
         Assert.Equal(3, messages.Count);
-        Assert.Equal(new[] { "001", "002", "003" }.Select(n => $"teleguard-{id}.tgb.part{n}of003"), messages.Select(m => m.FileName));
+        Assert.Equal(Enumerable.Range(1, 3).Select(n => $"teleguard-{id}.tgb.part{n:000}of003"), messages.Select(m => m.FileName));
         Assert.All(messages, m => Assert.EndsWith($" · encrypted with key {keyId}", m.Caption));
         var parts = messages.Select(telegram.ReadFile).ToList();
         var marker = "{\"_id\":{\"$numberInt\":\"0\"},\"pad\":\""u8.ToArray(); // the snapshot's first line
