@@ -20,7 +20,7 @@ public static class BackupServices
 
         builder.AddSnapshotService();
         builder.AddGitHubSinkService();
-        builder.AddEncryptionSinkService();
+        builder.AddPublicSinkService();
         builder.AddTelegramSinkService();
         return builder;
     }

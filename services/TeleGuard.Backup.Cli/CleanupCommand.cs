@@ -3,7 +3,7 @@ using System.Threading.Channels;
 using MassTransit;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Cli;
 

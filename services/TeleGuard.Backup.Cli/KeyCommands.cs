@@ -5,7 +5,7 @@ using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Cli;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Driver;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Cli;
 

@@ -3,7 +3,7 @@ using MassTransit;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Cli;

@@ -7,7 +7,7 @@ using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations.GitHub;

@@ -1,4 +1,4 @@
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Destinations.GitHub;
 

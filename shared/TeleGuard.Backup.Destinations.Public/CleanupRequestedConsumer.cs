@@ -7,7 +7,7 @@ using TeleGuard.Backup.Storage;
 namespace TeleGuard.Backup.Destinations.Public;
 
 /// <summary>Retention on the public branch: older snapshots removed, the newest always kept, history rewritten to one commit.</summary>
-public sealed class CleanupRequestedConsumer(EncryptedSnapshotPublisher publisher, IOptions<EncryptionSinkOptions> options, CleanupReporter reporter)
+public sealed class CleanupRequestedConsumer(PublicSnapshotPublisher publisher, IOptions<PublicSinkOptions> options, CleanupReporter reporter)
     : IConsumer<CleanupRequested>
 {
     public Task Consume(ConsumeContext<CleanupRequested> context) =>

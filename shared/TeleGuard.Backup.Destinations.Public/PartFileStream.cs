@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Destinations.Public;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations.Public;
@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Destinations.Public;
 /// 2 file must name that snapshot in its authenticated header, and the archive's manifest (authenticated too, inside
 /// the ciphertext) must name it as well, which also covers version 1 files whose header names none.
 /// </summary>
-public sealed class PublicDestination(IOptions<EncryptionSinkOptions> options) : IBackupDestination
+public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBackupDestination
 {
     private const string GitHubToken = "GITHUB_TOKEN";
 
@@ -24,7 +24,7 @@ public sealed class PublicDestination(IOptions<EncryptionSinkOptions> options) :
     public bool IsEnabled => options.Value.Enabled;
 
     public string EnabledBy =>
-        $"{EncryptionKeyOptions.KeyVariable} (and {EncryptionKeyOptions.PreviousKeysVariable} for older snapshots), {EncryptionSinkOptions.PublicRepositoryVariable} and {GitHubToken}";
+        $"{EncryptionKeyOptions.KeyVariable} (and {EncryptionKeyOptions.PreviousKeysVariable} for older snapshots), {PublicSinkOptions.PublicRepositoryVariable} and {GitHubToken}";
 
     public bool ReadsBackupsMeta => false;
 

@@ -7,7 +7,7 @@ using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations.Public;
 
-public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, EncryptedSnapshotPublisher publisher, IOptions<EncryptionSinkOptions> options)
+public sealed class SnapshotCreatedConsumer(SnapshotSinkRunner runner, PublicSnapshotPublisher publisher, IOptions<PublicSinkOptions> options)
     : IConsumer<SnapshotCreated>
 {
     public Task Consume(ConsumeContext<SnapshotCreated> context) =>

@@ -1,5 +1,5 @@
 using TeleGuard.Backup.Git;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Destinations;
 

@@ -1,5 +1,5 @@
 using MongoDB.Bson;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Destinations;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations;
@@ -33,7 +34,7 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreD
         try
         {
             var manifest = await destination.FetchAsync("latest", folder, cancellationToken);
-            await Snapshots.SnapshotContent.VerifyAsync(folder, manifest, null, cancellationToken);
+            await SnapshotContent.VerifyAsync(folder, manifest, null, cancellationToken);
             await meta.RecordDrillAsync(manifest.SnapshotId, destination.Name, ok: true, error: null, cancellationToken);
             LogDrillPassed(logger, destination.Name, manifest.SnapshotId);
             return new RestoreDrillResult(destination.Name, manifest.SnapshotId, null);

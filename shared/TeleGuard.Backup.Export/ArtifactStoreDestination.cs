@@ -1,7 +1,7 @@
 using MongoDB.Bson;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Export;

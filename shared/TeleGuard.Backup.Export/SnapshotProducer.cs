@@ -2,7 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Export;

@@ -1,5 +1,5 @@
 using TeleGuard.Backup.Configuration;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Export;
 

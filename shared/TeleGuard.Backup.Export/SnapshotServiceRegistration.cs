@@ -4,7 +4,7 @@ using MongoDB.Driver;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Export;

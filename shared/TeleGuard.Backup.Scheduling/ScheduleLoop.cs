@@ -1,7 +1,7 @@
 using Cronos;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Scheduling;
 

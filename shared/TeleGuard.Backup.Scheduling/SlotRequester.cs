@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Scheduling;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using MongoDB.Bson;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Benchmarks;
 

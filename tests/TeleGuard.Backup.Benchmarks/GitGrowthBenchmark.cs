@@ -4,7 +4,7 @@ using LibGit2Sharp;
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Bson;
 using TeleGuard.Backup.Git;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Benchmarks;
 

@@ -42,7 +42,7 @@ public static class GitHubSinkBenchmark
         await host.StartAsync();
         try
         {
-            var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+            var id = TeleGuard.Backup.SnapshotFormat.SnapshotIds.FromTime(DateTimeOffset.UtcNow);
             var stopwatch = Stopwatch.StartNew();
             await SyntheticSnapshots.AnnounceAsync(host.Services, work.Path, id, megabytes * 1024L * 1024);
             var generated = stopwatch.Elapsed.TotalSeconds;

@@ -8,7 +8,7 @@ using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 
@@ -24,7 +24,7 @@ public static class PipelineBenchmark
 {
     private static readonly (string Sink, string Assembly)[] Sinks =
     [
-        (BackupSinks.GitHub, "TeleGuard.Backup.GitHub"), (BackupSinks.Public, "TeleGuard.Backup.Encryption"), (BackupSinks.Telegram, "TeleGuard.Backup.Telegram"),
+        (BackupSinks.GitHub, "TeleGuard.Backup.GitHub"), (BackupSinks.Public, "TeleGuard.Backup.Public"), (BackupSinks.Telegram, "TeleGuard.Backup.Telegram"),
     ];
 
     public static async Task<int> RunAsync(string[] args)

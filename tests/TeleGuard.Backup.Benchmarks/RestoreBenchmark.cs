@@ -2,7 +2,7 @@ using MongoDB.Bson;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Driver;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Benchmarks;
 

@@ -30,7 +30,7 @@ public static class SnapshotDirBenchmark
                 builder.AddBackupDefaults();
                 builder.AddSnapshotService();
                 builder.AddGitHubSinkService();
-                builder.AddEncryptionSinkService();
+                builder.AddPublicSinkService();
                 builder.AddTelegramSinkService(); // disabled (no variables): records skipped
                 builder.AddBackupBus();
             },

@@ -43,7 +43,7 @@ public static class TelegramUploadBenchmark
             var endpoint = (await fakeProcess.StandardOutput.ReadLineAsync())!.Split(' ');
             var store = new DirectoryArtifactStore(Path.Combine(work, "artifacts"));
             var block = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1 << 20);
-            var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+            var id = TeleGuard.Backup.SnapshotFormat.SnapshotIds.FromTime(DateTimeOffset.UtcNow);
             var artifact = await store.SaveAsync(id, async (s, ct) =>
             {
                 for (var i = 0; i < megabytes; i++)

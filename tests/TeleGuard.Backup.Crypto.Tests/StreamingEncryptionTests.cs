@@ -362,7 +362,7 @@ public sealed class LargeStreamTests
         Assert.True(peak - baseline < LiveBytesBound, $"{(peak - baseline) / (1024 * 1024)} MiB stayed reachable during the round trip");
     }
 
-    private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : TeleGuard.Backup.Snapshots.ReadOnlyStream
+    private sealed class GeneratedStream(long length, byte[] block, IncrementalHash hash) : TeleGuard.Backup.SnapshotFormat.ReadOnlyStream
     {
         private long _position;
 
@@ -383,7 +383,7 @@ public sealed class LargeStreamTests
         public override long Length => length;
     }
 
-    private sealed class HashingSink(IncrementalHash hash) : TeleGuard.Backup.Snapshots.WriteOnlyStream
+    private sealed class HashingSink(IncrementalHash hash) : TeleGuard.Backup.SnapshotFormat.WriteOnlyStream
     {
         public override void Write(byte[] buffer, int offset, int count) => hash.AppendData(buffer, offset, count);
     }

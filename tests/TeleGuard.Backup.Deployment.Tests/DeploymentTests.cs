@@ -190,7 +190,7 @@ public sealed class DeploymentTests
             .Where(l => l.Length > 0 && !l.StartsWith('#') && l.Contains('='))
             .ToDictionary(l => l[..l.IndexOf('=')], l => (string?)l[(l.IndexOf('=') + 1)..]);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-        foreach (var options in new EnvironmentOptions[] { new GitHubSinkOptions(), new EncryptionSinkOptions(), new TelegramSinkOptions() })
+        foreach (var options in new EnvironmentOptions[] { new GitHubSinkOptions(), new PublicSinkOptions(), new TelegramSinkOptions() })
         {
             options.Load(configuration);
             Assert.Empty(options.ConfigurationErrors);
@@ -209,7 +209,7 @@ public sealed class DeploymentTests
     [InlineData("TeleGuard.Backup.Scheduler", "TeleGuard.Backup.Scheduler")]
     [InlineData("TeleGuard.Backup.Snapshot", "TeleGuard.Backup.Snapshot")]
     [InlineData("TeleGuard.Backup.GitHub", "TeleGuard.Backup.GitHub")]
-    [InlineData("TeleGuard.Backup.Encryption", "TeleGuard.Backup.Encryption")]
+    [InlineData("TeleGuard.Backup.Public", "TeleGuard.Backup.Public")]
     [InlineData("TeleGuard.Backup.Telegram", "TeleGuard.Backup.Telegram")]
     [InlineData("TeleGuard.Backup.Cli", "teleguard-backup")]
     public void Every_service_publishes_in_release_as_the_dockerfile_does(string project, string assembly)

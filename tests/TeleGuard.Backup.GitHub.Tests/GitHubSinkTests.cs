@@ -9,7 +9,7 @@ using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

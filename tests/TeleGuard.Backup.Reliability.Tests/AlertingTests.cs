@@ -4,7 +4,7 @@ using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Scheduling;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

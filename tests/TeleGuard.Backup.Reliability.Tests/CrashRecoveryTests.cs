@@ -17,7 +17,7 @@ namespace TeleGuard.Backup.Reliability.Tests;
 /// </summary>
 public sealed class CrashRecoveryTests
 {
-    private static readonly string[] Sinks = ["TeleGuard.Backup.GitHub", "TeleGuard.Backup.Encryption", "TeleGuard.Backup.Telegram"];
+    private static readonly string[] Sinks = ["TeleGuard.Backup.GitHub", "TeleGuard.Backup.Public", "TeleGuard.Backup.Telegram"];
 
     [Fact]
     public async Task Sinks_killed_mid_push_and_mid_upload_finish_after_restart_with_exactly_one_copy_each()
@@ -82,7 +82,7 @@ public sealed class CrashRecoveryTests
         pipeline.Settings["TELEGRAM_PART_SIZE_MB"] = "1"; // ~2.4 MB gzipped archive → 3 parts
         var accepted = new SendHold(call: 2);
         pipeline.Telegram.HoldResponseOnSend = accepted;
-        var host = await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddEncryptionSinkService());
+        var host = await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddPublicSinkService());
         var sink = await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
         var id = await Pipeline.RequestSnapshotAsync(host);
 

@@ -16,7 +16,7 @@ public sealed class DeliveryTests
     private static readonly string[] SinkQueues = ["teleguard-github", "teleguard-public", "teleguard-telegram"];
 
     private static void AddSinks(Microsoft.Extensions.Hosting.HostApplicationBuilder builder) =>
-        builder.AddGitHubSinkService().AddEncryptionSinkService().AddTelegramSinkService();
+        builder.AddGitHubSinkService().AddPublicSinkService().AddTelegramSinkService();
 
     [Fact]
     public async Task Every_SnapshotCreated_delivered_five_times_to_two_instances_of_every_sink_makes_exactly_one_copy_each()

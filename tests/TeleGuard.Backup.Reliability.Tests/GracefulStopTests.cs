@@ -28,7 +28,7 @@ public sealed class GracefulStopTests
         pipeline.Settings["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = ShutdownSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var hold = new SendHold(call: 2);
         pipeline.Telegram.HoldOnSend = hold; // part 2 stays on its way, its body unread, until its uploader goes away
-        var host = await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddEncryptionSinkService());
+        var host = await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddPublicSinkService());
         var sink = await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
         var id = await Pipeline.RequestSnapshotAsync(host);
         Assert.True(await Task.WhenAny(hold.Arrived.Task, Task.Delay(TimeSpan.FromMinutes(2))) == hold.Arrived.Task, pipeline.ProcessOutput);

@@ -4,7 +4,7 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Destinations.Public;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

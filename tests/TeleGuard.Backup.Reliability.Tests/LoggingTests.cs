@@ -12,7 +12,7 @@ namespace TeleGuard.Backup.Reliability.Tests;
 /// <summary>The production log format (JSON on stderr) through a whole snapshot, and a log call that cannot be written.</summary>
 public sealed partial class LoggingTests
 {
-    private static readonly string[] Services = ["TeleGuard.Backup.Snapshot", "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Encryption", "TeleGuard.Backup.Telegram"];
+    private static readonly string[] Services = ["TeleGuard.Backup.Snapshot", "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Public", "TeleGuard.Backup.Telegram"];
 
     [Fact]
     public async Task With_the_default_JSON_log_format_every_destination_copies_on_the_first_attempt_and_every_line_is_JSON()

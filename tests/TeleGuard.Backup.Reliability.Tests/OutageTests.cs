@@ -74,7 +74,7 @@ public sealed class OutageTests
         var mongoThroughProxy = mongo.Through(pipeline.MongoUri) + "?directConnection=true&serverSelectionTimeoutMS=2000&connectTimeoutMS=2000";
         // Every service reaches MongoDB through the proxy (the test itself reads backups_meta directly).
         var throughProxy = new Dictionary<string, string?> { ["MONGODB_URI"] = mongoThroughProxy };
-        await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddEncryptionSinkService(), throughProxy);
+        await pipeline.StartHostAsync(b => b.AddSnapshotService().AddGitHubSinkService().AddPublicSinkService(), throughProxy);
         var telegramHost = await pipeline.StartHostAsync(b => b.AddTelegramSinkService(), throughProxy);
         var hold = new SendHold(call: 1);
         pipeline.Telegram.HoldOnSend = hold;
@@ -142,7 +142,7 @@ public sealed class OutageTests
         }));
         Assert.Equal([SlotRequest.Published, SlotRequest.Published], published); // no lock service: both publish, the snapshot id makes it one snapshot
 
-        var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(slot);
+        var id = TeleGuard.Backup.SnapshotFormat.SnapshotIds.FromTime(slot);
         var record = await pipeline.FinishedAsync(id, Timeout);
         Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
         pipeline.AssertExactlyOneCopyEverywhere(record);

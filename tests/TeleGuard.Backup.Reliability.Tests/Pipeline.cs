@@ -173,7 +173,7 @@ public sealed partial class Pipeline : IAsyncDisposable
     public static async Task<string> RequestSnapshotAsync(IHost host)
     {
         var now = DateTimeOffset.UtcNow;
-        var id = TeleGuard.Backup.Snapshots.SnapshotIds.FromTime(now);
+        var id = TeleGuard.Backup.SnapshotFormat.SnapshotIds.FromTime(now);
         await host.Services.GetRequiredService<MassTransit.IBus>().Publish(new TeleGuard.Backup.Contracts.SnapshotRequested(id, now, "manual"));
         return id;
     }

@@ -27,7 +27,7 @@ public sealed class ScheduledDrillTests
         await using var pipeline = await Pipeline.CreateAsync(rabbitMq: true);
         var snapshotHost = await pipeline.StartHostAsync(b => b.AddSnapshotService(), Without(GitHubSettings, PublicSettings, TelegramSettings));
         await pipeline.StartHostAsync(b => b.AddGitHubSinkService(), Without(PublicSettings, TelegramSettings, ["GITHUB_PUBLIC_REPO"]));
-        await pipeline.StartHostAsync(b => b.AddEncryptionSinkService(), Without(TelegramSettings, ["GITHUB_REPO"]));
+        await pipeline.StartHostAsync(b => b.AddPublicSinkService(), Without(TelegramSettings, ["GITHUB_REPO"]));
         await pipeline.StartHostAsync(b => b.AddTelegramSinkService(), Without(GitHubSettings, PublicSettings));
         var id = await Pipeline.RequestSnapshotAsync(snapshotHost);
         Assert.Equal(BackupStatus.Complete, (await pipeline.FinishedAsync(id)).Status);

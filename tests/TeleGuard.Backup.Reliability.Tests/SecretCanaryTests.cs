@@ -59,7 +59,7 @@ public sealed class SecretCanaryTests(ITestOutputHelper output)
         // Success: the services as processes, a snapshot to every destination, status and a restore drill.
         await pipeline.StartServiceAsync("TeleGuard.Backup.Snapshot");
         var sinks = new List<CliProcess>();
-        foreach (var service in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Encryption", "TeleGuard.Backup.Telegram" })
+        foreach (var service in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Public", "TeleGuard.Backup.Telegram" })
         {
             sinks.Add(await pipeline.StartServiceAsync(service));
         }
@@ -77,7 +77,7 @@ public sealed class SecretCanaryTests(ITestOutputHelper output)
             sink.Kill();
         }
 
-        foreach (var service in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Encryption", "TeleGuard.Backup.Telegram" })
+        foreach (var service in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Public", "TeleGuard.Backup.Telegram" })
         {
             await pipeline.StartServiceAsync(service);
         }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using MongoDB.Bson;
 using MongoDB.Driver;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Storage.Tests;

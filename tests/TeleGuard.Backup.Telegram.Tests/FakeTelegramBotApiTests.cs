@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 using TeleGuard.Backup.Destinations.Telegram;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.TestSupport;
 using Telegram.Bot;
 using Telegram.Bot.Exceptions;

@@ -12,7 +12,7 @@ using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 

@@ -3,7 +3,7 @@ using System.Text;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Snapshots;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.TestSupport;

@@ -1,7 +1,0 @@
-using TeleGuard.Backup.Destinations.Public;
-using TeleGuard.Backup.Hosting;
-
-var builder = WebApplication.CreateSlimBuilder(args);
-builder.AddBackupDefaults();
-builder.AddEncryptionSinkService();
-return await builder.RunBackupServiceAsync();
