@@ -1,4 +1,3 @@
-using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;

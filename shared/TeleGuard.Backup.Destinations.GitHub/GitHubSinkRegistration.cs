@@ -1,6 +1,5 @@
 using MassTransit;
 using TeleGuard.Backup.Configuration;
-using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Destinations.GitHub;

@@ -1,14 +1,13 @@
 using System.Text;
 using LibGit2Sharp;
-using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 
 namespace TeleGuard.Backup.Destinations.GitHub;
 

@@ -1,6 +1,4 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using TeleGuard.Backup.Git;
 using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Destinations.Public;

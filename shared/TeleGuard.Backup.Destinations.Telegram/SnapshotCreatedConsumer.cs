@@ -1,7 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 

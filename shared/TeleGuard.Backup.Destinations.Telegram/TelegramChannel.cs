@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
-using TeleGuard.Backup.Hosting;
 using Telegram.Bot;
 using Telegram.Bot.Exceptions;
 using Telegram.Bot.Types;
+using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Destinations.Telegram;
 

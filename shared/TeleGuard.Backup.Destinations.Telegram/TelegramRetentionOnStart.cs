@@ -1,8 +1,5 @@
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.SnapshotFormat;
-using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations.Telegram;
 

@@ -2,9 +2,7 @@ using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
-using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
-using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations.Telegram;

@@ -1,9 +1,4 @@
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using TeleGuard.Backup.SnapshotFormat;
-using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Hosting;
 

@@ -1,5 +1,4 @@
 using MassTransit;
-using Microsoft.Extensions.Options;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;

@@ -1,5 +1,4 @@
 using MongoDB.Bson;
-using MongoDB.Driver;
 
 namespace TeleGuard.Backup.SnapshotFormat;
 

@@ -1,7 +1,4 @@
 using MongoDB.Bson;
-using MongoDB.Bson.IO;
-using MongoDB.Driver;
-using StackExchange.Redis;
 
 namespace TeleGuard.Backup.Storage;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;

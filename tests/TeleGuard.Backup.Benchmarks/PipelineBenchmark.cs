@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;

@@ -1,6 +1,6 @@
-using MongoDB.Bson;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
+using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.SnapshotFormat;
 

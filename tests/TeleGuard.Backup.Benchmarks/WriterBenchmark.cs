@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
-using MongoDB.Bson.Serialization;
 using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Benchmarks;

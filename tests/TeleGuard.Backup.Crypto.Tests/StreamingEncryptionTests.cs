@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Crypto.Tests;

@@ -7,7 +7,6 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Time.Testing;
-using MongoDB.Bson;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;

@@ -1,7 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Bson;
-using MongoDB.Bson.Serialization;
 using MongoDB.Driver;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.TestSupport;

@@ -1,7 +1,6 @@
 using System.Text;
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
-using MongoDB.Bson.Serialization;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.SnapshotFormat.Tests;

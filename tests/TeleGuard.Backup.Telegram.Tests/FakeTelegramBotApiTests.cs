@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
-using TeleGuard.Backup.Destinations.Telegram;
-using TeleGuard.Backup.SnapshotFormat;
-using TeleGuard.Backup.TestSupport;
 using Telegram.Bot;
 using Telegram.Bot.Exceptions;
 using Telegram.Bot.Types;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Telegram.Tests;
 
