@@ -117,4 +117,17 @@ public sealed class CommandLineTests
         var line = Assert.Single(Lines(result.StandardError));
         Assert.Contains("--timeout must be a number from 1 to 604800", line);
     }
+
+    [Theory]
+    [InlineData("restore", "--from", "github", "--drop", "mongodb://admin:CanaryUsagePassword@db.example/app")] // --to-uri forgotten after a flag
+    [InlineData("restore", "--from", "github", "mongodb://admin:CanaryUsagePassword@db.example/app")] // --to-uri forgotten
+    [InlineData("restore", "--from", "github", "--to-uri", "mongodb://admin:CanaryUsagePassword@db.example/app", "mongodb://admin:CanaryUsagePassword@other.example/app")]
+    public async Task A_connection_string_in_the_wrong_place_is_a_usage_error_that_does_not_print_its_password(params string[] args)
+    {
+        var result = await CliProcess.RunAsync(NoConfiguration, Timeout, args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Single(Lines(result.StandardError));
+        Assert.DoesNotContain("CanaryUsagePassword", result.Output);
+    }
 }
