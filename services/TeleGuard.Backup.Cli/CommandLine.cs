@@ -86,7 +86,8 @@ public static class CommandLine
 
     private static int ReportUsageError(string message)
     {
-        Console.Error.WriteLine($"teleguard-backup: {message} (teleguard-backup --help lists the commands and their options)");
+        // A stray word may be a connection string with its password: redacted like every other message.
+        Console.Error.WriteLine($"teleguard-backup: {ErrorText.Printable(ErrorText.Redact(message))} (teleguard-backup --help lists the commands and their options)");
         return UsageExitCode;
     }
 }

@@ -8,7 +8,7 @@ namespace TeleGuard.Backup.Destinations.Public;
 public sealed class RestoreDrillRequestedConsumer(PublicDestination destination, RestoreDrill drill) : IConsumer<RestoreDrillRequested>
 {
     public Task Consume(ConsumeContext<RestoreDrillRequested> context) =>
-        drill.RunRequestedAsync(destination, context.Message.SlotId, context.CancellationToken);
+        drill.RunRequestedAsync(destination, context.Message, context.CancellationToken);
 }
 
 public sealed class RestoreDrillRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<RestoreDrillRequestedConsumer>("teleguard-public-drill");

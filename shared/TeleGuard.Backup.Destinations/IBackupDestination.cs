@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
 
 namespace TeleGuard.Backup.Destinations;
 
@@ -32,6 +33,13 @@ public interface IBackupDestination
     /// Everything read is untrusted: a copy that does not verify throws and leaves nothing in the folder.
     /// </summary>
     Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The newest snapshot backups_meta says this destination holds: what <c>latest</c> means for it there, and where a
+    /// failed drill is recorded. By default the newest snapshot whose copy here succeeded.
+    /// </summary>
+    async Task<string?> FindLatestRecordedAsync(BackupsMetaStore meta, CancellationToken cancellationToken) =>
+        (await meta.FindLatestSucceededAsync(Name, cancellationToken))?.Id;
 
     /// <summary>Where a copy is, in words (for <c>status</c>), from the location this destination recorded in backups_meta.</summary>
     string DescribeCopy(BsonDocument location);

@@ -1,4 +1,7 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
@@ -11,53 +14,78 @@ namespace TeleGuard.Backup.Destinations;
 /// (<c>drills.&lt;destination&gt;</c>). A failure is logged as an error and recorded on the newest snapshot the
 /// destination claims to hold.
 /// </summary>
-public sealed partial class RestoreDrill(BackupsMetaStore meta, ILogger<RestoreDrill> logger)
+public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDirectoryOptions> workDirectory, TimeProvider time, ILogger<RestoreDrill> logger)
 {
     /// <summary>
-    /// The drill a <c>RestoreDrillRequested</c> asks for, in the destination's own service: nothing when the destination
-    /// is not configured there. Its outcome is recorded and logged, never thrown: a failed drill is a finding, not a fault.
+    /// How long one scheduled drill may take: well under RabbitMQ's 30-minute limit on an unacknowledged delivery (past
+    /// it the broker closes the channel and redelivers, and the drill would start over forever).
     /// </summary>
-    public async Task RunRequestedAsync(IBackupDestination destination, string slotId, CancellationToken cancellationToken)
+    public static readonly TimeSpan TimeLimit = TimeSpan.FromMinutes(20);
+
+    /// <summary>
+    /// The drill a <c>RestoreDrillRequested</c> asks for, in the destination's own service: nothing when the destination
+    /// is not configured there, or when the request waited longer than <see cref="TimeLimit"/> (drills slower than their
+    /// schedule would otherwise pile up; a newer request follows). Its outcome is recorded and logged, never thrown: a
+    /// failed drill is a finding, not a fault.
+    /// </summary>
+    public async Task RunRequestedAsync(IBackupDestination destination, RestoreDrillRequested request, CancellationToken cancellationToken)
     {
         if (!destination.IsEnabled)
         {
-            LogNotConfigured(logger, slotId, destination.Name);
+            LogNotConfigured(logger, request.SlotId, destination.Name);
             return;
         }
 
-        await RunAsync(destination, cancellationToken);
+        if (time.GetUtcNow() - request.RequestedAt > TimeLimit)
+        {
+            LogStale(logger, request.SlotId, destination.Name);
+            return;
+        }
+
+        await RunAsync(destination, cancellationToken, TimeLimit);
     }
 
-    public async Task<RestoreDrillResult> RunAsync(IBackupDestination destination, CancellationToken cancellationToken)
+    /// <summary>The drill of one destination now; with <paramref name="timeLimit"/>, one that takes longer fails saying so.</summary>
+    public async Task<RestoreDrillResult> RunAsync(IBackupDestination destination, CancellationToken cancellationToken, TimeSpan? timeLimit = null)
     {
-        var folder = Path.Combine(Path.GetTempPath(), $"teleguard-drill-{Guid.NewGuid():N}");
+        // Under SNAPSHOT_DIR (the volume meant for it), in a folder the next drill removes if this process is killed.
+        using var work = WorkFolder.Create(workDirectory.Value.Path, "drills", destination.Name);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (timeLimit is { } duration)
+        {
+            limit.CancelAfter(duration);
+        }
+
         try
         {
-            var manifest = await destination.FetchAsync("latest", folder, cancellationToken);
-            await SnapshotContent.VerifyAsync(folder, manifest, null, cancellationToken);
+            var manifest = await destination.FetchAsync("latest", Path.Combine(work.Path, "snapshot"), limit.Token);
+            await SnapshotContent.VerifyAsync(Path.Combine(work.Path, "snapshot"), manifest, null, limit.Token);
             await meta.RecordDrillAsync(manifest.SnapshotId, destination.Name, ok: true, error: null, cancellationToken);
             LogDrillPassed(logger, destination.Name, manifest.SnapshotId);
             return new RestoreDrillResult(destination.Name, manifest.SnapshotId, null);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException || (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
         {
-            var error = ErrorText.Describe(e);
-            var claimed = destination.Name == CleanupReporter.ArtifactStoreDestination
-                ? (await meta.ListRecentAsync(1, cancellationToken)).FirstOrDefault()
-                : await meta.FindLatestSucceededAsync(destination.Name, cancellationToken);
+            var error = e is OperationCanceledException && timeLimit is { } limited
+                ? limited.TotalMinutes >= 1
+                    ? string.Create(CultureInfo.InvariantCulture, $"did not finish within {limited.TotalMinutes:0.#} minutes")
+                    : string.Create(CultureInfo.InvariantCulture, $"did not finish within {limited.TotalSeconds:0.#} seconds")
+                : ErrorText.Describe(e);
+
+            // Recorded on the snapshot that is this destination's "latest", never on one still being written.
+            var claimed = await destination.FindLatestRecordedAsync(meta, cancellationToken);
             if (claimed is not null)
             {
-                await meta.RecordDrillAsync(claimed.Id, destination.Name, ok: false, error, cancellationToken);
+                await meta.RecordDrillAsync(claimed, destination.Name, ok: false, error, cancellationToken);
             }
 
             LogDrillFailed(logger, destination.Name, error);
-            return new RestoreDrillResult(destination.Name, claimed?.Id, error);
-        }
-        finally
-        {
-            FetchedCopy.DeleteScratch(folder, folder + ".git");
+            return new RestoreDrillResult(destination.Name, claimed, error);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Restore drill {SlotId}: {Destination} skips a request older than the drill's time limit (a newer one follows)")]
+    private static partial void LogStale(ILogger logger, string slotId, string destination);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Restore drill {SlotId}: {Destination} is not configured in this service")]
     private static partial void LogNotConfigured(ILogger logger, string slotId, string destination);

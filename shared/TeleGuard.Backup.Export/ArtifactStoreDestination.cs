@@ -27,10 +27,7 @@ public sealed class ArtifactStoreDestination(IServiceProvider services) : IBacku
         // Resolved here, not injected: a host that only restores from a repository needs no MONGODB_URI.
         var meta = services.GetRequiredService<BackupsMetaStore>();
         var store = services.GetRequiredService<IArtifactStore>();
-        var record = snapshot == "latest"
-            ? (await meta.ListRecentAsync(200, cancellationToken)).Where(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
-                .OrderByDescending(r => r.DataTime).ThenByDescending(r => r.Id, StringComparer.Ordinal).FirstOrDefault()
-            : await meta.GetAsync(snapshot, cancellationToken);
+        var record = snapshot == "latest" ? await FindLatestAsync(meta, cancellationToken) : await meta.GetAsync(snapshot, cancellationToken);
         if (record?.Artifact is not { DeletedAt: null } artifact)
         {
             throw new InvalidOperationException(snapshot == "latest"
@@ -50,4 +47,12 @@ public sealed class ArtifactStoreDestination(IServiceProvider services) : IBacku
 
         return FetchedCopy.EnsureHolds(manifest, record.Id, folder, "the artifact in the store");
     }
+
+    public async Task<string?> FindLatestRecordedAsync(BackupsMetaStore meta, CancellationToken cancellationToken) =>
+        (await FindLatestAsync(meta, cancellationToken))?.Id;
+
+    // The newest data with an artifact still in the store, of a snapshot whose export finished.
+    private static async Task<BackupRecord?> FindLatestAsync(BackupsMetaStore meta, CancellationToken cancellationToken) =>
+        (await meta.ListRecentAsync(200, cancellationToken)).Where(r => r.Artifact is { DeletedAt: null } && r.Status != BackupStatus.Exporting)
+            .OrderByDescending(r => r.DataTime).ThenByDescending(r => r.Id, StringComparer.Ordinal).FirstOrDefault();
 }

@@ -9,7 +9,7 @@ namespace TeleGuard.Backup.Export;
 public sealed class RestoreDrillRequestedConsumer(ArtifactStoreDestination destination, RestoreDrill drill) : IConsumer<RestoreDrillRequested>
 {
     public Task Consume(ConsumeContext<RestoreDrillRequested> context) =>
-        drill.RunRequestedAsync(destination, context.Message.SlotId, context.CancellationToken);
+        drill.RunRequestedAsync(destination, context.Message, context.CancellationToken);
 }
 
 public sealed class RestoreDrillRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<RestoreDrillRequestedConsumer>("teleguard-snapshot-drill");

@@ -2,7 +2,7 @@ namespace TeleGuard.Backup.Storage;
 
 /// <summary>
 /// The destinations every snapshot is expected in. A snapshot is <c>complete</c> once each has recorded
-/// <c>succeeded</c> or <c>skipped</c> (a disabled sink records <c>skipped</c>). Each sink issue adds its name here.
+/// <c>succeeded</c> or <c>skipped</c> (a disabled sink records <c>skipped</c>). A new destination adds its name here.
 /// </summary>
 public static class BackupSinks
 {

@@ -1,10 +1,16 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Scheduling;
+using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 
@@ -51,6 +57,57 @@ public sealed class ScheduledDrillTests
         {
             Assert.Contains($"Restore drill: {destination} holds snapshot {id}", pipeline.Logs.All);
         }
+    }
+
+    /// <summary>
+    /// A drill that hangs (a server that never answers) must end within its time limit, recorded as failed on the
+    /// snapshot the destination holds, instead of outliving RabbitMQ's delivery timeout and starting over forever; and a
+    /// request that waited past the limit is skipped (a newer one follows) rather than piling up.
+    /// </summary>
+    [Fact]
+    public async Task A_drill_that_hangs_fails_at_its_time_limit_on_the_snapshot_held_and_a_stale_request_is_skipped()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: false, documents: 1);
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        await pipeline.Meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
+        var logs = new CapturedLogs();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        var drill = new RestoreDrill(pipeline.Meta, Options.Create(new WorkDirectoryOptions()), TimeProvider.System, loggers.CreateLogger<RestoreDrill>());
+        var hanging = new HangingDestination(id);
+
+        var result = await drill.RunAsync(hanging, CancellationToken.None, TimeSpan.FromSeconds(2)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("did not finish within 2 seconds", result.Error);
+        var record = (await pipeline.Meta.GetAsync(id, CancellationToken.None))!;
+        Assert.False(record.Drills["hanging"].Ok);
+        Assert.Contains("did not finish", record.Drills["hanging"].Error);
+
+        await drill.RunRequestedAsync(hanging, new RestoreDrillRequested("20000101T000000Z", DateTimeOffset.UtcNow - RestoreDrill.TimeLimit - TimeSpan.FromMinutes(1), "schedule"), CancellationToken.None);
+        Assert.Contains("Restore drill 20000101T000000Z: hanging skips a request older than the drill's time limit", logs.All);
+        Assert.Equal(1, hanging.Fetches);
+    }
+
+    private sealed class HangingDestination(string held) : IBackupDestination
+    {
+        public int Fetches;
+
+        public string Name => "hanging";
+
+        public bool IsEnabled => true;
+
+        public string EnabledBy => "nothing";
+
+        public bool ReadsBackupsMeta => false;
+
+        public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Fetches);
+            await Task.Delay(Timeout.Infinite, cancellationToken); // a server that accepted the connection and never answers
+            throw new UnreachableException();
+        }
+
+        public Task<string?> FindLatestRecordedAsync(BackupsMetaStore meta, CancellationToken cancellationToken) => Task.FromResult<string?>(held);
+
+        public string DescribeCopy(BsonDocument location) => "nowhere";
     }
 
     private static Dictionary<string, string?> Without(params string[][] names) =>
