@@ -29,7 +29,7 @@ public static class BackupHostingExtensions
         builder.ConfigureBackupLogging(defaultLogFormat);
         builder.Services.AddBackupStorage();
         builder.Services.AddEnvironmentOptions<BusOptions>();
-        builder.Services.AddEnvironmentOptions<RetentionOptions>();
+        builder.Services.AddEnvironmentOptions<RetentionOptions, RetentionOptionsValidator>();
         builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
         builder.Services.AddSingleton<BackupMetrics>();
         builder.Services.AddSingleton<CleanupReporter>();
