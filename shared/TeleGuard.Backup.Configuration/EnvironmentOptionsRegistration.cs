@@ -35,25 +35,6 @@ public static class EnvironmentOptionsRegistration
         return services;
     }
 
-    /// <summary>Options still read by hand (<see cref="EnvironmentOptions"/>), registered as above.</summary>
-    public static IServiceCollection AddEnvironmentOptions<TOptions>(this IServiceCollection services, bool validateOnStart = true)
-        where TOptions : EnvironmentOptions
-    {
-        if (!services.Any(d => d.ServiceType == typeof(EnvironmentOptionsBinding<TOptions>)))
-        {
-            services.AddSingleton<EnvironmentOptionsBinding<TOptions>>();
-            services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => options.Load(configuration));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, EnvironmentOptionsValidator<TOptions>>());
-        }
-
-        if (validateOnStart)
-        {
-            services.AddOptions<TOptions>().ValidateOnStart();
-        }
-
-        return services;
-    }
-
     // Marks options already bound, so that a second registration does not bind them twice.
     private sealed class EnvironmentOptionsBinding<TOptions>;
 }

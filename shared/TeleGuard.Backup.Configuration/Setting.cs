@@ -14,12 +14,15 @@ public static class Setting
     public static bool IsWholeNumber(string text, int min, int max) =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max;
 
-    /// <summary>The number, or <paramref name="defaultValue"/> when unset; only called on validated options.</summary>
+    /// <summary>
+    /// The number, or <paramref name="defaultValue"/> when unset or not a number: never an exception, which could
+    /// quote the value (validation reports an invalid value before the options are used).
+    /// </summary>
     public static int WholeNumber(string? text, int defaultValue) =>
-        text is null ? defaultValue : int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : defaultValue;
 
-    /// <summary>The flag, or <paramref name="defaultValue"/> when unset; only called on validated options.</summary>
-    public static bool TrueOrFalse(string? text, bool defaultValue) => text is null ? defaultValue : bool.Parse(text);
+    /// <summary>The flag, or <paramref name="defaultValue"/> when unset or not a flag (as <see cref="WholeNumber"/>).</summary>
+    public static bool TrueOrFalse(string? text, bool defaultValue) => bool.TryParse(text, out var value) ? value : defaultValue;
 
     /// <summary>A problem as reported: the variable and what is wrong with it, never its value.</summary>
     public static string Problem(string variable, string problem) => $"{variable} {problem}.";
