@@ -35,22 +35,22 @@ public sealed class BusOptions
     public string? RetryMaxSeconds { get; set => field = Setting.Clean(value); }
 
     public bool UseRabbitMq => RabbitMqUri is not null;
-    public bool UseTls => Uri?.Scheme == "amqps";
-    public string Host => Uri?.Host ?? "";
-    public ushort Port => Uri is not { } uri ? (ushort)5672 : (ushort)(uri.IsDefaultPort || uri.Port <= 0 ? (UseTls ? 5671 : 5672) : uri.Port);
+    public bool UseTls => ParsedUri?.Scheme == "amqps";
+    public string Host => ParsedUri?.Host ?? "";
+    public ushort Port => ParsedUri is not { } uri ? (ushort)5672 : (ushort)(uri.IsDefaultPort || uri.Port <= 0 ? (UseTls ? 5671 : 5672) : uri.Port);
 
     public string VirtualHost =>
-        Uri is { AbsolutePath.Length: > 1 } uri && Uri.UnescapeDataString(uri.AbsolutePath[1..]) is { Length: > 0 } path ? path : "/";
+        ParsedUri is { AbsolutePath.Length: > 1 } uri && Uri.UnescapeDataString(uri.AbsolutePath[1..]) is { Length: > 0 } path ? path : "/";
 
-    public string Username => Uri is { UserInfo.Length: > 0 } uri ? Uri.UnescapeDataString(uri.UserInfo.Split(':', 2)[0]) : "guest";
+    public string Username => ParsedUri is { UserInfo.Length: > 0 } uri ? Uri.UnescapeDataString(uri.UserInfo.Split(':', 2)[0]) : "guest";
 
     public string Password =>
         RabbitMqPassword
-        ?? (Uri is { UserInfo.Length: > 0 } uri ? (uri.UserInfo.Split(':', 2) is [_, var password] ? Uri.UnescapeDataString(password) : "") : "guest");
+        ?? (ParsedUri is { UserInfo.Length: > 0 } uri ? (uri.UserInfo.Split(':', 2) is [_, var password] ? Uri.UnescapeDataString(password) : "") : "guest");
 
     public int RetryLimit => Setting.WholeNumber(RetryLimitText, 5);
     public TimeSpan RetryMinInterval => TimeSpan.FromSeconds(Setting.WholeNumber(RetryMinSeconds, 1));
     public TimeSpan RetryMaxInterval => TimeSpan.FromSeconds(Setting.WholeNumber(RetryMaxSeconds, 60));
 
-    private Uri? Uri => RabbitMqUri is not null && AmqpUriAttribute.TryParse(RabbitMqUri, out var uri) ? uri : null;
+    private Uri? ParsedUri => RabbitMqUri is not null && AmqpUriAttribute.TryParse(RabbitMqUri, out var uri) ? uri : null;
 }
