@@ -1,5 +1,4 @@
 using System.CommandLine;
-using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.Public;

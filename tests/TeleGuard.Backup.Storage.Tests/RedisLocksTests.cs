@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Storage.Tests;
