@@ -1,5 +1,4 @@
 using System.CommandLine;
-using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.Public;
@@ -57,18 +56,13 @@ public static class KeyCommands
     /// </summary>
     public static async Task<int> DecryptAsync(string input, string output, string? snapshot)
     {
-        var settings = new SettingsReader(new ConfigurationBuilder().AddEnvironmentVariables().Build());
-        var publicKeys = EncryptionKeyOptions.ReadKeyRing(settings, required: false);
-        var telegramKeys = EncryptionKeySettings.Read(settings, TelegramSinkOptions.EncryptionKeyVariable, TelegramSinkOptions.EncryptionPreviousKeysVariable, required: false);
-        var keys = publicKeys is null ? telegramKeys : telegramKeys is null ? publicKeys : EncryptionKeyRing.Union(publicKeys, telegramKeys);
-        if (keys is null && settings.Errors.Count == 0)
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        var settings = new DecryptionKeysOptions();
+        configuration.Bind(settings);
+        var check = new DecryptionKeysOptionsValidator().Validate(null, settings);
+        if (check.Failed || settings.Keys is not { } keys)
         {
-            settings.Fail(EncryptionKeyOptions.KeyVariable, $"(or {TelegramSinkOptions.EncryptionKeyVariable} for a Telegram copy) is required to decrypt");
-        }
-
-        if (settings.Errors.Count > 0 || keys is null)
-        {
-            return ConfigurationFailure.Report(new Microsoft.Extensions.Options.OptionsValidationException("keys", typeof(EncryptionKeyRing), settings.Errors));
+            return ConfigurationFailure.Report(new Microsoft.Extensions.Options.OptionsValidationException("keys", typeof(DecryptionKeysOptions), check.Failures ?? []));
         }
 
         IReadOnlyList<string> files;

@@ -8,18 +8,23 @@ namespace TeleGuard.Backup.Configuration;
 public static class EnvironmentOptionsRegistration
 {
     /// <summary>
-    /// Binds <typeparamref name="TOptions"/> from configuration (once, however many registrations of a composed host ask
-    /// for it) and, unless <paramref name="validateOnStart"/> is false, validates it when the host starts. Options not
-    /// validated on start still refuse to be used when invalid (reading them throws, naming the variables).
+    /// Binds <typeparamref name="TOptions"/> from configuration (its properties name their variables with
+    /// <see cref="ConfigurationKeyNameAttribute"/>), validated by <typeparamref name="TValidator"/>, once however many
+    /// registrations of a composed host ask for it; unless <paramref name="validateOnStart"/> is false, it is validated
+    /// when the host starts. Options not validated on start still refuse to be used when invalid (reading them throws
+    /// <see cref="OptionsValidationException"/>, naming the variables).
     /// </summary>
-    public static IServiceCollection AddEnvironmentOptions<TOptions>(this IServiceCollection services, bool validateOnStart = true)
-        where TOptions : EnvironmentOptions
+    public static IServiceCollection AddEnvironmentOptions<TOptions, TValidator>(this IServiceCollection services, bool validateOnStart = true)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
     {
         if (!services.Any(d => d.ServiceType == typeof(EnvironmentOptionsBinding<TOptions>)))
         {
             services.AddSingleton<EnvironmentOptionsBinding<TOptions>>();
-            services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => options.Load(configuration));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, EnvironmentOptionsValidator<TOptions>>());
+            // Every property is a string: the binder never parses a value, so it can neither quote one in an
+            // exception nor stop at the first bad one; the validator parses and reports them all.
+            services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => configuration.Bind(options));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
         }
 
         if (validateOnStart)

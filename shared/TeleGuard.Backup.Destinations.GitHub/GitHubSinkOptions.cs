@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Git;
 
@@ -9,37 +10,30 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 /// Neither <c>GITHUB_REPO</c> nor <c>GITHUB_BACKUP_BRANCH</c> set: the sink is disabled (<c>GITHUB_TOKEN</c> alone may
 /// be there for the public copy). One of them without the rest: start-up refuses and names what is missing.
 /// </summary>
-public sealed class GitHubSinkOptions : EnvironmentOptions
+public sealed class GitHubSinkOptions
 {
     public const string RepositoryVariable = "GITHUB_REPO";
     public const string TokenVariable = "GITHUB_TOKEN";
     public const string BranchVariable = "GITHUB_BACKUP_BRANCH";
+    public const string UserVariable = "GITHUB_USER";
 
+    [ConfigurationKeyName(RepositoryVariable)]
+    [GitRepositoryUrl]
+    public string? Repository { get; set => field = Setting.Clean(value); }
 
-    public bool Enabled { get; private set; }
-    public GitRemote? Remote { get; private set; }
+    [ConfigurationKeyName(TokenVariable)]
+    public string? Token { get; set => field = Setting.Clean(value); }
 
-    protected override void Read(SettingsReader settings)
-    {
-        var repository = settings.Optional(RepositoryVariable);
-        var token = settings.Optional(TokenVariable);
-        var branch = settings.Optional(BranchVariable);
-        if (repository is null && branch is null)
-        {
-            return;
-        }
+    [ConfigurationKeyName(BranchVariable)]
+    [GitBranchName]
+    public string? Branch { get; set => field = Setting.Clean(value); }
 
-        if (repository is null)
-        {
-            settings.Fail(RepositoryVariable, $"is required when {BranchVariable} is set");
-        }
+    [ConfigurationKeyName(UserVariable)]
+    public string? User { get; set => field = Setting.Clean(value); }
 
-        if (token is null)
-        {
-            settings.Fail(TokenVariable, $"is required when {RepositoryVariable} is set");
-        }
+    public bool Enabled => Repository is not null || Branch is not null;
 
-        Remote = GitRemoteSettings.Read(settings, RepositoryVariable, repository, BranchVariable, branch ?? "backups", token);
-        Enabled = Remote is not null;
-    }
+    public GitRemote? Remote => Enabled && Repository is not null && Token is not null
+        ? new GitRemote(new Uri(Repository), Branch ?? "backups", User ?? "x-access-token", Token, RepositoryVariable)
+        : null;
 }

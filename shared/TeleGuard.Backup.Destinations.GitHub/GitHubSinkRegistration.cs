@@ -9,7 +9,7 @@ public static class GitHubSinkRegistration
     /// <summary>The private repository's service: SnapshotCreated (commit), CleanupRequested (compaction), RestoreDrillRequested.</summary>
     public static IHostApplicationBuilder AddGitHubSinkService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEnvironmentOptions<GitHubSinkOptions>();
+        builder.Services.AddEnvironmentOptions<GitHubSinkOptions, GitHubSinkOptionsValidator>();
         builder.Services.AddGitHubDestination();
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<GitHubSnapshotPublisher>();
@@ -28,7 +28,7 @@ public static class GitHubSinkRegistration
     /// </summary>
     public static IServiceCollection AddGitHubDestination(this IServiceCollection services)
     {
-        services.AddEnvironmentOptions<GitHubSinkOptions>(validateOnStart: false);
+        services.AddEnvironmentOptions<GitHubSinkOptions, GitHubSinkOptionsValidator>(validateOnStart: false);
         services.AddBackupDestination<GitHubDestination>();
         return services;
     }

@@ -17,14 +17,12 @@ namespace TeleGuard.Backup.Destinations.Public;
 /// </summary>
 public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBackupDestination
 {
-    private const string GitHubToken = "GITHUB_TOKEN";
-
     public string Name => BackupSinks.Public;
 
     public bool IsEnabled => options.Value.Enabled;
 
     public string EnabledBy =>
-        $"{EncryptionKeyOptions.KeyVariable} (and {EncryptionKeyOptions.PreviousKeysVariable} for older snapshots), {PublicSinkOptions.PublicRepositoryVariable} and {GitHubToken}";
+        $"{EncryptionKeyOptions.KeyVariable} (and {EncryptionKeyOptions.PreviousKeysVariable} for older snapshots), {PublicSinkOptions.PublicRepositoryVariable} and {PublicSinkOptions.TokenVariable}";
 
     public bool ReadsBackupsMeta => false;
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
@@ -10,42 +11,39 @@ namespace TeleGuard.Backup.Destinations.Public;
 /// <c>GITHUB_PUBLIC_BRANCH</c> (default <c>public-snapshots</c>) and <c>GITHUB_TOKEN</c>.
 /// Disabled when <c>ENCRYPTION_KEY</c> and every <c>GITHUB_PUBLIC_*</c> are unset; refused when only some are set.
 /// </summary>
-public sealed class PublicSinkOptions : EnvironmentOptions
+public sealed class PublicSinkOptions
 {
     public const string PublicRepositoryVariable = "GITHUB_PUBLIC_REPO";
     public const string PublicBranchVariable = "GITHUB_PUBLIC_BRANCH";
+    public const string TokenVariable = "GITHUB_TOKEN";
+    public const string UserVariable = "GITHUB_USER";
 
+    [ConfigurationKeyName(EncryptionKeyOptions.KeyVariable)]
+    [EncryptionKey]
+    public string? Key { get; set => field = Setting.Clean(value); }
 
-    public bool Enabled { get; private set; }
-    public EncryptionKeyRing? Keys { get; private set; }
-    public GitRemote? Remote { get; private set; }
+    [ConfigurationKeyName(EncryptionKeyOptions.PreviousKeysVariable)]
+    public string? PreviousKeys { get; set => field = Setting.Clean(value); }
 
-    protected override void Read(SettingsReader settings)
-    {
-        var key = settings.Optional(EncryptionKeyOptions.KeyVariable);
-        var publicRepository = settings.Optional(PublicRepositoryVariable);
-        var publicBranch = settings.Optional(PublicBranchVariable);
-        if (key is null && publicRepository is null && publicBranch is null)
-        {
-            return;
-        }
+    [ConfigurationKeyName(PublicRepositoryVariable)]
+    [GitRepositoryUrl]
+    public string? Repository { get; set => field = Setting.Clean(value); }
 
-        Keys = EncryptionKeyOptions.ReadKeyRing(settings, required: true);
-        var repository = publicRepository;
-        var token = settings.Optional("GITHUB_TOKEN");
-        if (repository is null)
-        {
-            settings.Fail(PublicRepositoryVariable,
-                "is required when ENCRYPTION_KEY or GITHUB_PUBLIC_BRANCH is set (it is not taken from GITHUB_REPO: making that repository public would expose the plain snapshots)");
-        }
+    [ConfigurationKeyName(PublicBranchVariable)]
+    [GitBranchName]
+    public string? Branch { get; set => field = Setting.Clean(value); }
 
-        if (token is null)
-        {
-            settings.Fail("GITHUB_TOKEN", "is required to push the public snapshots");
-        }
+    [ConfigurationKeyName(TokenVariable)]
+    public string? Token { get; set => field = Setting.Clean(value); }
 
-        Remote = GitRemoteSettings.Read(settings, PublicRepositoryVariable, repository,
-            PublicBranchVariable, publicBranch ?? "public-snapshots", token);
-        Enabled = Remote is not null && Keys is not null;
-    }
+    [ConfigurationKeyName(UserVariable)]
+    public string? User { get; set => field = Setting.Clean(value); }
+
+    public bool Enabled => Key is not null || Repository is not null || Branch is not null;
+
+    public EncryptionKeyRing? Keys => Enabled ? EncryptionKeySettings.Ring(Key, PreviousKeys) : null;
+
+    public GitRemote? Remote => Enabled && Repository is not null && Token is not null
+        ? new GitRemote(new Uri(Repository), Branch ?? "public-snapshots", User ?? "x-access-token", Token, PublicRepositoryVariable)
+        : null;
 }

@@ -9,7 +9,7 @@ public static class PublicSinkRegistration
     /// <summary>The public destination's service: SnapshotCreated (encrypt + commit), CleanupRequested (retention), RestoreDrillRequested.</summary>
     public static IHostApplicationBuilder AddPublicSinkService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEnvironmentOptions<PublicSinkOptions>();
+        builder.Services.AddEnvironmentOptions<PublicSinkOptions, PublicSinkOptionsValidator>();
         builder.Services.AddPublicDestination();
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<PublicSnapshotPublisher>();
@@ -28,7 +28,7 @@ public static class PublicSinkRegistration
     /// </summary>
     public static IServiceCollection AddPublicDestination(this IServiceCollection services)
     {
-        services.AddEnvironmentOptions<PublicSinkOptions>(validateOnStart: false);
+        services.AddEnvironmentOptions<PublicSinkOptions, PublicSinkOptionsValidator>(validateOnStart: false);
         services.AddBackupDestination<PublicDestination>();
         return services;
     }

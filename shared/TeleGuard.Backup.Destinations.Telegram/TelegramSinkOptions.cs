@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 
@@ -15,7 +15,7 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// end-to-end encrypted, so with it the copy is encrypted before upload, in the format of the public copies;
 /// <c>TELEGRAM_ENCRYPTION_PREVIOUS_KEYS</c> (comma-separated) still decrypt copies made before a rotation.
 /// </summary>
-public sealed partial class TelegramSinkOptions : EnvironmentOptions
+public sealed class TelegramSinkOptions
 {
     public const string TokenVariable = "TELEGRAM_BOT_TOKEN";
     public const string ChannelVariable = "TELEGRAM_CHANNEL_ID";
@@ -26,102 +26,58 @@ public sealed partial class TelegramSinkOptions : EnvironmentOptions
     public const string EncryptionKeyVariable = "TELEGRAM_ENCRYPTION_KEY";
     public const string EncryptionPreviousKeysVariable = "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS";
 
-    public bool Enabled { get; private set; }
-    public string Token { get; private set; } = "";
-    public string Channel { get; private set; } = "";
-    public string? BaseUrl { get; private set; }
+    [ConfigurationKeyName(TokenVariable)]
+    [BotToken]
+    public string? BotToken { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(ChannelVariable)]
+    [TelegramChat("must be a numeric chat id (-100…) or @channelname")]
+    public string? ChannelId { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(BaseUrlVariable)]
+    [BotApiUrl]
+    public string? BaseUrl { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(LocalApiVariable)]
+    [TrueOrFalse]
+    public string? LocalApiText { get; set => field = Setting.Clean(value); }
+
+    /// <summary>Checked by <see cref="TelegramSinkOptionsValidator"/>: its bounds depend on <see cref="LocalApi"/>.</summary>
+    [ConfigurationKeyName(PartSizeVariable)]
+    public string? PartSizeMegabytes { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(AlertChatVariable)]
+    [TelegramChat("must be a numeric chat id or @channelname")]
+    public string? AlertChat { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(EncryptionKeyVariable)]
+    [EncryptionKey]
+    public string? EncryptionKey { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(EncryptionPreviousKeysVariable)]
+    public string? EncryptionPreviousKeys { get; set => field = Setting.Clean(value); }
+
+    /// <summary>Any setting of the sink itself (the alert chat alone is not one).</summary>
+    public bool Enabled =>
+        BotToken is not null || ChannelId is not null || BaseUrl is not null || LocalApiText is not null
+        || PartSizeMegabytes is not null || EncryptionKey is not null || EncryptionPreviousKeys is not null;
+
+    public string Token => BotToken ?? "";
+    public string Channel => ChannelId ?? "";
 
     /// <summary>The server is a local Bot API server (large uploads, downloads of any size); otherwise hosted limits apply.</summary>
-    public bool LocalApi { get; private set; }
+    public bool LocalApi => bool.TryParse(LocalApiText, out var local) && local;
 
-    public long PartSizeBytes { get; private set; } = TelegramLimits.HostedMaxPartMegabytes * 1024L * 1024;
-    public string? AlertChat { get; private set; }
+    /// <summary>The largest part size allowed: what the server serves back (hosted) or takes (local), never judged by the URL (it may be a proxy).</summary>
+    public int MaxPartMegabytes => LocalApi ? TelegramLimits.LocalMaxPartMegabytes : TelegramLimits.HostedMaxPartMegabytes;
+
+    public long PartSizeBytes => Setting.WholeNumber(PartSizeMegabytes, TelegramLimits.HostedMaxPartMegabytes) * 1024L * 1024;
 
     /// <summary>The keys of the Telegram copy: null when copies are uploaded unencrypted.</summary>
-    public EncryptionKeyRing? EncryptionKeys { get; private set; }
+    public EncryptionKeyRing? EncryptionKeys => EncryptionKeySettings.Ring(EncryptionKey, EncryptionPreviousKeys);
 
     /// <summary>Never the token or a key: records print every property.</summary>
     public override string ToString() =>
         $"Telegram channel {Channel} via {BaseUrl ?? "the hosted Bot API"}{(LocalApi ? " (a local Bot API server)" : "")}" +
-        (EncryptionKeys is null ? "" : $", encrypted with key {EncryptionKeys.PrimaryKeyId}");
-
-    protected override void Read(SettingsReader settings)
-    {
-        var token = settings.Optional(TokenVariable);
-        var channel = settings.Optional(ChannelVariable);
-        BaseUrl = settings.Optional(BaseUrlVariable);
-        var localApi = settings.Optional(LocalApiVariable);
-        var partSize = settings.Optional(PartSizeVariable);
-        AlertChat = settings.Optional(AlertChatVariable);
-        var encryptionKey = settings.Optional(EncryptionKeyVariable);
-        var previousKeys = settings.Optional(EncryptionPreviousKeysVariable);
-        if (AlertChat is not null && !long.TryParse(AlertChat, out _) && !ChannelName().IsMatch(AlertChat))
-        {
-            settings.Fail(AlertChatVariable, "must be a numeric chat id or @channelname");
-        }
-
-        if (token is null && channel is null && BaseUrl is null && localApi is null && partSize is null && encryptionKey is null && previousKeys is null)
-        {
-            if (AlertChat is not null)
-            {
-                settings.Fail(TokenVariable, $"is required when {AlertChatVariable} is set");
-            }
-
-            return;
-        }
-
-        var others = $"{BaseUrlVariable}, {LocalApiVariable}, {PartSizeVariable} or {EncryptionKeyVariable}";
-        if (token is null)
-        {
-            settings.Fail(TokenVariable, $"is required when {ChannelVariable}, {others} is set");
-        }
-        else if (!TokenShape().IsMatch(token))
-        {
-            settings.Fail(TokenVariable, "does not look like a bot token (digits, a colon, then the secret)");
-        }
-
-        if (channel is null)
-        {
-            settings.Fail(ChannelVariable, $"is required when {TokenVariable}, {others} is set");
-        }
-        else if (!long.TryParse(channel, out _) && !ChannelName().IsMatch(channel))
-        {
-            settings.Fail(ChannelVariable, "must be a numeric chat id (-100…) or @channelname");
-        }
-
-        if (BaseUrl is not null && (!Uri.TryCreate(BaseUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")))
-        {
-            settings.Fail(BaseUrlVariable, "must be the http(s) URL of a Bot API server, e.g. http://telegram-bot-api:8081");
-        }
-
-        LocalApi = settings.Bool(LocalApiVariable, false);
-        if (LocalApi && BaseUrl is null)
-        {
-            settings.Fail(LocalApiVariable, $"is true but {BaseUrlVariable} is not set: a local Bot API server needs its URL");
-        }
-
-        // Bounded by what the server serves back (hosted) or takes (local), never by the URL: it may be a proxy.
-        PartSizeBytes = LocalApi
-            ? settings.WholeNumber(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.LocalMaxPartMegabytes,
-                "a local Bot API server takes uploads up to 2000 MB") * 1024L * 1024
-            : settings.WholeNumber(PartSizeVariable, TelegramLimits.HostedMaxPartMegabytes, 1, TelegramLimits.HostedMaxPartMegabytes,
-                $"the hosted Bot API serves files up to 20 MB, so a restore could not fetch larger parts; with a local Bot API server set {LocalApiVariable}=true") * 1024L * 1024;
-
-        EncryptionKeys = EncryptionKeySettings.Read(settings, EncryptionKeyVariable, EncryptionPreviousKeysVariable, required: false);
-        if (AlertChat is not null && AlertChat == channel)
-        {
-            // Retention deletes unrecorded messages in the backup channel's id ranges: alerts there could go with them.
-            settings.Fail(AlertChatVariable, $"must not be the backup channel ({ChannelVariable}): choose another chat for alerts");
-        }
-
-        Token = token ?? "";
-        Channel = channel ?? "";
-        Enabled = settings.Errors.Count == 0;
-    }
-
-    [GeneratedRegex(@"^\d+:[A-Za-z0-9_-]{20,}$")]
-    private static partial Regex TokenShape();
-
-    [GeneratedRegex(@"^@[A-Za-z][A-Za-z0-9_]{3,}$")]
-    private static partial Regex ChannelName();
+        (EncryptionKeys is not { } keys ? "" : $", encrypted with key {keys.PrimaryKeyId}");
 }

@@ -9,7 +9,7 @@ public static class TelegramSinkRegistration
     /// <summary>The Telegram service: uploads (SnapshotCreated), retention (CleanupRequested, and once at start-up), RestoreDrillRequested, alerts to TELEGRAM_ALERT_CHAT_ID.</summary>
     public static IHostApplicationBuilder AddTelegramSinkService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEnvironmentOptions<TelegramSinkOptions>();
+        builder.Services.AddEnvironmentOptions<TelegramSinkOptions, TelegramSinkOptionsValidator>();
         builder.Services.AddTelegramDestination();
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<TelegramChannel>();
@@ -32,7 +32,7 @@ public static class TelegramSinkRegistration
     /// </summary>
     public static IServiceCollection AddTelegramDestination(this IServiceCollection services)
     {
-        services.AddEnvironmentOptions<TelegramSinkOptions>(validateOnStart: false);
+        services.AddEnvironmentOptions<TelegramSinkOptions, TelegramSinkOptionsValidator>(validateOnStart: false);
         services.AddBackupDestination<TelegramDestination>();
         return services;
     }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 
 namespace TeleGuard.Backup.Destinations;
@@ -6,15 +7,16 @@ namespace TeleGuard.Backup.Destinations;
 /// <c>SINK_LEASE_SECONDS</c> (default 120): how long a sink instance's claim on a snapshot lasts without renewal. It is
 /// renewed while the copy is made; after a crash another instance (or the restarted one) takes over once it expires.
 /// </summary>
-public sealed class SinkLeaseOptions : EnvironmentOptions
+public sealed class SinkLeaseOptions
 {
     public const string Variable = "SINK_LEASE_SECONDS";
 
-    public TimeSpan Lease { get; private set; } = TimeSpan.FromSeconds(120);
+    [ConfigurationKeyName(Variable)]
+    [WholeNumber(5, 3600)]
+    public string? LeaseSeconds { get; set => field = Setting.Clean(value); }
+
+    public TimeSpan Lease => TimeSpan.FromSeconds(Setting.WholeNumber(LeaseSeconds, 120));
 
     /// <summary>How long a delivery waits for another instance's copy before it is retried later.</summary>
     public TimeSpan MaxWait { get; } = TimeSpan.FromMinutes(20);
-
-    protected override void Read(SettingsReader settings) =>
-        Lease = TimeSpan.FromSeconds(settings.WholeNumber(Variable, 120, 5, 3600));
 }

@@ -14,7 +14,7 @@ public static class SnapshotServiceRegistration
     /// <summary>The snapshot service: SnapshotRequested (export), CleanupRequested (artifact retention), RestoreDrillRequested (of the store).</summary>
     public static IHostApplicationBuilder AddSnapshotService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEnvironmentOptions<SnapshotServiceOptions>();
+        builder.Services.AddEnvironmentOptions<SnapshotServiceOptions, SnapshotServiceOptionsValidator>();
         builder.Services.AddSingleton(sp => new SnapshotExporter(
             sp.GetRequiredService<IMongoClient>(),
             sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName,

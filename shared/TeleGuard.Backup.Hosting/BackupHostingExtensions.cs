@@ -2,6 +2,7 @@ using System.Reflection;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -26,9 +27,9 @@ public static class BackupHostingExtensions
     {
         builder.ConfigureBackupLogging(defaultLogFormat);
         builder.Services.AddBackupStorage();
-        builder.Services.AddEnvironmentOptions<BusOptions>();
-        builder.Services.AddEnvironmentOptions<RetentionOptions>();
-        builder.Services.AddEnvironmentOptions<WorkDirectoryOptions>();
+        builder.Services.AddEnvironmentOptions<BusOptions, BusOptionsValidator>();
+        builder.Services.AddEnvironmentOptions<RetentionOptions, RetentionOptionsValidator>();
+        builder.Services.AddEnvironmentOptions<WorkDirectoryOptions, WorkDirectoryOptionsValidator>();
         builder.Services.AddSingleton<BackupMetrics>();
         builder.Services.AddSingleton<CleanupReporter>();
         // Every service names itself (its assembly: TeleGuard.Backup.GitHub, teleguard-backup …) and its version.
@@ -115,8 +116,10 @@ public static class BackupHostingExtensions
     /// </summary>
     public static IHostApplicationBuilder AddBackupBus(this IHostApplicationBuilder builder)
     {
+        // Read here, not through IOptions: the bus is created while the app is built, before the configuration check
+        // (which then reports every problem, these settings' included).
         var bus = new BusOptions();
-        bus.Load(builder.Configuration);
+        builder.Configuration.Bind(bus);
         var registrations = BusRegistrations.Of(builder.Services);
         // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
         // A broker that stays unreachable for the start timeout ends the process (exit 1) for its restart policy.

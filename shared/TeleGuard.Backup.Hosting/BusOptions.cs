@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 
 namespace TeleGuard.Backup.Hosting;
@@ -8,58 +9,48 @@ namespace TeleGuard.Backup.Hosting;
 /// set, is the password as it is (no escaping), and wins over one in the URI: docker compose cannot percent-encode a
 /// password it places in a URI. Retry settings apply to every consumer.
 /// </summary>
-public sealed class BusOptions : EnvironmentOptions
+public sealed class BusOptions
 {
     public const string RabbitMqUriVariable = "RABBITMQ_URI";
     public const string RabbitMqPasswordVariable = "RABBITMQ_PASSWORD";
 
-    public bool UseRabbitMq { get; private set; }
-    public string Host { get; private set; } = "";
-    public ushort Port { get; private set; } = 5672;
-    public string VirtualHost { get; private set; } = "/";
-    public string Username { get; private set; } = "guest";
-    public string Password { get; private set; } = "guest";
-    public bool UseTls { get; private set; }
+    [ConfigurationKeyName(RabbitMqUriVariable)]
+    [AmqpUri]
+    public string? RabbitMqUri { get; set => field = Setting.Clean(value); }
+
+    [ConfigurationKeyName(RabbitMqPasswordVariable)]
+    public string? RabbitMqPassword { get; set => field = Setting.Clean(value); }
 
     /// <summary><c>RETRY_LIMIT</c>: immediate retries (with exponential backoff) before a message goes to its _error queue.</summary>
-    public int RetryLimit { get; private set; } = 5;
-    public TimeSpan RetryMinInterval { get; private set; } = TimeSpan.FromSeconds(1);
-    public TimeSpan RetryMaxInterval { get; private set; } = TimeSpan.FromSeconds(60);
+    [ConfigurationKeyName("RETRY_LIMIT")]
+    [WholeNumber(0, 100)]
+    public string? RetryLimitText { get; set => field = Setting.Clean(value); }
 
-    protected override void Read(SettingsReader settings)
-    {
-        RetryLimit = settings.WholeNumber("RETRY_LIMIT", 5, 0, 100);
-        RetryMinInterval = TimeSpan.FromSeconds(settings.WholeNumber("RETRY_MIN_SECONDS", 1, 0, 3600));
-        RetryMaxInterval = TimeSpan.FromSeconds(settings.WholeNumber("RETRY_MAX_SECONDS", 60, 1, 3600));
+    [ConfigurationKeyName("RETRY_MIN_SECONDS")]
+    [WholeNumber(0, 3600)]
+    public string? RetryMinSeconds { get; set => field = Setting.Clean(value); }
 
-        var text = settings.Optional(RabbitMqUriVariable);
-        if (text is null)
-        {
-            return;
-        }
+    [ConfigurationKeyName("RETRY_MAX_SECONDS")]
+    [WholeNumber(1, 3600)]
+    public string? RetryMaxSeconds { get; set => field = Setting.Clean(value); }
 
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps") || uri.Host.Length == 0)
-        {
-            settings.Fail(RabbitMqUriVariable, "must be amqp://user:password@host:port/vhost");
-            return;
-        }
+    public bool UseRabbitMq => RabbitMqUri is not null;
+    public bool UseTls => ParsedUri?.Scheme == "amqps";
+    public string Host => ParsedUri?.Host ?? "";
+    public ushort Port => ParsedUri is not { } uri ? (ushort)5672 : (ushort)(uri.IsDefaultPort || uri.Port <= 0 ? (UseTls ? 5671 : 5672) : uri.Port);
 
-        UseRabbitMq = true;
-        UseTls = uri.Scheme == "amqps";
-        Host = uri.Host;
-        Port = (ushort)(uri.IsDefaultPort || uri.Port <= 0 ? (UseTls ? 5671 : 5672) : uri.Port);
-        var path = uri.AbsolutePath.Length > 1 ? Uri.UnescapeDataString(uri.AbsolutePath[1..]) : "";
-        VirtualHost = path.Length == 0 ? "/" : path;
-        if (uri.UserInfo.Length > 0)
-        {
-            var parts = uri.UserInfo.Split(':', 2);
-            Username = Uri.UnescapeDataString(parts[0]);
-            Password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
-        }
+    public string VirtualHost =>
+        ParsedUri is { AbsolutePath.Length: > 1 } uri && Uri.UnescapeDataString(uri.AbsolutePath[1..]) is { Length: > 0 } path ? path : "/";
 
-        if (settings.Optional(RabbitMqPasswordVariable) is { } password)
-        {
-            Password = password;
-        }
-    }
+    public string Username => ParsedUri is { UserInfo.Length: > 0 } uri ? Uri.UnescapeDataString(uri.UserInfo.Split(':', 2)[0]) : "guest";
+
+    public string Password =>
+        RabbitMqPassword
+        ?? (ParsedUri is { UserInfo.Length: > 0 } uri ? (uri.UserInfo.Split(':', 2) is [_, var password] ? Uri.UnescapeDataString(password) : "") : "guest");
+
+    public int RetryLimit => Setting.WholeNumber(RetryLimitText, 5);
+    public TimeSpan RetryMinInterval => TimeSpan.FromSeconds(Setting.WholeNumber(RetryMinSeconds, 1));
+    public TimeSpan RetryMaxInterval => TimeSpan.FromSeconds(Setting.WholeNumber(RetryMaxSeconds, 60));
+
+    private Uri? ParsedUri => RabbitMqUri is not null && AmqpUriAttribute.TryParse(RabbitMqUri, out var uri) ? uri : null;
 }

@@ -1,14 +1,16 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 
 namespace TeleGuard.Backup.Hosting;
 
 /// <summary><c>RETENTION_HOURS</c>: copies older than this are cleaned up; the last good copy in a destination never is.</summary>
-public sealed class RetentionOptions : EnvironmentOptions
+public sealed class RetentionOptions
 {
     public const string HoursVariable = "RETENTION_HOURS";
 
-    public TimeSpan Retention { get; private set; } = TimeSpan.FromHours(8);
+    [ConfigurationKeyName(HoursVariable)]
+    [WholeNumber(1, 24 * 365)]
+    public string? Hours { get; set => field = Setting.Clean(value); }
 
-    protected override void Read(SettingsReader settings) =>
-        Retention = TimeSpan.FromHours(settings.WholeNumber(HoursVariable, 8, 1, 24 * 365));
+    public TimeSpan Retention => TimeSpan.FromHours(Setting.WholeNumber(Hours, 8));
 }

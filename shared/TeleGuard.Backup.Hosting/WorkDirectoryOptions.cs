@@ -1,21 +1,17 @@
+using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Configuration;
 
 namespace TeleGuard.Backup.Hosting;
 
 /// <summary><c>SNAPSHOT_DIR</c>: local working directory (exports, git clones, temporary files) of every service.</summary>
-public sealed class WorkDirectoryOptions : EnvironmentOptions
+public sealed class WorkDirectoryOptions
 {
     public const string Variable = "SNAPSHOT_DIR";
     public const string Default = "/tmp/teleguard_snapshots";
 
-    public string Path { get; private set; } = Default;
+    [ConfigurationKeyName(Variable)]
+    [AbsolutePath]
+    public string? Directory { get; set => field = Setting.Clean(value); }
 
-    protected override void Read(SettingsReader settings)
-    {
-        Path = settings.OrDefault(Variable, Default);
-        if (!System.IO.Path.IsPathFullyQualified(Path))
-        {
-            settings.Fail(Variable, "must be an absolute path");
-        }
-    }
+    public string Path => Directory ?? Default;
 }

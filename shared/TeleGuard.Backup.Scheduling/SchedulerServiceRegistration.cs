@@ -11,10 +11,10 @@ public static class SchedulerServiceRegistration
     /// </summary>
     public static IHostApplicationBuilder AddSchedulerService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEnvironmentOptions<SchedulerOptions>();
+        builder.Services.AddEnvironmentOptions<SchedulerOptions, SchedulerOptionsValidator>();
         builder.Services.AddScoped<SlotRequester>();
         builder.Services.AddHostedService<ScheduleLoop>();
-        builder.Services.AddEnvironmentOptions<AlertOptions>();
+        builder.Services.AddEnvironmentOptions<AlertOptions, AlertOptionsValidator>();
         builder.Services.AddHostedService<BackupHealthWatcher>();
         builder.Services.AddHostedService<LastCompleteSnapshotProbe>(); // here only: one service polls backups_meta for it
 

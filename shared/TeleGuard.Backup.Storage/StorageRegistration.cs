@@ -13,9 +13,9 @@ public static class StorageRegistration
     /// <summary>MongoDB (<c>MONGODB_URI</c>), <c>backups_meta</c>, the artifact store and Redis, validated at start-up.</summary>
     public static IServiceCollection AddBackupStorage(this IServiceCollection services)
     {
-        services.AddEnvironmentOptions<MongoOptions>();
-        services.AddEnvironmentOptions<RedisOptions>();
-        services.AddEnvironmentOptions<ArtifactStoreOptions>();
+        services.AddEnvironmentOptions<MongoOptions, MongoOptionsValidator>();
+        services.AddEnvironmentOptions<RedisOptions, RedisOptionsValidator>();
+        services.AddEnvironmentOptions<ArtifactStoreOptions, ArtifactStoreOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IMongoClient>(sp => new MongoClient(sp.GetRequiredService<IOptions<MongoOptions>>().Value.ConnectionString));
         services.TryAddSingleton(sp => sp.GetRequiredService<IMongoClient>().GetDatabase(sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName));

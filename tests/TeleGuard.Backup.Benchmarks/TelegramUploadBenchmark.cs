@@ -62,10 +62,8 @@ public static class TelegramUploadBenchmark
                 ["TELEGRAM_PART_SIZE_MB"] = partMegabytes.ToString(),
                 ["SNAPSHOT_DIR"] = work,
             }).Build();
-            var telegramOptions = new TelegramSinkOptions();
-            telegramOptions.Load(configuration);
-            var workOptions = new WorkDirectoryOptions();
-            workOptions.Load(configuration);
+            var telegramOptions = configuration.Get<TelegramSinkOptions>()!;
+            var workOptions = configuration.Get<WorkDirectoryOptions>()!;
             var uri = Environment.GetEnvironmentVariable("MONGODB_URI") ?? "mongodb://127.0.0.1:27017/";
             var meta = new BackupsMetaStore(new MongoClient(uri).GetDatabase("bench_telegram"), TimeProvider.System);
             using var channel = new TelegramChannel(Options.Create(telegramOptions), TimeProvider.System, NullLogger<TelegramChannel>.Instance);

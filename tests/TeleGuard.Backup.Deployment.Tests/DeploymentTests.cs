@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Configuration;
-using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
@@ -189,12 +187,9 @@ public sealed class DeploymentTests
         var values = File.ReadAllLines(Path.Combine(Root, ".env.example"))
             .Where(l => l.Length > 0 && !l.StartsWith('#') && l.Contains('='))
             .ToDictionary(l => l[..l.IndexOf('=')], l => (string?)l[(l.IndexOf('=') + 1)..]);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-        foreach (var options in new EnvironmentOptions[] { new GitHubSinkOptions(), new PublicSinkOptions(), new TelegramSinkOptions() })
-        {
-            options.Load(configuration);
-            Assert.Empty(options.ConfigurationErrors);
-        }
+        Assert.False(OptionsCheck.Bind<GitHubSinkOptions, GitHubSinkOptionsValidator>(values).Valid.Enabled);
+        Assert.False(OptionsCheck.Bind<PublicSinkOptions, PublicSinkOptionsValidator>(values).Valid.Enabled);
+        Assert.False(OptionsCheck.Bind<TelegramSinkOptions, TelegramSinkOptionsValidator>(values).Valid.Enabled);
 
         // Every variable of README's configuration table is in the example, as a line of its own.
         var readme = File.ReadAllLines(Path.Combine(Root, "README.md"));

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.TestSupport;
@@ -7,18 +6,14 @@ namespace TeleGuard.Backup.Public.Tests;
 
 public sealed class PublicSinkOptionsTests
 {
-    private static PublicSinkOptions Load(Dictionary<string, string?> values)
-    {
-        var options = new PublicSinkOptions();
-        options.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
-        return options;
-    }
+    private static CheckedOptions<PublicSinkOptions> Load(Dictionary<string, string?> values) =>
+        OptionsCheck.Bind<PublicSinkOptions, PublicSinkOptionsValidator>(values);
 
     private static readonly string Key = Convert.ToBase64String(EncryptionKeyRing.GenerateKey());
 
     [Fact]
     public void Disabled_without_encryption_key_or_public_variables_even_when_the_private_repo_is_set() =>
-        Assert.False(Load(new() { ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).Enabled);
+        Assert.False(Load(new() { ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).Valid.Enabled);
 
     [Theory]
     [InlineData("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==")] // 31 bytes
@@ -26,7 +21,7 @@ public sealed class PublicSinkOptionsTests
     [InlineData("not base64 at all")]
     public void A_key_that_is_not_base64_of_32_bytes_is_named_and_never_echoed(string key)
     {
-        var errors = Load(new() { ["ENCRYPTION_KEY"] = key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" }).ConfigurationErrors;
+        var errors = Load(new() { ["ENCRYPTION_KEY"] = key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" }).Errors;
         var error = Assert.Single(errors);
         Assert.StartsWith("ENCRYPTION_KEY must be base64 of exactly 32 bytes", error);
         Assert.DoesNotContain(key, error);
@@ -35,25 +30,25 @@ public sealed class PublicSinkOptionsTests
     [Fact]
     public void Some_but_not_all_variables_name_what_is_missing()
     {
-        var errors = Load(new() { ["GITHUB_PUBLIC_BRANCH"] = "pub" }).ConfigurationErrors;
+        var errors = Load(new() { ["GITHUB_PUBLIC_BRANCH"] = "pub" }).Errors;
         Assert.Contains(errors, e => e.StartsWith("ENCRYPTION_KEY is required", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("GITHUB_PUBLIC_REPO is required", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("GITHUB_TOKEN is required", StringComparison.Ordinal));
         Assert.Single(Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["ENCRYPTION_PREVIOUS_KEYS"] = $"{Key},short", ["GITHUB_TOKEN"] = "t" })
-            .ConfigurationErrors, e => e == "ENCRYPTION_PREVIOUS_KEYS entry 2 is not base64 of exactly 32 bytes.");
+            .Errors, e => e == "ENCRYPTION_PREVIOUS_KEYS entry 2 is not base64 of exactly 32 bytes.");
     }
 
     [Fact]
     public void The_public_repository_is_never_taken_from_the_private_one()
     {
-        var errors = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).ConfigurationErrors;
+        var errors = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_REPO"] = "https://github.com/o/r.git", ["GITHUB_TOKEN"] = "t" }).Errors;
         Assert.Contains(errors, e => e.StartsWith("GITHUB_PUBLIC_REPO is required", StringComparison.Ordinal) && e.Contains("would expose the plain snapshots", StringComparison.Ordinal));
     }
 
     [Fact]
     public void A_full_configuration_defaults_to_the_public_snapshots_branch()
     {
-        var options = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" });
+        var options = Load(new() { ["ENCRYPTION_KEY"] = Key, ["GITHUB_PUBLIC_REPO"] = "https://github.com/o/p.git", ["GITHUB_TOKEN"] = "t" }).Valid;
         Assert.True(options.Enabled);
         Assert.Equal("public-snapshots", options.Remote!.Branch);
         Assert.Equal("https://github.com/o/p.git", options.Remote.RepositoryUrl.ToString());

@@ -38,6 +38,7 @@ public sealed class ConfigurationMatrixTests
         { "CLEANUP_SCHEDULE", "5 */8 * *" },
         { "RETENTION_HOURS", "-8" },
         { "RETENTION_HOURS", "eight" },
+        { "RETENTION_HOURS", "8 hours, Canary" }, // long enough to be checked for an echo: a number is never parsed where its value could be quoted
         { "GITHUB_REPO", "git@github.com:CanaryOrg/backups.git" },
         { "GITHUB_PUBLIC_REPO", null }, // a key without a public repository (never the private one by default)
         { "GITHUB_TOKEN", null }, // a repository without a token
@@ -64,6 +65,7 @@ public sealed class ConfigurationMatrixTests
         { "ARTIFACT_STORE", "s3" },
         { "RETRY_LIMIT", "-1" },
         { "SINK_LEASE_SECONDS", "0" },
+        { "SCHEDULER_CATCH_UP", "CanaryMaybe" },
         { "ALERT_MAX_AGE_HOURS", "-2" },
         { "RESTORE_DRILL_SCHEDULE", "daily at CanaryNoon" },
     };

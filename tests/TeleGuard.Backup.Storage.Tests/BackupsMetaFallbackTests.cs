@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using MongoDB.Bson;
@@ -38,12 +37,11 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         _appName = TestServices.UniqueName("fallback");
         var throughProxy = _proxy.Through(_uri) + $"?directConnection=true&serverSelectionTimeoutMS=1000&connectTimeoutMS=1000&appName={_appName}";
 
-        var redisOptions = new RedisOptions();
-        redisOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var redisOptions = OptionsCheck.Bind<RedisOptions, RedisOptionsValidator>(new Dictionary<string, string?>
         {
             ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
-        }).Build());
+        }).Valid;
         _redis = new RedisConnection(Microsoft.Extensions.Options.Options.Create(redisOptions), NullLogger<RedisConnection>.Instance);
         _disposables.Add(_redis);
         _fallback = new BackupsMetaFallback(_redis);

@@ -1,16 +1,15 @@
-using Microsoft.Extensions.Configuration;
-using TeleGuard.Backup.Configuration;
+using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Storage.Tests;
 
 public sealed class OptionsTests
 {
-    private static T Load<T>(Dictionary<string, string?> values) where T : EnvironmentOptions, new()
-    {
-        var options = new T();
-        options.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
-        return options;
-    }
+    private static CheckedOptions<MongoOptions> Mongo(Dictionary<string, string?> values) => OptionsCheck.Bind<MongoOptions, MongoOptionsValidator>(values);
+
+    private static CheckedOptions<RedisOptions> Redis(Dictionary<string, string?> values) => OptionsCheck.Bind<RedisOptions, RedisOptionsValidator>(values);
+
+    private static CheckedOptions<ArtifactStoreOptions> Artifacts(Dictionary<string, string?> values) =>
+        OptionsCheck.Bind<ArtifactStoreOptions, ArtifactStoreOptionsValidator>(values);
 
     [Theory]
     [InlineData(null, "MONGODB_URI is required")]
@@ -19,8 +18,7 @@ public sealed class OptionsTests
     [InlineData("mongodb://user:s3cretValue@host:27017/", "MONGODB_URI must name the database")]
     public void A_bad_mongodb_uri_is_named_and_never_echoed(string? value, string expected)
     {
-        var options = Load<MongoOptions>(new() { ["MONGODB_URI"] = value });
-        var error = Assert.Single(options.ConfigurationErrors);
+        var error = Assert.Single(Mongo(new() { ["MONGODB_URI"] = value }).Errors);
         Assert.StartsWith(expected, error);
         Assert.DoesNotContain("s3cretValue", error);
     }
@@ -28,8 +26,7 @@ public sealed class OptionsTests
     [Fact]
     public void The_database_comes_from_the_uri_path()
     {
-        var options = Load<MongoOptions>(new() { ["MONGODB_URI"] = "mongodb://h1:1,h2:2/teleguard?replicaSet=rs0" });
-        Assert.Empty(options.ConfigurationErrors);
+        var options = Mongo(new() { ["MONGODB_URI"] = "mongodb://h1:1,h2:2/teleguard?replicaSet=rs0" }).Valid;
         Assert.Equal("teleguard", options.DatabaseName);
     }
 
@@ -39,8 +36,7 @@ public sealed class OptionsTests
     [InlineData(null, "localhost", 6379, null, 0)]
     public void Redis_urls_parse(string? url, string host, int port, string? password, int database)
     {
-        var options = Load<RedisOptions>(new() { ["REDIS_URL"] = url });
-        Assert.Empty(options.ConfigurationErrors);
+        var options = Redis(new() { ["REDIS_URL"] = url }).Valid;
         Assert.Equal((host, port, password, database), (options.Host, options.Port, options.Password, options.Database));
     }
 
@@ -50,7 +46,7 @@ public sealed class OptionsTests
     [InlineData("redis://:p4ss@cache:6379/x")]
     public void Bad_redis_urls_are_named_and_never_echoed(string url)
     {
-        var error = Assert.Single(Load<RedisOptions>(new() { ["REDIS_URL"] = url }).ConfigurationErrors);
+        var error = Assert.Single(Redis(new() { ["REDIS_URL"] = url }).Errors);
         Assert.StartsWith("REDIS_URL", error);
         Assert.DoesNotContain("p4ss", error);
     }
@@ -58,24 +54,23 @@ public sealed class OptionsTests
     [Fact]
     public void A_directory_store_needs_an_absolute_directory()
     {
-        Assert.StartsWith("ARTIFACT_DIR", Assert.Single(Load<ArtifactStoreOptions>(new() { ["ARTIFACT_STORE"] = "directory" }).ConfigurationErrors));
-        Assert.StartsWith("ARTIFACT_STORE", Assert.Single(Load<ArtifactStoreOptions>(new() { ["ARTIFACT_STORE"] = "s3" }).ConfigurationErrors));
-        Assert.Empty(Load<ArtifactStoreOptions>(new() { ["ARTIFACT_STORE"] = "directory", ["ARTIFACT_DIR"] = "/data" }).ConfigurationErrors);
+        Assert.StartsWith("ARTIFACT_DIR", Assert.Single(Artifacts(new() { ["ARTIFACT_STORE"] = "directory" }).Errors));
+        Assert.StartsWith("ARTIFACT_STORE", Assert.Single(Artifacts(new() { ["ARTIFACT_STORE"] = "s3" }).Errors));
+        Assert.Empty(Artifacts(new() { ["ARTIFACT_STORE"] = "directory", ["ARTIFACT_DIR"] = "/data" }).Errors);
     }
 
     [Fact]
     public void Artifacts_go_to_their_own_database_named_after_the_one_backed_up_and_never_to_that_one()
     {
         const string uri = "mongodb://user:s3cretValue@host:27017/teleguard";
-        var defaults = Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri });
-        Assert.Empty(defaults.ConfigurationErrors);
+        var defaults = Artifacts(new() { ["MONGODB_URI"] = uri }).Valid;
         Assert.Equal("gridfs", defaults.Kind);
         Assert.Equal("teleguard_backup", defaults.Database);
-        Assert.Equal("elsewhere", Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "elsewhere" }).Database);
+        Assert.Equal("elsewhere", Artifacts(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "elsewhere" }).Valid.Database);
 
-        var same = Assert.Single(Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "teleguard" }).ConfigurationErrors);
+        var same = Assert.Single(Artifacts(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "teleguard" }).Errors);
         Assert.StartsWith("ARTIFACT_DATABASE must not be the database being backed up", same);
-        var invalid = Assert.Single(Load<ArtifactStoreOptions>(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "a.b" }).ConfigurationErrors);
+        var invalid = Assert.Single(Artifacts(new() { ["MONGODB_URI"] = uri, ["ARTIFACT_DATABASE"] = "a.b" }).Errors);
         Assert.StartsWith("ARTIFACT_DATABASE is not a valid", invalid);
         Assert.DoesNotContain("s3cretValue", same + invalid);
     }

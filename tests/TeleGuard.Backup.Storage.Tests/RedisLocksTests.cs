@@ -1,20 +1,13 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Storage.Tests;
 
 public sealed class RedisLocksTests
 {
-    private static RedisOptions Options(string url, string prefix)
-    {
-        var options = new RedisOptions();
-        options.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["REDIS_URL"] = url, ["REDIS_KEY_PREFIX"] = prefix })
-            .Build());
-        Assert.Empty(options.ConfigurationErrors);
-        return options;
-    }
+    private static RedisOptions Options(string url, string prefix) =>
+        OptionsCheck.Bind<RedisOptions, RedisOptionsValidator>(new Dictionary<string, string?> { ["REDIS_URL"] = url, ["REDIS_KEY_PREFIX"] = prefix }).Valid;
 
     [Fact]
     public async Task Of_many_concurrent_claimants_across_connections_exactly_one_wins()

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using MongoDB.Bson;
@@ -64,13 +63,12 @@ public sealed class SharedRedisFallbackTests : IAsyncDisposable
     // Each deployment's Redis settings as its services read them: the same REDIS_URL and prefix, its own MONGODB_URI.
     private RedisConnection Redis(string url, string prefix, string mongoUri)
     {
-        var options = new RedisOptions();
-        options.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var options = OptionsCheck.Bind<RedisOptions, RedisOptionsValidator>(new Dictionary<string, string?>
         {
             ["REDIS_URL"] = url,
             ["REDIS_KEY_PREFIX"] = prefix,
             ["MONGODB_URI"] = mongoUri,
-        }).Build());
+        }).Valid;
         var connection = new RedisConnection(Microsoft.Extensions.Options.Options.Create(options), NullLogger<RedisConnection>.Instance);
         _disposables.Add(connection);
         return connection;

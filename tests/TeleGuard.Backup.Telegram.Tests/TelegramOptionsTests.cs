@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.TestSupport;
@@ -7,16 +6,12 @@ namespace TeleGuard.Backup.Telegram.Tests;
 
 public sealed class TelegramOptionsTests
 {
-    private static TelegramSinkOptions Load(Dictionary<string, string?> values)
-    {
-        var options = new TelegramSinkOptions();
-        options.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
-        return options;
-    }
+    private static CheckedOptions<TelegramSinkOptions> Load(Dictionary<string, string?> values) =>
+        OptionsCheck.Bind<TelegramSinkOptions, TelegramSinkOptionsValidator>(values);
 
     private const string Token = "123456:AAExampleTokenValue_0123456789abcdef";
 
-    private static TelegramSinkOptions Load(string? baseUrl, string? localApi, string? partSize) => Load(new()
+    private static CheckedOptions<TelegramSinkOptions> Load(string? baseUrl, string? localApi, string? partSize) => Load(new()
     {
         ["TELEGRAM_BOT_TOKEN"] = Token,
         ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
@@ -29,25 +24,25 @@ public sealed class TelegramOptionsTests
     private const long UploadOverhead = 64 * 1024;
 
     [Fact]
-    public void No_variable_means_disabled() => Assert.False(Load([]).Enabled);
+    public void No_variable_means_disabled() => Assert.False(Load([]).Valid.Enabled);
 
     [Fact]
     public void Alerts_may_not_go_to_the_backup_channel_whose_unrecorded_messages_retention_may_delete()
     {
         var errors = Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890", ["TELEGRAM_ALERT_CHAT_ID"] = "-1001234567890" })
-            .ConfigurationErrors;
+            .Errors;
         Assert.StartsWith("TELEGRAM_ALERT_CHAT_ID must not be the backup channel", Assert.Single(errors));
-        Assert.True(Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890", ["TELEGRAM_ALERT_CHAT_ID"] = "-1002222222222" }).Enabled);
+        Assert.True(Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890", ["TELEGRAM_ALERT_CHAT_ID"] = "-1002222222222" }).Valid.Enabled);
     }
 
     [Fact]
     public void Only_some_variables_are_refused_naming_what_is_missing_and_never_the_token()
     {
-        var errors = Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token }).ConfigurationErrors;
+        var errors = Load(new() { ["TELEGRAM_BOT_TOKEN"] = Token }).Errors;
         Assert.StartsWith("TELEGRAM_CHANNEL_ID is required", Assert.Single(errors));
-        Assert.StartsWith("TELEGRAM_BOT_TOKEN is required", Assert.Single(Load(new() { ["TELEGRAM_CHANNEL_ID"] = "@backups" }).ConfigurationErrors));
-        Assert.Contains(Load(new() { ["TELEGRAM_LOCAL_API"] = "false" }).ConfigurationErrors, e => e.StartsWith("TELEGRAM_BOT_TOKEN is required"));
-        var malformed = Assert.Single(Load(new() { ["TELEGRAM_BOT_TOKEN"] = "not-a-token-secret", ["TELEGRAM_CHANNEL_ID"] = "@backups" }).ConfigurationErrors);
+        Assert.StartsWith("TELEGRAM_BOT_TOKEN is required", Assert.Single(Load(new() { ["TELEGRAM_CHANNEL_ID"] = "@backups" }).Errors));
+        Assert.Contains(Load(new() { ["TELEGRAM_LOCAL_API"] = "false" }).Errors, e => e.StartsWith("TELEGRAM_BOT_TOKEN is required"));
+        var malformed = Assert.Single(Load(new() { ["TELEGRAM_BOT_TOKEN"] = "not-a-token-secret", ["TELEGRAM_CHANNEL_ID"] = "@backups" }).Errors);
         Assert.DoesNotContain("not-a-token-secret", malformed);
     }
 
@@ -60,13 +55,12 @@ public sealed class TelegramOptionsTests
         {
             ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890",
             ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(key), ["TELEGRAM_ENCRYPTION_PREVIOUS_KEYS"] = Convert.ToBase64String(previous),
-        });
-        Assert.Empty(options.ConfigurationErrors);
+        }).Valid;
         Assert.Equal(EncryptionKeyRing.KeyIdOf(key), options.EncryptionKeys!.PrimaryKeyId);
         Assert.Equal(new[] { EncryptionKeyRing.KeyIdOf(key), EncryptionKeyRing.KeyIdOf(previous) }.Order(), options.EncryptionKeys.KeyIds.Order());
         Assert.Contains($"encrypted with key {EncryptionKeyRing.KeyIdOf(key)}", options.ToString());
         Assert.DoesNotContain(Convert.ToBase64String(key), options.ToString());
-        Assert.Null(Load(TelegramWithoutKey).EncryptionKeys); // off by default
+        Assert.Null(Load(TelegramWithoutKey).Valid.EncryptionKeys); // off by default
     }
 
     private static readonly Dictionary<string, string?> TelegramWithoutKey = new() { ["TELEGRAM_BOT_TOKEN"] = Token, ["TELEGRAM_CHANNEL_ID"] = "-1001234567890" };
@@ -77,16 +71,15 @@ public sealed class TelegramOptionsTests
     [InlineData("TELEGRAM_ENCRYPTION_PREVIOUS_KEYS", "CanaryOldKey", "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS is set without TELEGRAM_ENCRYPTION_KEY")]
     public void A_malformed_key_or_previous_keys_without_a_key_are_refused_naming_the_variable_never_the_value(string variable, string value, string error)
     {
-        var options = Load(new(TelegramWithoutKey) { [variable] = value });
-        Assert.False(options.Enabled);
-        Assert.StartsWith(error, Assert.Single(options.ConfigurationErrors));
-        Assert.DoesNotContain("Canary", options.ConfigurationErrors[0]);
+        var errors = Load(new(TelegramWithoutKey) { [variable] = value }).Errors;
+        Assert.StartsWith(error, Assert.Single(errors));
+        Assert.DoesNotContain("Canary", errors[0]);
     }
 
     [Fact]
     public void A_key_without_the_bot_is_refused_like_any_other_telegram_variable_alone()
     {
-        var errors = Load(new() { ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()) }).ConfigurationErrors;
+        var errors = Load(new() { ["TELEGRAM_ENCRYPTION_KEY"] = Convert.ToBase64String(EncryptionKeyRing.GenerateKey()) }).Errors;
         Assert.Contains(errors, e => e.StartsWith("TELEGRAM_BOT_TOKEN is required when", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("TELEGRAM_CHANNEL_ID is required when", StringComparison.Ordinal));
     }
@@ -101,8 +94,7 @@ public sealed class TelegramOptionsTests
     [InlineData("http://bot-api:8081", "false", "19", 19)]
     public void Accepted_part_sizes(string? baseUrl, string? localApi, string? partSize, int mebibytes)
     {
-        var options = Load(baseUrl, localApi, partSize);
-        Assert.Empty(options.ConfigurationErrors);
+        var options = Load(baseUrl, localApi, partSize).Valid;
         Assert.True(options.Enabled);
         Assert.Equal(mebibytes * 1024L * 1024, options.PartSizeBytes);
         Assert.Equal(localApi?.ToLowerInvariant() == "true", options.LocalApi);
@@ -120,9 +112,7 @@ public sealed class TelegramOptionsTests
     [InlineData("http://bot-api:8081", "yes-please", "19", "TELEGRAM_LOCAL_API")]
     public void Refused_settings_name_the_variable_and_never_the_value(string? baseUrl, string? localApi, string partSize, string variable)
     {
-        var options = Load(baseUrl, localApi, partSize);
-        Assert.False(options.Enabled);
-        var error = Assert.Single(options.ConfigurationErrors);
+        var error = Assert.Single(Load(baseUrl, localApi, partSize).Errors);
         Assert.StartsWith($"{variable} ", error);
         Assert.DoesNotContain(Token, error);
         Assert.DoesNotContain("yes-please", error);
@@ -144,14 +134,14 @@ public sealed class TelegramOptionsTests
         {
             var bytes = megabytes * 1024L * 1024;
             var hosted = Load("http://telegram-proxy:8080", null, megabytes.ToString());
-            Assert.True(hosted.Enabled == (bytes <= FakeTelegramBotApi.HostedDownloadLimit), $"hosted, {megabytes} MiB: {string.Join("; ", hosted.ConfigurationErrors)}");
-            if (hosted.Enabled)
+            Assert.True(hosted.Options is not null == (bytes <= FakeTelegramBotApi.HostedDownloadLimit), $"hosted, {megabytes} MiB: {string.Join("; ", hosted.Errors)}");
+            if (hosted.Options is { } accepted)
             {
-                Assert.True(hosted.PartSizeBytes + UploadOverhead <= FakeTelegramBotApi.HostedUploadLimit);
+                Assert.True(accepted.PartSizeBytes + UploadOverhead <= FakeTelegramBotApi.HostedUploadLimit);
             }
 
             var local = Load("http://bot-api:8081", "true", megabytes.ToString());
-            Assert.True(local.Enabled == (bytes + UploadOverhead <= FakeTelegramBotApi.LocalUploadLimit), $"local, {megabytes} MiB: {string.Join("; ", local.ConfigurationErrors)}");
+            Assert.True(local.Options is not null == (bytes + UploadOverhead <= FakeTelegramBotApi.LocalUploadLimit), $"local, {megabytes} MiB: {string.Join("; ", local.Errors)}");
         }
     }
 }

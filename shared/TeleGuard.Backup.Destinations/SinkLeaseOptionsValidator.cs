@@ -1,0 +1,6 @@
+using Microsoft.Extensions.Options;
+
+namespace TeleGuard.Backup.Destinations;
+
+[OptionsValidator]
+public sealed partial class SinkLeaseOptionsValidator : IValidateOptions<SinkLeaseOptions>;

@@ -1,0 +1,6 @@
+using Microsoft.Extensions.Options;
+
+namespace TeleGuard.Backup.Scheduling;
+
+[OptionsValidator]
+public sealed partial class AlertOptionsValidator : IValidateOptions<AlertOptions>;

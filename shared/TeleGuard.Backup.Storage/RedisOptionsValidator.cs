@@ -1,0 +1,6 @@
+using Microsoft.Extensions.Options;
+
+namespace TeleGuard.Backup.Storage;
+
+[OptionsValidator]
+public sealed partial class RedisOptionsValidator : IValidateOptions<RedisOptions>;
