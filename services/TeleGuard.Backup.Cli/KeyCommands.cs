@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.Public;
@@ -58,7 +59,7 @@ public static class KeyCommands
     {
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
         var settings = new DecryptionKeysOptions();
-        configuration.Bind(settings);
+        SettingsBinder.Bind(configuration, settings);
         var check = new DecryptionKeysOptionsValidator().Validate(null, settings);
         if (check.Failed || settings.Keys is not { } keys)
         {

@@ -21,9 +21,9 @@ public static class EnvironmentOptionsRegistration
         if (!services.Any(d => d.ServiceType == typeof(EnvironmentOptionsBinding<TOptions>)))
         {
             services.AddSingleton<EnvironmentOptionsBinding<TOptions>>();
-            // Every property is a string: the binder never parses a value, so it can neither quote one in an
-            // exception nor stop at the first bad one; the validator parses and reports them all.
-            services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => configuration.Bind(options));
+            // Settings are copied as text: nothing parses a value here, so nothing can quote one in an exception or
+            // stop at the first bad one; the validator parses and reports them all.
+            services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => SettingsBinder.Bind(configuration, options));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
         }
 

@@ -119,7 +119,7 @@ public static class BackupHostingExtensions
         // Read here, not through IOptions: the bus is created while the app is built, before the configuration check
         // (which then reports every problem, these settings' included).
         var bus = new BusOptions();
-        builder.Configuration.Bind(bus);
+        SettingsBinder.Bind(builder.Configuration, bus);
         var registrations = BusRegistrations.Of(builder.Services);
         // Start-up returns only once queues and bindings exist, so nothing published right after start is lost.
         // A broker that stays unreachable for the start timeout ends the process (exit 1) for its restart policy.

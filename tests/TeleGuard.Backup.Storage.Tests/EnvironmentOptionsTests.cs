@@ -57,4 +57,18 @@ public sealed partial class EnvironmentOptionsTests
         Assert.Equal("n", options.Name);
         Assert.Equal("SAMPLE_NAME is required but not set.", Assert.Single(Bind(new() { ["SAMPLE_NAME"] = "" }).Errors));
     }
+
+    [Fact]
+    public void Unrelated_variables_named_like_a_derived_value_are_not_read()
+    {
+        // PORT, DATABASE, ENABLED …: variables of other programs, named like RedisOptions' derived values (Port, Database).
+        var redis = OptionsCheck.Bind<RedisOptions, RedisOptionsValidator>(new Dictionary<string, string?>
+        {
+            ["REDIS_URL"] = "redis://cache:6380/2", ["PORT"] = "CanaryPort", ["DATABASE"] = "CanaryDatabase", ["ENABLED"] = "CanaryYes",
+        });
+
+        Assert.Empty(redis.Errors);
+        Assert.Equal(6380, redis.Options!.Port);
+        Assert.Equal(2, redis.Options.Database);
+    }
 }
