@@ -28,21 +28,21 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDir
     /// schedule would otherwise pile up; a newer request follows). Its outcome is recorded and logged, never thrown: a
     /// failed drill is a finding, not a fault.
     /// </summary>
-    public async Task RunRequestedAsync(IBackupDestination destination, RestoreDrillRequested request, CancellationToken cancellationToken)
+    public async Task<RestoreDrillResult?> RunRequestedAsync(IBackupDestination destination, RestoreDrillRequested request, CancellationToken cancellationToken)
     {
         if (!destination.IsEnabled)
         {
             LogNotConfigured(logger, request.SlotId, destination.Name);
-            return;
+            return null;
         }
 
         if (time.GetUtcNow() - request.RequestedAt > TimeLimit)
         {
             LogStale(logger, request.SlotId, destination.Name);
-            return;
+            return null;
         }
 
-        await RunAsync(destination, cancellationToken, TimeLimit);
+        return await RunAsync(destination, cancellationToken, TimeLimit);
     }
 
     /// <summary>The drill of one destination now; with <paramref name="timeLimit"/>, one that takes longer fails saying so.</summary>
@@ -74,13 +74,15 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDir
 
             // Recorded on the snapshot that is this destination's "latest", never on one still being written.
             var claimed = await destination.FindLatestRecordedAsync(meta, cancellationToken);
+            var newlyFailing = true;
             if (claimed is not null)
             {
+                newlyFailing = (await meta.GetAsync(claimed, cancellationToken))?.Drills.GetValueOrDefault(destination.Name) is not { Ok: false };
                 await meta.RecordDrillAsync(claimed, destination.Name, ok: false, error, cancellationToken);
             }
 
             LogDrillFailed(logger, destination.Name, error);
-            return new RestoreDrillResult(destination.Name, claimed, error);
+            return new RestoreDrillResult(destination.Name, claimed, error) { NewlyFailing = newlyFailing };
         }
     }
 

@@ -4,4 +4,7 @@ namespace TeleGuard.Backup.Destinations;
 public sealed record RestoreDrillResult(string Destination, string? SnapshotId, string? Error)
 {
     public bool Ok => Error is null;
+
+    /// <summary>A failure where the snapshot's previous drill of this destination passed, or there was none.</summary>
+    public bool NewlyFailing { get; init; }
 }

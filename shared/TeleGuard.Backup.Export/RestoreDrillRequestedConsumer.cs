@@ -1,15 +1,10 @@
-using MassTransit;
-using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Export;
 
-/// <summary>The scheduled restore drill of this destination, run by its own service with its own configuration.</summary>
-public sealed class RestoreDrillRequestedConsumer(ArtifactStoreDestination destination, RestoreDrill drill) : IConsumer<RestoreDrillRequested>
-{
-    public Task Consume(ConsumeContext<RestoreDrillRequested> context) =>
-        drill.RunRequestedAsync(destination, context.Message, context.CancellationToken);
-}
+/// <summary>The scheduled restore drill of this destination (see <see cref="RestoreDrillRequestedConsumerBase{TDestination}"/>).</summary>
+public sealed class RestoreDrillRequestedConsumer(ArtifactStoreDestination destination, RestoreDrill drill)
+    : RestoreDrillRequestedConsumerBase<ArtifactStoreDestination>(destination, drill);
 
 public sealed class RestoreDrillRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<RestoreDrillRequestedConsumer>("teleguard-snapshot-drill");

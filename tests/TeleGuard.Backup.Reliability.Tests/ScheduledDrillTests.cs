@@ -1,12 +1,15 @@
 using System.Diagnostics;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
+using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
-using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Scheduling;
@@ -84,6 +87,41 @@ public sealed class ScheduledDrillTests
         await drill.RunRequestedAsync(hanging, new RestoreDrillRequested("20000101T000000Z", DateTimeOffset.UtcNow - RestoreDrill.TimeLimit - TimeSpan.FromMinutes(1), "schedule"), CancellationToken.None);
         Assert.Contains("Restore drill 20000101T000000Z: hanging skips a request older than the drill's time limit", logs.All);
         Assert.Equal(1, hanging.Fetches);
+    }
+
+    /// <summary>
+    /// A copy that no longer restores is an alert: the first failed drill of a snapshot raises one (sent to the alert
+    /// chat), the same failure at the next slot does not repeat it, and destinations whose drill passes raise none.
+    /// </summary>
+    [Fact]
+    public async Task A_failing_drill_is_alerted_once_in_the_alert_chat_and_a_passing_one_not_at_all()
+    {
+        await using var pipeline = await Pipeline.CreateAsync(rabbitMq: false);
+        var host = await pipeline.StartHostAsync(overrides: new Dictionary<string, string?> { ["TELEGRAM_ALERT_CHAT_ID"] = FakeTelegramBotApi.AlertChatId.ToString() });
+        var id = await Pipeline.RequestSnapshotAsync(host);
+        Assert.Equal(BackupStatus.Complete, (await pipeline.FinishedAsync(id)).Status);
+
+        // The store's artifact no longer matches what was recorded: its drill fails; the other three pass.
+        await pipeline.Database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName)
+            .UpdateOneAsync(new BsonDocument("_id", id), new BsonDocument("$set", new BsonDocument("artifact.sha256", new string('0', 64))));
+        var bus = host.Services.GetRequiredService<IBus>();
+        foreach (var slot in new[] { "20261130T030000Z", "20261130T040000Z" })
+        {
+            var drilled = pipeline.Consumed.Of<RestoreDrillRequested>().Count;
+            await bus.Publish(new RestoreDrillRequested(slot, DateTimeOffset.UtcNow, "schedule"));
+            await pipeline.Consumed.WaitForAsync<RestoreDrillRequested>(drilled + 4, TimeSpan.FromMinutes(2)); // one per destination
+        }
+
+        var alert = Assert.Single(pipeline.Published.Of<BackupAlertRaised>());
+        Assert.Equal(("drill", id, $"drill:store:{id}"), (alert.Kind, alert.SnapshotId, alert.AlertId));
+        Assert.StartsWith($"TeleGuard backup: the restore drill of store failed on snapshot {id}: ", alert.Text);
+        Assert.Contains("the artifact's SHA-256 differs from the one recorded", alert.Text);
+        var sent = await TestHosts.EventuallyAsync(() => Task.FromResult<string?>(pipeline.Telegram.TextMessages.FirstOrDefault(m => m.Text.Contains("restore drill of store", StringComparison.Ordinal)).Text),
+            TimeSpan.FromSeconds(30), "the alert in the alert chat");
+        Assert.Contains(id, sent);
+        var record = (await pipeline.Meta.GetAsync(id, CancellationToken.None))!;
+        Assert.False(record.Drills["store"].Ok);
+        Assert.All(new[] { BackupSinks.GitHub, BackupSinks.Public, BackupSinks.Telegram }, d => Assert.True(record.Drills[d].Ok, d));
     }
 
     private sealed class HangingDestination(string held) : IBackupDestination
