@@ -31,16 +31,10 @@ public static class CleanupCommand
         return command;
     }
 
-    public static async Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
+    public static Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
     {
-        var builder = OneShotHost.CreateBuilder();
-        var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
-        if (inProcess)
-        {
-            builder.AddAllBackupServices(includeScheduler: false);
-            wait = true;
-        }
-
+        var (builder, inProcess) = RequestingHost.CreateBuilder();
+        wait |= inProcess;
         var answers = Channel.CreateUnbounded<CleanupCompleted>();
         builder.Services.AddSingleton(answers.Writer);
         if (wait)
@@ -53,26 +47,14 @@ public static class CleanupCommand
             }));
         }
 
-        builder.AddBackupBus();
-        using var host = builder.Build();
-        if (ConfigurationFailure.Check(host.Services) is { } exitCode)
-        {
-            return exitCode;
-        }
-
-        await host.StartAsync();
-        try
+        return RequestingHost.RunAsync(builder, needsDatabase: false, async host =>
         {
             var now = DateTimeOffset.UtcNow;
             var requestId = $"{SnapshotIds.FromTime(now)}-{Guid.NewGuid():N}"[..23];
             await host.Services.GetRequiredService<IBus>().Publish(new CleanupRequested(requestId, now, "manual"));
             Console.WriteLine($"Requested cleanup {requestId}{(inProcess ? " (in this process)" : "")}");
             return wait ? await WaitAsync(answers.Reader, requestId, timeout) : 0;
-        }
-        finally
-        {
-            await host.StopAsync();
-        }
+        });
     }
 
     private static async Task<int> WaitAsync(ChannelReader<CleanupCompleted> answers, string requestId, TimeSpan timeout)

@@ -30,28 +30,12 @@ public static class SnapshotCommand
         return command;
     }
 
-    public static async Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
+    public static Task<int> ExecuteAsync(bool wait, TimeSpan timeout)
     {
-        var builder = OneShotHost.CreateBuilder();
-        var inProcess = !BackupServices.UsesRabbitMq(builder.Configuration);
-        if (inProcess)
-        {
-            builder.AddAllBackupServices(includeScheduler: false);
-            wait = true;
-        }
-
+        var (builder, inProcess) = RequestingHost.CreateBuilder();
+        wait |= inProcess;
         builder.Services.AddBackupDestinations(); // to say where each copy went
-        builder.AddBackupBus();
-        using var host = builder.Build();
-        if (ConfigurationFailure.Check(host.Services) is { } exitCode)
-        {
-            return exitCode;
-        }
-
-        await BackupDatabase.EnsureReachableAsync(host.Services);
-        await host.StartAsync();
-
-        try
+        return RequestingHost.RunAsync(builder, needsDatabase: true, async host =>
         {
             var now = DateTimeOffset.UtcNow;
             var id = SnapshotIds.FromTime(now);
@@ -59,17 +43,8 @@ public static class SnapshotCommand
             await meta.RecordRequestedAsync(id, now, "manual", CancellationToken.None);
             await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, now, "manual"));
             Console.WriteLine($"Requested snapshot {id}{(inProcess ? " (in this process)" : "")}");
-            if (!wait)
-            {
-                return 0;
-            }
-
-            return await WaitAsync(meta, host.Services.GetServices<IBackupDestination>().ToList(), id, timeout);
-        }
-        finally
-        {
-            await host.StopAsync();
-        }
+            return wait ? await WaitAsync(meta, host.Services.GetServices<IBackupDestination>().ToList(), id, timeout) : 0;
+        });
     }
 
     private static async Task<int> WaitAsync(BackupsMetaStore meta, IReadOnlyList<IBackupDestination> destinations, string id, TimeSpan timeout)
