@@ -175,7 +175,8 @@ public static class SnapshotArchive
         return manifest;
     }
 
-    private static async Task<TarEntry?> NextFileAsync(TarReader tar, CancellationToken cancellationToken)
+    /// <summary>The next regular file of a tar stream; <paramref name="what"/> names the archive in errors.</summary>
+    internal static async Task<TarEntry?> NextFileAsync(TarReader tar, CancellationToken cancellationToken, string what = "snapshot archive")
     {
         while (await tar.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
         {
@@ -186,7 +187,7 @@ public static class SnapshotArchive
 
             if (entry.EntryType is not (TarEntryType.Directory or TarEntryType.ExtendedAttributes or TarEntryType.GlobalExtendedAttributes))
             {
-                throw new InvalidDataException($"Unexpected {entry.EntryType} entry {entry.Name} in snapshot archive.");
+                throw new InvalidDataException($"Unexpected {entry.EntryType} entry {entry.Name} in {what}.");
             }
         }
 

@@ -25,6 +25,7 @@ public static class StorageRegistration
             sp.GetRequiredService<TimeProvider>(),
             fallback: sp.GetRequiredService<BackupsMetaFallback>(),
             logger: sp.GetRequiredService<ILogger<BackupsMetaStore>>()));
+        services.TryAddSingleton(sp => new IncrementsStore(sp.GetRequiredService<IMongoDatabase>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BackupsMetaReplayService>());
         services.TryAddSingleton<IArtifactStore>(sp =>
         {

@@ -1,0 +1,96 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace TeleGuard.Backup.Storage;
+
+/// <summary>
+/// The change recorder's records in <c>backups_meta</c>: increments and history gaps, each with its own <c>kind</c>, so
+/// that they never mix with snapshot records or with documents other programs keep there.
+/// </summary>
+public sealed class IncrementsStore(IMongoDatabase database)
+{
+    private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName);
+    private readonly IMongoCollection<HistoryGapRecord> _gaps = database.GetCollection<HistoryGapRecord>(BackupsMetaStore.CollectionName);
+
+    private static FilterDefinitionBuilder<IncrementRecord> Increment => Builders<IncrementRecord>.Filter;
+    private static FilterDefinitionBuilder<HistoryGapRecord> Gap => Builders<HistoryGapRecord>.Filter;
+
+    private static FilterDefinition<IncrementRecord> OwnIncrements(string databaseName) =>
+        Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Database, databaseName);
+
+    /// <summary>
+    /// Records a closed increment. Insert only: false when its id is taken, which means another recorder continued
+    /// the chain (this one lost its lease and must stop, never overwrite).
+    /// </summary>
+    public async Task<bool> TryInsertAsync(IncrementRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _increments.InsertOneAsync(record, cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The newest increment of the database (the newest chain's last one).</summary>
+    public async Task<IncrementRecord?> FindLatestAsync(string databaseName, CancellationToken cancellationToken) =>
+        await _increments.Find(OwnIncrements(databaseName))
+            .Sort(Builders<IncrementRecord>.Sort.Descending(r => r.Chain).Descending(r => r.Sequence))
+            .Limit(1).FirstOrDefaultAsync(cancellationToken);
+
+    public async Task<IncrementRecord?> GetAsync(string incrementId, CancellationToken cancellationToken) =>
+        await _increments.Find(Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId))
+            .FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>Every increment of the database, in chain and sequence order.</summary>
+    public async Task<List<IncrementRecord>> ListAsync(string databaseName, CancellationToken cancellationToken) =>
+        await _increments.Find(OwnIncrements(databaseName))
+            .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Chain).Ascending(r => r.Sequence))
+            .ToListAsync(cancellationToken);
+
+    /// <summary>The increments of one chain from <paramref name="fromSequence"/> on, in order.</summary>
+    public async Task<List<IncrementRecord>> ListChainAsync(string databaseName, string chain, int fromSequence, CancellationToken cancellationToken) =>
+        await _increments.Find(OwnIncrements(databaseName) & Increment.Eq(r => r.Chain, chain) & Increment.Gte(r => r.Sequence, fromSequence))
+            .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Sequence))
+            .ToListAsync(cancellationToken);
+
+    public Task MarkAnnouncedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>
+        _increments.UpdateOneAsync(
+            Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId),
+            Builders<IncrementRecord>.Update.Set(r => r.AnnouncedAt, at), cancellationToken: cancellationToken);
+
+    /// <summary>Records a gap once (a second recorder detecting the same gap changes nothing); returns the stored record.</summary>
+    public async Task<HistoryGapRecord> RecordGapAsync(HistoryGapRecord gap, CancellationToken cancellationToken)
+    {
+        var filter = Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gap.Id);
+        try
+        {
+            await _gaps.InsertOneAsync(gap, cancellationToken: cancellationToken);
+            return gap;
+        }
+        catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
+        {
+            return await _gaps.Find(filter).FirstAsync(cancellationToken);
+        }
+    }
+
+    public async Task<HistoryGapRecord?> FindGapAsync(string gapId, CancellationToken cancellationToken) =>
+        await _gaps.Find(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId)).FirstOrDefaultAsync(cancellationToken);
+
+    public Task SetGapSnapshotAsync(string gapId, string snapshotId, CancellationToken cancellationToken) =>
+        _gaps.UpdateOneAsync(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId),
+            Builders<HistoryGapRecord>.Update.Set(g => g.RequestedSnapshotId, snapshotId), cancellationToken: cancellationToken);
+
+    public Task SetGapNextChainAsync(string gapId, string chain, CancellationToken cancellationToken) =>
+        _gaps.UpdateOneAsync(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId),
+            Builders<HistoryGapRecord>.Update.Set(g => g.NextChain, chain), cancellationToken: cancellationToken);
+
+    /// <summary>Every gap of the database, oldest first.</summary>
+    public async Task<List<HistoryGapRecord>> ListGapsAsync(string databaseName, CancellationToken cancellationToken) =>
+        await _gaps.Find(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Database, databaseName))
+            .Sort(Builders<HistoryGapRecord>.Sort.Ascending(g => g.DetectedAt))
+            .ToListAsync(cancellationToken);
+}
