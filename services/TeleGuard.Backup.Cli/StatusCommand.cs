@@ -87,6 +87,9 @@ public static class StatusCommand
                 var why = cleanup.Reason is { } reason ? $": {reason}" : "";
                 Console.WriteLine($"Last {sink} cleanup: {cleanup.Status} at {cleanup.At:yyyy-MM-ddTHH:mm:ssZ}{why}");
             }
+
+            await PointInTimeStatus.PrintAsync(meta, host.Services.GetRequiredService<IncrementsStore>(),
+                host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MongoOptions>>().Value.DatabaseName, CancellationToken.None);
         }
 
         if (maxAgeHours is { } hours && (age is null || age.Value > TimeSpan.FromHours(hours)))

@@ -594,6 +594,34 @@ public sealed partial class BackupsMetaStore : IDisposable
         return await _records.FindAsync(Filter.Empty, Sort.Descending(r => r.Id), limit, cancellationToken);
     }
 
+    /// <summary>
+    /// The exported snapshot (its artifact was made) with the newest cluster time, optionally only those newer than
+    /// <paramref name="after"/> or at most <paramref name="atOrBefore"/>: where a chain of increments can start, and the
+    /// base an increment is filed under.
+    /// </summary>
+    public async Task<BackupRecord?> FindNewestWithClusterTimeAsync(BsonTimestamp? after, BsonTimestamp? atOrBefore, CancellationToken cancellationToken)
+    {
+        var filter = Filter.Ne(r => r.Artifact, null) & Filter.Exists("manifest.clusterTime") & Filter.Ne("manifest.clusterTime", BsonNull.Value);
+        if (after is not null)
+        {
+            filter &= Filter.Gt("manifest.clusterTime", after);
+        }
+
+        if (atOrBefore is not null)
+        {
+            filter &= Filter.Lte("manifest.clusterTime", atOrBefore);
+        }
+
+        return await _records.FindFirstAsync(filter, Sort.Descending("manifest.clusterTime"), cancellationToken);
+    }
+
+    /// <summary>Snapshots whose artifact is still in the store and whose cluster time lies in [<paramref name="from"/>, <paramref name="to"/>], oldest first.</summary>
+    public async Task<List<BackupRecord>> ListStoredWithClusterTimeAsync(BsonTimestamp from, BsonTimestamp to, CancellationToken cancellationToken) =>
+        await _records.FindAsync(
+            Filter.Ne(r => r.Artifact, null) & Filter.Eq(r => r.Artifact!.DeletedAt, null)
+            & Filter.Gte("manifest.clusterTime", from) & Filter.Lte("manifest.clusterTime", to),
+            Sort.Ascending("manifest.clusterTime"), limit: null, cancellationToken);
+
     /// <summary>The complete snapshot with the newest data.</summary>
     public async Task<BackupRecord?> FindLatestCompleteAsync(CancellationToken cancellationToken) =>
         await _records.FindFirstAsync(Filter.Eq(r => r.Status, BackupStatus.Complete), NewestDataFirst, cancellationToken);

@@ -17,8 +17,8 @@ public sealed class HistoryGapRecord
     [BsonElement("kind")] public string Kind { get; set; } = GapKind;
     [BsonElement("database")] public string Database { get; set; } = "";
 
-    /// <summary>The chain that ended (null when the recorder had no chain yet and its first snapshot was already too old).</summary>
-    [BsonElement("chain")] public string? Chain { get; set; }
+    /// <summary>The chain that ended (or could not start: its snapshot was already older than the server's history).</summary>
+    [BsonElement("chain")] public string Chain { get; set; } = "";
 
     /// <summary>The last cluster time the ended chain covers; the gap runs from here to the next chain's snapshot.</summary>
     [BsonElement("coveredTo")] public BsonTimestamp? CoveredTo { get; set; }
@@ -28,8 +28,11 @@ public sealed class HistoryGapRecord
     /// <summary>The full snapshot asked for to start the next chain.</summary>
     [BsonElement("requestedSnapshotId")] public string? RequestedSnapshotId { get; set; }
 
+    /// <summary>When the alert about it went out.</summary>
+    [BsonElement("alertedAt")] public DateTime? AlertedAt { get; set; }
+
     /// <summary>The chain that started after the gap, once it has.</summary>
     [BsonElement("nextChain")] public string? NextChain { get; set; }
 
-    public static string IdOf(string database, string? chain) => $"gap:{database}:{chain ?? "start"}";
+    public static string IdOf(string database, string chain) => $"gap:{database}:{chain}";
 }

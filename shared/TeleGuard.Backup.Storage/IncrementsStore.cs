@@ -84,6 +84,10 @@ public sealed class IncrementsStore(IMongoDatabase database)
         _gaps.UpdateOneAsync(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId),
             Builders<HistoryGapRecord>.Update.Set(g => g.RequestedSnapshotId, snapshotId), cancellationToken: cancellationToken);
 
+    public Task MarkGapAlertedAsync(string gapId, DateTime at, CancellationToken cancellationToken) =>
+        _gaps.UpdateOneAsync(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId),
+            Builders<HistoryGapRecord>.Update.Set(g => g.AlertedAt, at), cancellationToken: cancellationToken);
+
     public Task SetGapNextChainAsync(string gapId, string chain, CancellationToken cancellationToken) =>
         _gaps.UpdateOneAsync(Gap.Eq(g => g.Kind, HistoryGapRecord.GapKind) & Gap.Eq(g => g.Id, gapId),
             Builders<HistoryGapRecord>.Update.Set(g => g.NextChain, chain), cancellationToken: cancellationToken);

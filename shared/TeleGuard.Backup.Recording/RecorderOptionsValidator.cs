@@ -1,0 +1,6 @@
+using Microsoft.Extensions.Options;
+
+namespace TeleGuard.Backup.Recording;
+
+[OptionsValidator]
+public sealed partial class RecorderOptionsValidator : IValidateOptions<RecorderOptions>;

@@ -1,0 +1,169 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Recorder.Tests;
+
+/// <summary>
+/// The change recorder against the replica-set stand-in: every write after the chain's snapshot is recorded once, in
+/// order, in increments whose hashes and ranges link up; a killed recorder's successor continues without gap or duplicate;
+/// lost history is recorded as a gap, alerted, and a new chain starts from a fresh snapshot.
+/// These tests share the stand-in's one change history (one of them shrinks it), so they run one at a time.
+/// </summary>
+[Collection(nameof(SharedChangeHistory))]
+public sealed class ChangeRecorderTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task Every_write_after_the_chain_snapshot_is_recorded_once_in_order_in_linked_increments()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        await deployment.StartHostAsync();
+        // With no snapshot yet the recorder asks for one and starts its chain from it.
+        var chainStart = await TestHosts.EventuallyAsync(
+            () => deployment.Increments.FindLatestAsync(deployment.Database.DatabaseNamespace.DatabaseName, CancellationToken.None),
+            Patience, "the first increment");
+        var snapshot = await new BackupsMetaStore(deployment.Database, TimeProvider.System).GetAsync(chainStart.Chain, CancellationToken.None);
+        Assert.Equal("recorder-start", snapshot!.Reason);
+
+        var items = deployment.Database.GetCollection<BsonDocument>("items");
+        var expected = new List<(string Operation, BsonValue Id)>();
+        for (var i = 0; i < 30; i++)
+        {
+            await items.InsertOneAsync(new BsonDocument { { "_id", i }, { "n", i }, { "tags", new BsonArray { "a", "b" } }, { "nested", new BsonDocument("x", 1) } });
+            expected.Add((ChangeEventLine.Insert, i));
+        }
+
+        for (var i = 0; i < 30; i += 3)
+        {
+            await items.UpdateOneAsync(new BsonDocument("_id", i), new BsonDocument { { "$set", new BsonDocument("nested.x", i) }, { "$unset", new BsonDocument("n", "") }, { "$push", new BsonDocument("tags", "c") } });
+            expected.Add((ChangeEventLine.Update, i));
+        }
+
+        await items.ReplaceOneAsync(new BsonDocument("_id", 1), new BsonDocument { { "_id", 1 }, { "replaced", true } });
+        expected.Add((ChangeEventLine.Replace, 1));
+        await items.DeleteOneAsync(new BsonDocument("_id", 2));
+        expected.Add((ChangeEventLine.Delete, 2));
+        var lastWrite = new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client));
+
+        var records = await deployment.WaitForCoverageAsync(lastWrite, Patience);
+        var increments = await deployment.ReadBackAsync(records);
+        RecorderDeployment.AssertChainLinks(increments.Select(i => i.Manifest).ToList());
+        Assert.Equal(snapshot.Manifest!.ClusterTime, ChangeEventLine.ToBsonTimestamp(increments[0].Manifest.From));
+        var recorded = increments.SelectMany(i => i.Events)
+            .Where(e => e["ns"]["coll"] == "items" && e.Contains("documentKey"))
+            .Select(e => (e["operationType"].AsString, e["documentKey"]["_id"]))
+            .ToList();
+        Assert.Equal(expected, recorded);
+
+        var update = increments.SelectMany(i => i.Events).First(e => e["operationType"] == "update");
+        Assert.Equal(new BsonArray { "n" }, update["updateDescription"]["removedFields"].AsBsonArray);
+        // Every increment is announced for the destinations, with what its record says.
+        var announced = await TestHosts.EventuallyAsync(
+            () => Task.FromResult(deployment.Published.Of<IncrementCreated>().Count >= records.Count ? deployment.Published.Of<IncrementCreated>() : null),
+            Patience, "an IncrementCreated per increment");
+        Assert.Equal(records.Select(r => r.Id), announced.Take(records.Count).Select(a => a.IncrementId));
+    }
+
+    [Fact]
+    public async Task A_recorder_killed_mid_increment_is_continued_by_the_next_without_losing_or_repeating_an_event()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 2);
+        await deployment.StartHostAsync(recorder: false);
+        var first = await deployment.StartRecorderProcessAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+
+        var items = deployment.Database.GetCollection<BsonDocument>("items");
+        var next = 0;
+        async Task WriteAsync(int count)
+        {
+            for (var i = 0; i < count; i++, next++)
+            {
+                await items.InsertOneAsync(new BsonDocument { { "_id", next }, { "payload", new string('x', 100) } });
+                await Task.Delay(10);
+            }
+        }
+
+        // Writes go on until an increment holding some of them is recorded, and then a little longer, so that the kill
+        // lands with events read but not yet recorded.
+        await WriteAsync(50);
+        await TestHosts.EventuallyAsync(async () =>
+        {
+            var latest = await deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None);
+            return latest is { Events: > 0 } ? latest : null;
+        }, Patience, "an increment with events");
+        await WriteAsync(50);
+        first.Kill();
+        await WriteAsync(50); // while no recorder runs
+
+        await deployment.StartRecorderProcessAsync();
+        await WriteAsync(50);
+        var lastWrite = new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client));
+        var records = await deployment.WaitForCoverageAsync(lastWrite, Patience);
+
+        var increments = await deployment.ReadBackAsync(records);
+        RecorderDeployment.AssertChainLinks(increments.Select(i => i.Manifest).ToList());
+        Assert.True(records.Select(r => r.Recorder).Distinct().Count() == 2, "both recorders recorded increments");
+        var inserted = increments.SelectMany(i => i.Events)
+            .Where(e => e["operationType"] == "insert" && e["ns"]["coll"] == "items")
+            .Select(e => e["documentKey"]["_id"].AsInt32)
+            .ToList();
+        Assert.Equal(Enumerable.Range(0, next), inserted);
+    }
+
+    [Fact]
+    public async Task Lost_history_is_recorded_as_a_gap_alerted_and_a_new_chain_starts_from_a_snapshot_requested_for_it()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        var recorder = await deployment.StartHostAsync(snapshotService: true);
+        var before = await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+        await deployment.StopHostAsync(recorder);
+
+        // While no recorder runs, the server's bounded history moves past the recorded resume point.
+        var admin = deployment.Client.GetDatabase("admin");
+        var oplog = (await admin.RunCommandAsync<BsonDocument>(new BsonDocument("serverStatus", 1)))["mongoshimOplog"].AsBsonDocument;
+        try
+        {
+            await admin.RunCommandAsync<BsonDocument>(new BsonDocument { { "replSetResizeOplog", 1 }, { "maxEvents", 20 } });
+            var items = deployment.Database.GetCollection<BsonDocument>("items");
+            await items.InsertManyAsync(Enumerable.Range(0, 50).Select(i => new BsonDocument("_id", i)));
+        }
+        finally
+        {
+            await admin.RunCommandAsync<BsonDocument>(new BsonDocument { { "replSetResizeOplog", 1 }, { "maxEvents", oplog["maxEvents"] } });
+        }
+
+        await deployment.StartHostAsync();
+        var gap = await TestHosts.EventuallyAsync(async () =>
+            (await deployment.Increments.ListGapsAsync(databaseName, CancellationToken.None)).SingleOrDefault(g => g.NextChain is not null),
+            Patience, "a gap followed by a new chain");
+        Assert.Equal(before.Chain, gap.Chain);
+        Assert.True(gap.CoveredTo >= before.To);
+        Assert.Contains("ChangeStreamHistoryLost", gap.Reason);
+
+        var alert = Assert.Single(deployment.Published.Of<BackupAlertRaised>());
+        Assert.Equal("gap", alert.Kind);
+        Assert.Equal(gap.Id, alert.AlertId);
+        var request = Assert.Single(deployment.Published.Of<SnapshotRequested>(), r => r.Reason == "history-lost");
+        Assert.Equal(request.SnapshotId, gap.RequestedSnapshotId);
+        Assert.Equal(request.SnapshotId, gap.NextChain);
+        var newChain = await TestHosts.EventuallyAsync(async () =>
+        {
+            var latest = await deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None);
+            return latest?.Chain == gap.NextChain ? latest : null;
+        }, Patience, "an increment of the new chain");
+        Assert.Equal(1, (await deployment.Increments.ListChainAsync(databaseName, newChain.Chain, 1, CancellationToken.None))[0].Sequence);
+
+        var status = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status");
+        Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'}", status.StandardOutput);
+    }
+}
+
+[CollectionDefinition(nameof(SharedChangeHistory), DisableParallelization = true)]
+public sealed class SharedChangeHistory;
