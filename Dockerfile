@@ -19,12 +19,14 @@ COPY shared/TeleGuard.Backup.Destinations/TeleGuard.Backup.Destinations.csproj s
 COPY shared/TeleGuard.Backup.Export/TeleGuard.Backup.Export.csproj shared/TeleGuard.Backup.Export/
 COPY shared/TeleGuard.Backup.Git/TeleGuard.Backup.Git.csproj shared/TeleGuard.Backup.Git/
 COPY shared/TeleGuard.Backup.Hosting/TeleGuard.Backup.Hosting.csproj shared/TeleGuard.Backup.Hosting/
+COPY shared/TeleGuard.Backup.Recording/TeleGuard.Backup.Recording.csproj shared/TeleGuard.Backup.Recording/
 COPY shared/TeleGuard.Backup.Scheduling/TeleGuard.Backup.Scheduling.csproj shared/TeleGuard.Backup.Scheduling/
 COPY shared/TeleGuard.Backup.SnapshotFormat/TeleGuard.Backup.SnapshotFormat.csproj shared/TeleGuard.Backup.SnapshotFormat/
 COPY shared/TeleGuard.Backup.Storage/TeleGuard.Backup.Storage.csproj shared/TeleGuard.Backup.Storage/
 COPY services/TeleGuard.Backup.Cli/TeleGuard.Backup.Cli.csproj services/TeleGuard.Backup.Cli/
 COPY services/TeleGuard.Backup.Public/TeleGuard.Backup.Public.csproj services/TeleGuard.Backup.Public/
 COPY services/TeleGuard.Backup.GitHub/TeleGuard.Backup.GitHub.csproj services/TeleGuard.Backup.GitHub/
+COPY services/TeleGuard.Backup.Recorder/TeleGuard.Backup.Recorder.csproj services/TeleGuard.Backup.Recorder/
 COPY services/TeleGuard.Backup.Scheduler/TeleGuard.Backup.Scheduler.csproj services/TeleGuard.Backup.Scheduler/
 COPY services/TeleGuard.Backup.Snapshot/TeleGuard.Backup.Snapshot.csproj services/TeleGuard.Backup.Snapshot/
 COPY services/TeleGuard.Backup.Telegram/TeleGuard.Backup.Telegram.csproj services/TeleGuard.Backup.Telegram/

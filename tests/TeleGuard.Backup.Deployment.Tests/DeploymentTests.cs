@@ -203,6 +203,7 @@ public sealed class DeploymentTests
     [Theory]
     [InlineData("TeleGuard.Backup.Scheduler", "TeleGuard.Backup.Scheduler")]
     [InlineData("TeleGuard.Backup.Snapshot", "TeleGuard.Backup.Snapshot")]
+    [InlineData("TeleGuard.Backup.Recorder", "TeleGuard.Backup.Recorder")]
     [InlineData("TeleGuard.Backup.GitHub", "TeleGuard.Backup.GitHub")]
     [InlineData("TeleGuard.Backup.Public", "TeleGuard.Backup.Public")]
     [InlineData("TeleGuard.Backup.Telegram", "TeleGuard.Backup.Telegram")]
