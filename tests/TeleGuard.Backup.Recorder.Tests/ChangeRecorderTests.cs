@@ -163,6 +163,20 @@ public sealed class ChangeRecorderTests
         var status = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status");
         Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'}", status.StandardOutput);
     }
+
+    [Fact]
+    public async Task On_a_standalone_server_the_recorder_says_it_cannot_record_and_asks_for_nothing()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        deployment.Settings["MONGODB_URI"] = await TestServices.MongoUriAsync(deployment.Database.DatabaseNamespace.DatabaseName);
+        await deployment.StartHostAsync(snapshotService: false);
+
+        await TestHosts.EventuallyAsync(() => Task.FromResult(deployment.Logs.All.Contains("it has no change streams", StringComparison.Ordinal) ? "logged" : null),
+            Patience, "the recorder's error line");
+        // The recorder returned right after that line: it requested no snapshot and recorded nothing.
+        Assert.Empty(deployment.Published.Of<SnapshotRequested>());
+        Assert.Null(await deployment.Increments.FindLatestAsync(deployment.Database.DatabaseNamespace.DatabaseName, CancellationToken.None));
+    }
 }
 
 [CollectionDefinition(nameof(SharedChangeHistory), DisableParallelization = true)]
