@@ -120,6 +120,7 @@ public sealed partial class ChangeRecorder(
         var position = start;
         var reopenAfter = start.ResumeToken;
         ClusterTimestamp? lastEventSeen = null;
+        var lastEventInTransaction = false;
         WorkFolder? folder = null;
         OpenIncrement? increment = null;
         try
@@ -149,6 +150,7 @@ public sealed partial class ChangeRecorder(
 
                         increment.Append(change);
                         lastEventSeen = increment.LastEventTime;
+                        lastEventInTransaction = change.Contains("txnNumber");
                     }
 
                     if (invalidated)
@@ -158,10 +160,12 @@ public sealed partial class ChangeRecorder(
 
                     var token = cursor.GetResumeToken();
                     var reached = ResumeTokenTime.TryRead(token);
-                    // Close only at a point up to which every event has been returned: past the last event seen (the
-                    // events of one transaction share a cluster time) and not before the increment's start.
+                    // Close only at a point up to which every event has been returned. Every write outside a transaction
+                    // has a cluster time of its own; the events of one transaction share one, and the batch may have
+                    // ended inside it: then wait until the stream has moved past it.
                     var closable = reached is not null && IncrementManifest.Compare(reached, position.From) >= 0
-                        && (lastEventSeen is null || IncrementManifest.Compare(reached, lastEventSeen) > 0);
+                        && (lastEventSeen is null || IncrementManifest.Compare(reached, lastEventSeen) > 0
+                            || (!lastEventInTransaction && IncrementManifest.Compare(reached, lastEventSeen) == 0));
                     if (closable && (time.GetUtcNow() - increment.OpenedAt >= interval || increment.Bytes >= options.Value.MaxIncrementBytes))
                     {
                         var manifest = increment.Close(reached!, await BaseSnapshotAsync(position.From, position.Chain, cancellationToken), Database, time.GetUtcNow());

@@ -158,7 +158,7 @@ public static class PipelineBenchmark
     private static Task<BackupRecord> FinishedAsync(BackupsMetaStore meta, string id, Func<BackupRecord, bool> done) =>
         TestHosts.EventuallyAsync(async () => await meta.GetAsync(id, CancellationToken.None) is { } r && done(r) ? r : null, TimeSpan.FromMinutes(30), $"snapshot {id}");
 
-    private static double PeakResidentMiB(int pid)
+    internal static double PeakResidentMiB(int pid)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
