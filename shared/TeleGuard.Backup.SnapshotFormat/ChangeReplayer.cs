@@ -199,17 +199,25 @@ public sealed class ChangeReplayer(IMongoDatabase database, string run, StagedCo
         await AddWriteAsync(name, source, steps, mustMatch: steps.Count, cancellationToken);
     }
 
-    // The document key as equality conditions only: a recorded key cannot smuggle in a query operator.
+    // The document key as the filter, refused when a value would not be matched by equality (an operator document, a
+    // regular expression, an array at the top): none can be a stored key, and a recorded key must not select other documents.
     private static BsonDocument KeyFilter(BsonDocument change, string source)
     {
         var key = change["documentKey"].AsBsonDocument;
-        if (!key.Contains("_id") || key.Names.Any(n => n.Length == 0 || n.StartsWith('$')))
+        if (!key.Contains("_id") || key.Any(e => e.Name.Length == 0 || e.Name.StartsWith('$') || !IsEqualityValue(e.Value)))
         {
             throw new InvalidDataException($"{Capitalized(source)}: its documentKey is not a document key.");
         }
 
-        return new BsonDocument(key.Select(e => new BsonElement(e.Name, new BsonDocument("$eq", e.Value))));
+        return key;
     }
+
+    private static bool IsEqualityValue(BsonValue value) => value switch
+    {
+        BsonArray or BsonRegularExpression => false,
+        BsonDocument document => document.Names.All(n => !n.StartsWith('$')),
+        _ => true,
+    };
 
     private async Task<bool> RenameAsync(string from, BsonDocument to, string databaseName, string source, CancellationToken cancellationToken)
     {
@@ -368,6 +376,10 @@ public sealed class ChangeReplayer(IMongoDatabase database, string run, StagedCo
         {
             throw new InvalidOperationException(
                 $"The target refused a replayed change (from {_batchSource} on): {string.Join("; ", e.WriteErrors.Select(w => w.Message))}", e);
+        }
+        catch (MongoCommandException e)
+        {
+            throw new InvalidOperationException($"The target refused a replayed change (from {_batchSource} on): {e.ErrorMessage}", e);
         }
 
         // Every replacement upserts or matches; every update step must find its document.
