@@ -41,11 +41,6 @@ public static class IncrementChain
                 $"The time {ClusterTimestamps.Describe(target)} is before snapshot {snapshot.SnapshotId}, whose data is of {ClusterTimestamps.Describe(start)}: choose an older snapshot.");
         }
 
-        if (IncrementManifest.Compare(target, start) == 0)
-        {
-            return [];
-        }
-
         var increments = pointInTime.Increments;
         var database = snapshot.Source.Database;
         foreach (var foreign in increments.Where(i => i.Manifest.Database != database).Take(1))
@@ -60,32 +55,47 @@ public static class IncrementChain
         }
 
         var ordered = increments.OrderBy(i => i.Manifest.Sequence).ToList();
+        return FindRun(ordered.Select(i => IncrementLink.Of(i.Manifest)).ToList(), start, snapshot.SnapshotId, target).Select(i => ordered[i]).ToList();
+    }
+
+    /// <summary>
+    /// The positions in <paramref name="ordered"/> (one chain, in sequence order) of the unbroken run that holds every
+    /// event after <paramref name="start"/> (the snapshot's cluster time) up to <paramref name="target"/>; throws
+    /// <see cref="InvalidDataException"/> saying why there is none.
+    /// </summary>
+    public static IReadOnlyList<int> FindRun(IReadOnlyList<IncrementLink> ordered, ClusterTimestamp start, string snapshotId, ClusterTimestamp target)
+    {
+        if (IncrementManifest.Compare(target, start) <= 0)
+        {
+            return [];
+        }
+
         // The run begins with the increment that holds the events right after the snapshot and ends with the one reaching the target.
-        var first = ordered.FindIndex(i => IncrementManifest.Compare(i.Manifest.To, start) > 0 || IncrementManifest.Compare(i.Manifest.To, target) >= 0);
+        var first = ordered.ToList().FindIndex(i => IncrementManifest.Compare(i.To, start) > 0);
         if (first < 0)
         {
             throw new InvalidDataException(
-                $"The history reaches only to {(ordered.Count == 0 ? ClusterTimestamps.Describe(start) + " (the snapshot; no increment after it)" : ClusterTimestamps.Describe(ordered[^1].Manifest.To))}; {ClusterTimestamps.Describe(target)} is after it.");
+                $"The history reaches only to {(ordered.Count == 0 ? ClusterTimestamps.Describe(start) + " (the snapshot; no increment after it)" : ClusterTimestamps.Describe(ordered[^1].To))}; {ClusterTimestamps.Describe(target)} is after it.");
         }
 
-        if (IncrementManifest.Compare(ordered[first].Manifest.From, start) > 0)
+        if (IncrementManifest.Compare(ordered[first].From, start) > 0)
         {
             throw new InvalidDataException(
-                $"No increment holds the events right after snapshot {snapshot.SnapshotId} ({ClusterTimestamps.Describe(start)}): increment {ordered[first].Manifest.IncrementId} starts after it, at {ClusterTimestamps.Describe(ordered[first].Manifest.From)}.");
+                $"No increment holds the events right after snapshot {snapshotId} ({ClusterTimestamps.Describe(start)}): increment {ordered[first].IncrementId} starts after it, at {ClusterTimestamps.Describe(ordered[first].From)}.");
         }
 
-        var chosen = new List<ExtractedIncrement> { ordered[first] };
-        while (IncrementManifest.Compare(chosen[^1].Manifest.To, target) < 0)
+        var chosen = new List<int> { first };
+        while (IncrementManifest.Compare(ordered[chosen[^1]].To, target) < 0)
         {
-            var previous = chosen[^1].Manifest;
-            var index = first + chosen.Count;
+            var previous = ordered[chosen[^1]];
+            var index = chosen[^1] + 1;
             if (index >= ordered.Count)
             {
                 throw new InvalidDataException(
                     $"The history reaches only to {ClusterTimestamps.Describe(previous.To)} (increment {previous.IncrementId}); {ClusterTimestamps.Describe(target)} is after it.");
             }
 
-            var next = ordered[index].Manifest;
+            var next = ordered[index];
             if (next.Sequence != previous.Sequence + 1)
             {
                 throw new InvalidDataException(
@@ -104,7 +114,7 @@ public static class IncrementChain
                     $"The chain {previous.Chain} is broken: increment {next.IncrementId} does not follow {previous.IncrementId} (its previousSha256 is not that increment's SHA-256).");
             }
 
-            chosen.Add(ordered[index]);
+            chosen.Add(index);
         }
 
         return chosen;
