@@ -18,8 +18,8 @@ public static class CommandLine
     public const string ExitCodes = """
         Exit codes:
           0  ok
-          1  failed (one line on stderr says what)
-          2  usage or configuration error (the option or the environment variable is named, never its value)
+          1  failed (one line on stderr says what; also --to-time outside the recorded history or a broken chain)
+          2  usage or configuration error (the option or the environment variable is named, never its value; also --to-time from a destination without increments)
           3  timeout (snapshot --wait, cleanup --wait) or stale (status --max-age-hours)
         """;
 

@@ -115,8 +115,19 @@ public static class IncrementArchive
     /// The events of an increment in order, each checked: it decodes, its operation is one the format knows, its cluster
     /// time never goes back and lies in <c>(From, To]</c>.
     /// </summary>
-    public static async IAsyncEnumerable<BsonDocument> ReadEventsAsync(Stream events, IncrementManifest manifest,
+    public static IAsyncEnumerable<BsonDocument> ReadEventsAsync(Stream events, IncrementManifest manifest, CancellationToken cancellationToken) =>
+        ReadCheckedEventsAsync(events, manifest, bson => BsonSerializer.Deserialize<BsonDocument>(bson), cancellationToken);
+
+    /// <summary>
+    /// <see cref="ReadEventsAsync"/> as the decoded BSON bytes (read-only documents): replay writes documents exactly as
+    /// recorded, without a round trip through the driver's object model.
+    /// </summary>
+    public static IAsyncEnumerable<RawBsonDocument> ReadRawEventsAsync(Stream events, IncrementManifest manifest, CancellationToken cancellationToken) =>
+        ReadCheckedEventsAsync(events, manifest, bson => new RawBsonDocument(bson), cancellationToken);
+
+    private static async IAsyncEnumerable<T> ReadCheckedEventsAsync<T>(Stream events, IncrementManifest manifest, Func<byte[], T> toDocument,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        where T : BsonDocument
     {
         var lines = new JsonLinesReader(events, maxLineBytes: SnapshotContent.MaxLineBytes);
         var decoder = new CanonicalJsonReader();
@@ -132,10 +143,10 @@ public static class IncrementArchive
             }
 
             number++;
-            BsonDocument change;
+            T change;
             try
             {
-                change = BsonSerializer.Deserialize<BsonDocument>(decoder.Decode(line.Span).ToArray());
+                change = toDocument(decoder.Decode(line.Span).ToArray());
             }
             catch (FormatException e)
             {

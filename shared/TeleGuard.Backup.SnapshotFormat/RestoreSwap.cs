@@ -9,7 +9,8 @@ namespace TeleGuard.Backup.SnapshotFormat;
 /// target's collection renamed to <c>old.&lt;n&gt;</c>, or its view dropped) → <c>moving-in</c> → <c>in</c>, the state
 /// written after each step. Dropping the marker is the commit. A failure, or the next restore after a kill, rolls
 /// back from the marker and what exists: only what this run placed is ever dropped, and the moved-aside collections
-/// get their names back.
+/// get their names back. An item of <see cref="SwapItem.AbsentType"/> (a restore to a time at which the collection did
+/// not exist) only moves the target's collection aside; the commit drops it with the run's work collections.
 /// </summary>
 public static class RestoreSwap
 {
@@ -76,6 +77,13 @@ public static class RestoreSwap
         }
 
         await setState(Aside);
+        if (item.SnapshotType == SwapItem.AbsentType)
+        {
+            // Nothing moves in: the target's collection stays aside until the commit drops it, or a rollback puts it back.
+            await setState(In);
+            return;
+        }
+
         await setState(MovingIn);
         if (item.SnapshotType == SnapshotExporter.ViewType)
         {
@@ -149,6 +157,11 @@ public static class RestoreSwap
     // Whether what is under the item's name now was put there by this run (and not left by the target or its users).
     private static async Task<bool> PlacedByThisRunAsync(IMongoDatabase database, SwapItem item, string state, bool stagedExists, CancellationToken cancellationToken)
     {
+        if (item.SnapshotType == SwapItem.AbsentType)
+        {
+            return false; // this run places nothing under an absent name
+        }
+
         if (state == In)
         {
             return true;
@@ -192,7 +205,7 @@ public static class RestoreSwap
                 var snapshotType = i["snapshotType"].AsString;
                 var typeBefore = i["typeBefore"].IsString ? i["typeBefore"].AsString : null;
                 var viewBefore = i["viewBefore"].IsBsonDocument ? i["viewBefore"].AsBsonDocument : null;
-                if (!SnapshotManifest.IsRestorableCollectionName(name) || !SnapshotExporter.ExportableTypes.Contains(snapshotType)
+                if (!SnapshotManifest.IsRestorableCollectionName(name) || (!SnapshotExporter.ExportableTypes.Contains(snapshotType) && snapshotType != SwapItem.AbsentType)
                     || (typeBefore is not null && !SnapshotExporter.ExportableTypes.Contains(typeBefore))
                     || (viewBefore is not null && !IsViewDefinition(viewBefore, name)))
                 {

@@ -36,17 +36,48 @@ public sealed partial class SnapshotRestorer(ILogger logger)
 
     public async Task<IReadOnlyList<CollectionRestoreResult>> RestoreAsync(
         string snapshotDirectory, SnapshotManifest manifest, IMongoClient client, string databaseName, RestoreOptions options,
+        Action<string>? progress, CancellationToken cancellationToken) =>
+        (await RestoreAsync(snapshotDirectory, manifest, pointInTime: null, client, databaseName, options, progress, cancellationToken)).Snapshot;
+
+    /// <summary>
+    /// Restores the snapshot as of <paramref name="pointInTime"/>'s target: the increments are checked first (nothing is
+    /// written when they do not hold), the snapshot is staged and read back as <see cref="RestoreAsync(string, SnapshotManifest, IMongoClient, string, RestoreOptions, Action{string}?, CancellationToken)"/>
+    /// does, the events are replayed into the staged collections, and only then is everything swapped in. Any failure
+    /// before the swap leaves the target as it was.
+    /// </summary>
+    public Task<PointInTimeRestoreResult> RestoreToTimeAsync(
+        string snapshotDirectory, SnapshotManifest manifest, PointInTime pointInTime, IMongoClient client, string databaseName, RestoreOptions options,
+        Action<string>? progress, CancellationToken cancellationToken) =>
+        RestoreAsync(snapshotDirectory, manifest, pointInTime, client, databaseName, options, progress, cancellationToken);
+
+    private async Task<PointInTimeRestoreResult> RestoreAsync(
+        string snapshotDirectory, SnapshotManifest manifest, PointInTime? pointInTime, IMongoClient client, string databaseName, RestoreOptions options,
         Action<string>? progress, CancellationToken cancellationToken)
     {
         manifest.EnsureRestorable();
         var report = Serialized(progress);
-        var collections = Select(manifest, options, report);
+        ClusterTimestamp? snapshotTime = null;
+        if (pointInTime is not null)
+        {
+            // Every increment is checked before the target is touched.
+            snapshotTime = IncrementChain.SnapshotTime(manifest);
+            pointInTime = pointInTime with { Increments = await IncrementChain.CheckAsync(manifest, pointInTime, cancellationToken) };
+            report?.Invoke($"{pointInTime.Increments.Count} increments after snapshot {manifest.SnapshotId} checked: an unbroken chain up to {ClusterTimestamps.Describe(pointInTime.Target)}");
+        }
+
+        var collections = Select(manifest, options, allowAbsent: pointInTime is not null, report);
         var database = client.GetDatabase(databaseName);
         if (options.DryRun)
         {
             await DescribeInterruptedRunsAsync(database, report, cancellationToken);
             var dryPlan = await PlanAsync(database, collections, cancellationToken);
-            return dryPlan.Select(p => DescribeDryRun(p, options, report)).ToList();
+            var described = dryPlan.Select(p => DescribeDryRun(p, options, report)).ToList();
+            if (pointInTime is not null)
+            {
+                report?.Invoke($"would then replay the events of {pointInTime.Increments.Count} increments ({pointInTime.Increments.Sum(i => i.Manifest.Events)} recorded) up to {ClusterTimestamps.Describe(pointInTime.Target)}");
+            }
+
+            return new PointInTimeRestoreResult(described, null, [], []);
         }
 
         var run = RestoreWorkCollections.NewRunId();
@@ -59,18 +90,25 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         }
 
         var plan = await PlanAsync(database, collections, cancellationToken);
-        var occupied = plan.Where(p => p.Occupied).ToList();
-        if (occupied.Count > 0 && !options.Drop)
-        {
-            throw new InvalidOperationException(
-                $"Refusing to restore into non-empty collections of {databaseName}: {string.Join(", ", occupied.Select(p => p.Collection.Name))}. Use --drop to replace them.");
-        }
+        RefuseOccupied(plan.Select(p => p.Target), databaseName, options);
 
         var restored = new CollectionRestoreResult[plan.Count];
+        IReadOnlyList<SwapItem> swap;
+        ReplayResult? replay = null;
         try
         {
             await Parallel.ForEachAsync(plan, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.ParallelCollections), CancellationToken = cancellationToken },
                 async (item, ct) => restored[item.Index - 1] = await StageAsync(snapshotDirectory, manifest, database, run, item, options, report, ct));
+            swap = plan.Select(p => new SwapItem(p.Index, p.Collection.Name, p.Collection.Type, p.TypeBefore, p.ViewDefinitionBefore)).ToList();
+            if (pointInTime is not null)
+            {
+                var staged = new StagedCollections(plan.Select(p => (p.Collection.Name, new StagedEntry(p.Index, p.Collection.Type))));
+                replay = await new ChangeReplayer(database, run, staged, IsSelected(options), report).ReplayAsync(snapshotTime!, pointInTime, cancellationToken);
+                report?.Invoke($"replayed {replay.Applied} events up to {ClusterTimestamps.Describe(pointInTime.Target)}"
+                    + (replay.Skipped > 0 ? $" ({replay.Skipped} of collections or kinds not restored left out)" : ""));
+                LogReplayed(logger, databaseName, replay.Applied, pointInTime.Increments.Count);
+                swap = await PlanSwapAfterReplayAsync(database, staged, options, report, cancellationToken);
+            }
         }
         catch
         {
@@ -79,11 +117,55 @@ public sealed partial class SnapshotRestorer(ILogger logger)
             throw;
         }
 
-        await RestoreSwap.SwapInAsync(database, run,
-            plan.Select(p => new SwapItem(p.Index, p.Collection.Name, p.Collection.Type, p.TypeBefore, p.ViewDefinitionBefore)).ToList(),
-            refuseNonEmpty: !options.Drop);
-        report?.Invoke($"swapped in {plan.Count} collections");
-        return restored;
+        await RestoreSwap.SwapInAsync(database, run, swap, refuseNonEmpty: !options.Drop);
+        var placed = swap.Where(i => i.SnapshotType != SwapItem.AbsentType).Select(i => i.Name).ToList();
+        var removed = swap.Where(i => i.SnapshotType == SwapItem.AbsentType).Select(i => i.Name).ToList();
+        report?.Invoke($"swapped in {placed.Count} collections" + (removed.Count > 0 ? $"; removed {string.Join(", ", removed)} (dropped by the time restored to)" : ""));
+        return new PointInTimeRestoreResult(restored, replay, placed, removed);
+    }
+
+    private static void RefuseOccupied(IEnumerable<TargetCollection> targets, string databaseName, RestoreOptions options)
+    {
+        var occupied = targets.Where(p => p.Occupied).ToList();
+        if (occupied.Count > 0 && !options.Drop)
+        {
+            throw new InvalidOperationException(
+                $"Refusing to restore into non-empty collections of {databaseName}: {string.Join(", ", occupied.Select(p => p.Name))}. Use --drop to replace them.");
+        }
+    }
+
+    // After a replay: every restorable name the restore covers, with what the target holds under it; a name that no
+    // longer exists removes the target's collection of that name (moved aside by the swap, so it can be put back).
+    private static async Task<List<SwapItem>> PlanSwapAfterReplayAsync(IMongoDatabase database, StagedCollections staged, RestoreOptions options,
+        Action<string>? report, CancellationToken cancellationToken)
+    {
+        var leftOut = staged.Present.Keys.Where(n => !SnapshotManifest.IsRestorableCollectionName(n)).Order(StringComparer.Ordinal).ToList();
+        if (leftOut.Count > 0)
+        {
+            report?.Invoke($"left out (not collections a restore writes): {string.Join(", ", leftOut)}");
+        }
+
+        var wanted = staged.Present.Where(p => SnapshotManifest.IsRestorableCollectionName(p.Key))
+            .Select(p => (Name: p.Key, p.Value.Index, p.Value.Type))
+            .Concat(staged.Absent.Where(SnapshotManifest.IsRestorableCollectionName).Select(n => (Name: n, Index: 0, Type: SwapItem.AbsentType)))
+            .OrderBy(w => w.Name, StringComparer.Ordinal)
+            .ToList();
+        var existing = await ListCollectionsAsync(database, cancellationToken);
+        var items = new List<(SwapItem Item, TargetCollection Target)>();
+        foreach (var (name, index, type) in wanted)
+        {
+            var before = existing.GetValueOrDefault(name);
+            if (type == SwapItem.AbsentType && before is null)
+            {
+                continue; // gone at that time, and not in the target either
+            }
+
+            var target = await TargetCollection.DescribeAsync(database, name, before, cancellationToken);
+            items.Add((new SwapItem(type == SwapItem.AbsentType ? staged.NextIndex() : index, name, type, target.TypeBefore, target.ViewDefinitionBefore), target));
+        }
+
+        RefuseOccupied(items.Select(i => i.Target), database.DatabaseNamespace.DatabaseName, options);
+        return items.Select(i => i.Item).ToList();
     }
 
     private static async Task<List<PlannedCollection>> PlanAsync(IMongoDatabase database, IReadOnlyList<CollectionEntry> collections, CancellationToken cancellationToken)
@@ -92,15 +174,8 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         var plan = new List<PlannedCollection>();
         foreach (var (collection, index) in collections.Select((c, i) => (c, i)))
         {
-            var before = existing.GetValueOrDefault(collection.Name);
-            long documentsBefore = 0;
-            if (before is not null && before.GetValue("type", SnapshotExporter.CollectionType).AsString != SnapshotExporter.ViewType)
-            {
-                documentsBefore = await database.GetCollection<BsonDocument>(collection.Name)
-                    .CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken: cancellationToken);
-            }
-
-            plan.Add(new PlannedCollection(collection, index + 1, before, documentsBefore));
+            plan.Add(new PlannedCollection(collection, index + 1,
+                await TargetCollection.DescribeAsync(database, collection.Name, existing.GetValueOrDefault(collection.Name), cancellationToken)));
         }
 
         return plan;
@@ -141,7 +216,19 @@ public sealed partial class SnapshotRestorer(ILogger logger)
     }
 
     // Without --collections, everything but the live backups_meta.
-    private static List<CollectionEntry> Select(SnapshotManifest manifest, RestoreOptions options, Action<string>? report)
+    private static Func<string, bool> IsSelected(RestoreOptions options)
+    {
+        if (options.Collections is not { Count: > 0 } names)
+        {
+            return name => name != LiveMetadataCollection;
+        }
+
+        var wanted = new HashSet<string>(names, StringComparer.Ordinal);
+        return wanted.Contains;
+    }
+
+    // A restore to a time may name a collection the snapshot lacks: the events may create it (allowAbsent).
+    private static List<CollectionEntry> Select(SnapshotManifest manifest, RestoreOptions options, bool allowAbsent, Action<string>? report)
     {
         if (options.Collections is not { Count: > 0 } names)
         {
@@ -155,7 +242,7 @@ public sealed partial class SnapshotRestorer(ILogger logger)
 
         var wanted = new HashSet<string>(names, StringComparer.Ordinal);
         var missing = wanted.Except(manifest.Collections.Select(c => c.Name)).ToList();
-        if (missing.Count > 0)
+        if (missing.Count > 0 && !allowAbsent)
         {
             throw new InvalidOperationException($"Snapshot {manifest.SnapshotId} has no collection {string.Join(", ", missing)}.");
         }
@@ -367,7 +454,21 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         };
     }
 
-    private sealed record PlannedCollection(CollectionEntry Collection, int Index, BsonDocument? Before, long DocumentsBefore)
+    private sealed record PlannedCollection(CollectionEntry Collection, int Index, TargetCollection Target)
+    {
+        public BsonDocument? Before => Target.Before;
+
+        public string? TypeBefore => Target.TypeBefore;
+
+        public long DocumentsBefore => Target.DocumentsBefore;
+
+        public bool Occupied => Target.Occupied;
+
+        public BsonDocument? ViewDefinitionBefore => Target.ViewDefinitionBefore;
+    }
+
+    /// <summary>What the target holds under a name when the restore plans: its listCollections entry and document count.</summary>
+    private sealed record TargetCollection(string Name, BsonDocument? Before, long DocumentsBefore)
     {
         public string? TypeBefore => Before?.GetValue("type", SnapshotExporter.CollectionType).AsString;
 
@@ -382,15 +483,23 @@ public sealed partial class SnapshotRestorer(ILogger logger)
                     return null;
                 }
 
-                var create = new BsonDocument("create", Collection.Name);
+                var create = new BsonDocument("create", Name);
                 create.AddRange(Before!.GetValue("options", new BsonDocument()).AsBsonDocument);
                 return create;
             }
         }
+
+        public static async Task<TargetCollection> DescribeAsync(IMongoDatabase database, string name, BsonDocument? before, CancellationToken cancellationToken) =>
+            new(name, before, before is not null && before.GetValue("type", SnapshotExporter.CollectionType).AsString != SnapshotExporter.ViewType
+                ? await database.GetCollection<BsonDocument>(name).CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken: cancellationToken)
+                : 0);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Restore into {Database}: {Recovery}")]
     private static partial void LogRecovery(ILogger logger, string database, string recovery);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restore into {Database}: replayed {Events} events of {Increments} increments")]
+    private static partial void LogReplayed(ILogger logger, string database, long events, int increments);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Staged {Collection}: {Documents} documents, {Indexes} indexes")]
     private static partial void LogCollectionStaged(ILogger logger, string collection, long documents, int indexes);
