@@ -1,5 +1,4 @@
 using System.CommandLine;
-using MongoDB.Bson;
 using TeleGuard.Backup.Destinations;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
@@ -177,20 +176,39 @@ public static class StatusCommand
         foreach (var sink in sinks)
         {
             var outcome = record.Sinks.GetValueOrDefault(sink);
-            var where = outcome?.Location is { } location ? ": " + DescribeCopy(destinations, sink, location) : "";
+            var where = outcome?.LocationDocument is not null ? ": " + DescribeCopy(destinations, sink, outcome) : "";
             var why = outcome?.Error is { } e ? $" ({e})" : "";
             var when = outcome?.At is { } at ? $" at {at:yyyy-MM-ddTHH:mm:ssZ}" : "";
-            var stayed = outcome?.Removal?.GetValue("undeletableMessageIds", new BsonArray()).AsBsonArray.Count ?? 0;
             var removed = outcome?.RemovedAt is { } gone
-                ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ}{(stayed > 0 ? $"; {stayed} messages too old for a bot to delete stay: delete them by hand" : "")})"
+                ? $" (removed by retention {gone:yyyy-MM-ddTHH:mm:ssZ}{(DescribeRemoval(destinations, sink, outcome) is { } left ? "; " + left : "")})"
                 : "";
             Console.WriteLine($"  {sink}: {outcome?.Status ?? "pending"}{when}{where}{why}{removed}");
         }
     }
 
-    /// <summary>Where a copy is, as the destination that wrote it says; "recorded" for a destination this version does not know.</summary>
-    public static string DescribeCopy(IReadOnlyList<IBackupDestination> destinations, string name, BsonDocument location) =>
-        destinations.Find(name)?.DescribeCopy(location) ?? "recorded";
+    /// <summary>
+    /// Where a copy is, as the destination that wrote it says; "recorded" for a destination this version does not know,
+    /// or a location it cannot read (written by another version).
+    /// </summary>
+    public static string DescribeCopy(IReadOnlyList<IBackupDestination> destinations, string name, SinkRecord copy) =>
+        Readable(() => destinations.Find(name)?.DescribeCopy(copy)) ?? "recorded";
+
+    // What the destination adds to "removed by retention".
+    private static string? DescribeRemoval(IReadOnlyList<IBackupDestination> destinations, string name, SinkRecord copy) =>
+        Readable(() => destinations.Find(name)?.DescribeRemoval(copy));
+
+    // What a destination says of its record; null when it cannot read it (written by another version).
+    private static string? Readable(Func<string?> describe)
+    {
+        try
+        {
+            return describe();
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 
     private static string FormatAge(TimeSpan age) =>
         age.TotalHours >= 1 ? $"{(int)age.TotalHours} h {age.Minutes} min" : $"{(int)age.TotalMinutes} min";

@@ -62,8 +62,8 @@ public static class StatusJson
         ["at"] = Time(sink?.At),
         ["attempts"] = sink?.Attempts ?? 0,
         ["error"] = sink?.Error,
-        ["where"] = sink?.Location is { } location ? StatusCommand.DescribeCopy(destinations, name, location) : null,
-        ["location"] = sink?.Location is { } raw ? JsonNode.Parse(raw.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson })) : null,
+        ["where"] = sink?.LocationDocument is not null ? StatusCommand.DescribeCopy(destinations, name, sink) : null,
+        ["location"] = sink?.LocationDocument is { } raw ? JsonNode.Parse(raw.ToJson(new JsonWriterSettings { OutputMode = JsonOutputMode.RelaxedExtendedJson })) : null,
         ["removedAt"] = Time(sink?.RemovedAt),
     };
 

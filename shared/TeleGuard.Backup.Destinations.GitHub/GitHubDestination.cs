@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
@@ -21,7 +20,9 @@ public sealed class GitHubDestination(IOptions<GitHubSinkOptions> options) : IBa
 
     public bool ReadsBackupsMeta => false;
 
-    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Commit(location));
+    public string DescribeCopy(SinkRecord copy) => copy.LocationAs<GitHubLocation>() is { } location
+        ? CopyDescription.Join(CopyDescription.Commit(location.Commit, location.Branch, location.Repository))
+        : CopyDescription.Join();
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {

@@ -1,7 +1,6 @@
 using System.Text;
 using LibGit2Sharp;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.Hosting;
@@ -32,7 +31,7 @@ public sealed partial class GitHubSnapshotPublisher(
 
     private GitBranchWriter Writer() => new(Remote, workDirectory.Value.Path, logger);
 
-    public async Task<BsonDocument> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
+    public async Task<GitHubLocation> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
     {
         using var work = WorkFolder.Create(workDirectory.Value.Path, "github", snapshot.SnapshotId);
         try
@@ -106,7 +105,7 @@ public sealed partial class GitHubSnapshotPublisher(
 
         await VerifyRecordedCopiesAsync(compaction.RemovedSnapshotIds, cancellationToken);
         var location = Location(compaction.Sha); // last: once it says compacted, the removals are recorded
-        location["compactedAt"] = DateTime.UtcNow;
+        location.CompactedAt = DateTime.UtcNow;
         await meta.UpdateSinkLocationAsync(latest.Id, BackupSinks.GitHub, location, cancellationToken);
         await meta.RecordCleanupAsync(latest.Id, BackupSinks.GitHub, CleanupRecord.Done, null, cancellationToken);
         LogCompacted(logger, Remote, compaction.Sha, latest.Id, compaction.RemovedSnapshotIds.Count);
@@ -132,20 +131,18 @@ public sealed partial class GitHubSnapshotPublisher(
         var wholeBranchRead = history.Count == 0 || history[^1].Parents == 0;
         foreach (var record in recorded)
         {
-            var location = record.Sinks[BackupSinks.GitHub].Location;
-            if (location is null || location.GetValue("repository", "").ToString() != Remote.RepositoryUrl.ToString()
-                                 || location.GetValue("branch", "").ToString() != Remote.Branch)
+            var location = record.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>();
+            if (location is null || location.Repository != Remote.RepositoryUrl.ToString() || location.Branch != Remote.Branch)
             {
                 continue; // a copy on another repository or branch (the configuration changed since)
             }
 
             if (onBranch.TryGetValue(record.Id, out var sha))
             {
-                if (location.GetValue("commit", "").ToString() != sha)
+                if (location.Commit != sha)
                 {
-                    var moved = location.DeepClone().AsBsonDocument;
-                    moved["commit"] = sha;
-                    await meta.UpdateSinkLocationAsync(record.Id, BackupSinks.GitHub, moved, cancellationToken);
+                    location.Commit = sha;
+                    await meta.UpdateSinkLocationAsync(record.Id, BackupSinks.GitHub, location, cancellationToken);
                 }
             }
             else if (removed.Contains(record.Id))
@@ -156,7 +153,7 @@ public sealed partial class GitHubSnapshotPublisher(
             {
                 LogRecordedCopyMissing(logger, record.Id, Remote);
                 await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.GitHub,
-                    new BsonDocument("missing", "not on the branch when checked after a rewrite"), cancellationToken);
+                    new GitHubRemoval { Missing = "not on the branch when checked after a rewrite" }, cancellationToken);
             }
         }
     }
@@ -164,12 +161,7 @@ public sealed partial class GitHubSnapshotPublisher(
     // Same key in every instance: derived from the repository URL and branch (the clone folder name is their hash).
     private string LockKey => $"git:{Path.GetFileName(Writer().ClonePath)}";
 
-    private BsonDocument Location(string sha) => new()
-    {
-        { "repository", Remote.RepositoryUrl.ToString() },
-        { "branch", Remote.Branch },
-        { "commit", sha },
-    };
+    private GitHubLocation Location(string sha) => new() { Repository = Remote.RepositoryUrl.ToString(), Branch = Remote.Branch, Commit = sha };
 
     private static TreeDefinition SnapshotTree(Repository repository, Tree? parent, string source, SnapshotManifest manifest)
     {

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
 using TeleGuard.Backup.SnapshotFormat;
@@ -26,7 +25,10 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
 
     public bool ReadsBackupsMeta => false;
 
-    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Commit(location), CopyDescription.Files(location), CopyDescription.Size(location), CopyDescription.Key(location));
+    public string DescribeCopy(SinkRecord copy) => copy.LocationAs<PublicLocation>() is { } location
+        ? CopyDescription.Join(CopyDescription.Commit(location.Commit, location.Branch, location.Repository), CopyDescription.Files(location.Files),
+            CopyDescription.Size(location.Size), CopyDescription.Key(location.KeyId))
+        : CopyDescription.Join();
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {

@@ -1,6 +1,5 @@
 using LibGit2Sharp;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Git;
@@ -37,7 +36,7 @@ public sealed partial class PublicSnapshotPublisher(
 
     private string LockKey => $"git:{Path.GetFileName(Writer().ClonePath)}";
 
-    public async Task<BsonDocument> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
+    public async Task<PublicLocation> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
     {
         var id = snapshot.SnapshotId;
         using var work = WorkFolder.Create(workDirectory.Value.Path, "public", id);
@@ -69,15 +68,15 @@ public sealed partial class PublicSnapshotPublisher(
             var commit = await Task.Run(() => Writer().CommitSnapshot(id, $"Encrypted snapshot {id}", manifest.DataTime,
                 (repository, parent) => WithSnapshot(repository, parent, output, entry), SnapshotPlacement.OnTop, cancellationToken), cancellationToken);
             LogCopied(logger, id, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, entry.KeyId);
-            return new BsonDocument
+            return new PublicLocation
             {
-                { "repository", Settings.Remote!.RepositoryUrl.ToString() },
-                { "branch", Settings.Remote.Branch },
-                { "commit", commit.Sha },
-                { "files", new BsonArray(entry.Files.Select(f => f.File)) },
-                { "size", size },
-                { "sha256", sha256 },
-                { "keyId", entry.KeyId },
+                Repository = Settings.Remote!.RepositoryUrl.ToString(),
+                Branch = Settings.Remote.Branch,
+                Commit = commit.Sha,
+                Files = [.. entry.Files.Select(f => f.File)],
+                Size = size,
+                Sha256 = sha256,
+                KeyId = entry.KeyId,
             };
         }
         catch (GitPermanentException e)

@@ -2,7 +2,6 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
@@ -25,7 +24,20 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
 
     public bool ReadsBackupsMeta => true;
 
-    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Messages(location), CopyDescription.Size(location), CopyDescription.Key(location));
+    public string DescribeCopy(SinkRecord copy) => copy.LocationAs<TelegramLocation>() is { } location
+        ? CopyDescription.Join(Messages(location), CopyDescription.Key(location.KeyId))
+        : CopyDescription.Join();
+
+    public string? DescribeRemoval(SinkRecord copy) => copy.RemovalAs<TelegramRemoval>() is { UndeletableMessageIds.Count: > 0 and var stayed }
+        ? $"{stayed} messages too old for a bot to delete stay: delete them by hand"
+        : null;
+
+    // "2 of 3 parts as messages 10, 11 in chat -100…".
+    private static string Messages(TelegramLocation location)
+    {
+        var ids = location.Parts.Select(p => p.MessageId).ToList();
+        return $"{ids.Count} of {location.PartCount} parts as messages {(ids.Count == 0 ? "(none yet)" : string.Join(", ", ids))} in chat {location.ChatId ?? "?"}";
+    }
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {
@@ -41,22 +53,24 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
         var record = snapshot == "latest"
             ? await meta.FindLatestSucceededAsync(BackupSinks.Telegram, cancellationToken)
             : await meta.GetAsync(snapshot, cancellationToken);
-        var location = record?.Sinks.GetValueOrDefault(BackupSinks.Telegram) is { Status: SinkStatus.Succeeded, RemovedAt: null } copy ? copy.Location : null;
+        var location = record?.Sinks.GetValueOrDefault(BackupSinks.Telegram) is { Status: SinkStatus.Succeeded, RemovedAt: null } copy
+            ? copy.LocationAs<TelegramLocation>()
+            : null;
         if (record is null || location is null)
         {
             throw new InvalidOperationException($"Snapshot {snapshot} has no Telegram copy recorded in backups_meta.");
         }
 
-        var parts = location["parts"].AsBsonArray.Select(p => p.AsBsonDocument).OrderBy(p => p["index"].AsInt32).ToList();
-        if (!options.LocalApi && parts.FirstOrDefault(p => p["size"].ToInt64() > TelegramLimits.HostedDownloadBytes) is { } tooLarge)
+        var parts = location.Parts.OrderBy(p => p.Index).ToList();
+        if (!options.LocalApi && parts.FirstOrDefault(p => p.Size > TelegramLimits.HostedDownloadBytes) is { } tooLarge)
         {
             // Said before downloading anything: getFile would refuse this part after the others had been fetched.
             throw new InvalidOperationException(
-                $"Snapshot {record.Id}: Telegram part {tooLarge["index"]} is {tooLarge["size"].ToInt64()} bytes, more than the hosted Bot API serves (20 MB); " +
+                $"Snapshot {record.Id}: Telegram part {tooLarge.Index} is {tooLarge.Size} bytes, more than the hosted Bot API serves (20 MB); " +
                 $"restore it through a local Bot API server ({TelegramSinkOptions.BaseUrlVariable} and {TelegramSinkOptions.LocalApiVariable}=true).");
         }
 
-        var keys = location.GetValue("encrypted", false).ToBoolean() ? TelegramKeysFor(record.Id, location, options) : null;
+        var keys = location.Encrypted ? TelegramKeysFor(record.Id, location, options) : null;
         using var channel = new TelegramChannel(configured, TimeProvider.System, NullLogger<TelegramChannel>.Instance);
         var archive = folder + ".telegram";
         try
@@ -69,14 +83,14 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
                     var partFile = archive + ".part";
                     await using (var download = File.Create(partFile))
                     {
-                        await channel.DownloadAsync(part["fileId"].AsString, download, cancellationToken);
+                        await channel.DownloadAsync(part.FileId, download, cancellationToken);
                     }
 
                     await using (var downloaded = File.OpenRead(partFile))
                     {
-                        if (Convert.ToHexStringLower(await SHA256.HashDataAsync(downloaded, cancellationToken)) != part["sha256"].AsString)
+                        if (Convert.ToHexStringLower(await SHA256.HashDataAsync(downloaded, cancellationToken)) != part.Sha256)
                         {
-                            throw new InvalidDataException($"Snapshot {record.Id}: Telegram part {part["index"]} (message {part["messageId"]}) does not match its recorded SHA-256.");
+                            throw new InvalidDataException($"Snapshot {record.Id}: Telegram part {part.Index} (message {part.MessageId}) does not match its recorded SHA-256.");
                         }
 
                         downloaded.Position = 0;
@@ -89,7 +103,7 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
 
             await using (var check = File.OpenRead(archive))
             {
-                if (Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken)) != location["archiveSha256"].AsString)
+                if (Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken)) != location.ArchiveSha256)
                 {
                     throw new InvalidDataException($"Snapshot {record.Id}: the joined Telegram parts do not match the archive's recorded SHA-256.");
                 }
@@ -129,10 +143,10 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
     }
 
     // The keys that decrypt an encrypted Telegram copy, or a one-line refusal naming the key it needs (its id only).
-    private static EncryptionKeyRing TelegramKeysFor(string snapshotId, BsonDocument location, TelegramSinkOptions options)
+    private static EncryptionKeyRing TelegramKeysFor(string snapshotId, TelegramLocation location, TelegramSinkOptions options)
     {
         // From backups_meta: printed only when it has the shape of a key id.
-        var recorded = location.GetValue("keyId", "").ToString()!;
+        var recorded = location.KeyId ?? "";
         var keyId = recorded.Length == 16 && recorded.All(char.IsAsciiHexDigitLower) ? recorded : "(unreadable id)";
         if (options.EncryptionKeys is not { } keys)
         {

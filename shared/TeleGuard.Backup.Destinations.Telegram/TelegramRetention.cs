@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
@@ -71,59 +70,57 @@ public sealed partial class TelegramRetention(
         "a bot can delete messages only while they are under 48 hours old; these stay in the channel: delete them by hand as its administrator";
 
     /// <param name="upperBound">Closes a gap no retry closed (see <see cref="SafeUpperBoundAsync"/>).</param>
-    private async Task<(int Deleted, int Undeletable, BsonDocument Removal)> RemoveAsync(
+    private async Task<(int Deleted, int Undeletable, TelegramRemoval Removal)> RemoveAsync(
         BackupRecord record, DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
     {
         var copy = record.Sinks[BackupSinks.Telegram];
-        var location = copy.Location!;
-        if (location.GetValue("chatId", BsonNull.Value) is { IsString: true } chat && chat.AsString != channel.ChannelId)
+        var location = copy.LocationAs<TelegramLocation>()!; // listed because it has one
+        if (location.ChatId is { } chat && chat != channel.ChannelId)
         {
             // Message ids are per chat: deleting these ids in the channel configured now would delete other messages.
-            var ids = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument["messageId"].AsInt32).ToList();
+            var ids = location.Parts.Select(p => p.MessageId).ToList();
             LogSentToOtherChat(logger, record.Id, ids.Count);
-            return (0, ids.Count, new BsonDocument
+            return (0, ids.Count, new TelegramRemoval
             {
-                { "deletedMessageIds", new BsonArray() },
-                { "undeletableMessageIds", new BsonArray(ids) },
-                { "orphanRanges", new BsonArray() },
-                { "reason", $"sent to chat {chat.AsString}, not to the channel TELEGRAM_CHANNEL_ID names now; delete them there by hand" },
+                UndeletableMessageIds = ids,
+                Reason = $"sent to chat {chat}, not to the channel TELEGRAM_CHANNEL_ID names now; delete them there by hand",
             });
         }
 
         bool Deletable(DateTime sentAt) =>
             now - new DateTimeOffset(DateTime.SpecifyKind(sentAt, DateTimeKind.Utc)) < TelegramLimits.DeletableFor - DeletionMargin;
 
-        var parts = location.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument)
-            .Select(p => (Id: p["messageId"].AsInt32, SentAt: p["sentAt"].ToUniversalTime()))
+        var parts = location.Parts
+            .Select(p => (Id: p.MessageId, p.SentAt))
             .Concat((copy.OrphanMessageIds ?? []).Select(o => (Id: o, SentAt: copy.At ?? now.UtcDateTime)))
             .ToList();
         var deletable = parts.Where(p => Deletable(p.SentAt)).Select(p => p.Id).ToList();
         var tooOld = parts.Select(p => p.Id).Except(deletable).ToList();
 
         // Where a part accepted before a crash may be: a gap the retry closed, or an intent no retry followed.
-        var gaps = location.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList();
-        if (location.GetValue("sending", BsonNull.Value) is BsonDocument open)
+        var gaps = location.Gaps.ToList();
+        if (location.Sending is { } open)
         {
-            gaps.Add(new BsonDocument { { "after", open["after"] }, { "before", BsonNull.Value }, { "at", open["at"] } });
+            gaps.Add(new TelegramGap { After = open.After, Before = null, At = open.At });
         }
 
-        var searched = new BsonArray();
+        var searched = new List<TelegramIdRange>();
         var inGaps = new List<int>();
-        foreach (var gap in gaps.Where(g => Deletable(g["at"].ToUniversalTime())))
+        foreach (var gap in gaps.Where(g => Deletable(g.At)))
         {
-            var after = gap["after"].AsInt32;
-            var before = gap["before"].IsBsonNull ? await upperBound() : gap["before"].AsInt32;
+            var after = gap.After;
+            var before = gap.Before ?? await upperBound();
             if (before - after > 1)
             {
                 inGaps.AddRange(Enumerable.Range(after + 1, before - after - 1));
-                searched.Add(new BsonDocument { { "after", after }, { "before", before } });
+                searched.Add(new TelegramIdRange { After = after, Before = before });
             }
         }
 
         // Ids another snapshot recorded are its messages, not orphans.
-        var others = (await meta.ListSinkCopiesReferencingAsync(BackupSinks.Telegram, "location.parts.messageId", inGaps, cancellationToken))
+        var others = (await meta.ListSinkCopiesReferencingAsync(BackupSinks.Telegram, TelegramLocation.PartMessageIdPath, inGaps, cancellationToken))
             .Where(r => r.Id != record.Id)
-            .SelectMany(r => r.Sinks[BackupSinks.Telegram].Location!["parts"].AsBsonArray.Select(p => p["messageId"].AsInt32))
+            .SelectMany(r => r.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.Parts.Select(p => p.MessageId))
             .ToHashSet();
         var orphanCandidates = inGaps.Where(i => !others.Contains(i)).Except(parts.Select(p => p.Id)).ToList();
 
@@ -138,12 +135,12 @@ public sealed partial class TelegramRetention(
             LogTooOldToDelete(logger, record.Id, tooOld.Count, string.Join(", ", tooOld));
         }
 
-        return (deletable.Count, tooOld.Count, new BsonDocument
+        return (deletable.Count, tooOld.Count, new TelegramRemoval
         {
-            { "deletedMessageIds", new BsonArray(deletable) },
-            { "undeletableMessageIds", new BsonArray(tooOld) },
-            { "orphanRanges", searched },
-            { "reason", tooOld.Count > 0 ? UndeletableReason : BsonNull.Value },
+            DeletedMessageIds = deletable,
+            UndeletableMessageIds = tooOld,
+            OrphanRanges = searched,
+            Reason = tooOld.Count > 0 ? UndeletableReason : null,
         });
     }
 
@@ -154,9 +151,9 @@ public sealed partial class TelegramRetention(
         var position = await channel.MarkPositionAsync(cancellationToken);
         // Read after the marker: an upload whose message is below it has its intent recorded by now.
         return (await meta.ListSinkCopiesInProgressAsync(BackupSinks.Telegram, cancellationToken))
-            .Select(r => r.Sinks[BackupSinks.Telegram].Location?.GetValue("sending", BsonNull.Value))
-            .OfType<BsonDocument>()
-            .Select(sending => sending["after"].AsInt32 + 1)
+            .Select(r => r.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()?.Sending)
+            .OfType<TelegramSendIntent>()
+            .Select(sending => sending.After + 1)
             .Append(position)
             .Min();
     }

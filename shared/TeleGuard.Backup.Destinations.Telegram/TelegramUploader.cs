@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Hosting;
@@ -29,7 +28,7 @@ public sealed partial class TelegramUploader(
 {
     /// <param name="owner">The attempt's lease owner: progress is recorded only while it holds the lease.</param>
     /// <param name="cancellationToken">Cancelled when the lease is lost; a part already on its way is let finish (its id is needed to delete it).</param>
-    public async Task<BsonDocument> UploadAsync(SnapshotCreated snapshot, string owner, CancellationToken cancellationToken)
+    public async Task<TelegramLocation> UploadAsync(SnapshotCreated snapshot, string owner, CancellationToken cancellationToken)
     {
         var id = snapshot.SnapshotId;
         // A folder of its own, removed when done; one a killed process left is removed by the next upload.
@@ -51,42 +50,39 @@ public sealed partial class TelegramUploader(
 
         // Parts already on the channel for this very archive (gzip output is deterministic for the same artifact, and so
         // is its encryption: see EncryptAsync).
-        var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location;
-        var previousParts = previous?.GetValue("parts", new BsonArray()).AsBsonArray.Select(p => p.AsBsonDocument).ToList() ?? [];
-        var reusable = previous is not null && previous.GetValue("archiveSha256", "").AsString == sha256 && previous.GetValue("partSize", 0L).ToInt64() == partSize;
+        var previous = (await meta.GetAsync(id, cancellationToken))?.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.LocationAs<TelegramLocation>();
+        var previousParts = previous?.Parts ?? [];
+        var reusable = previous is not null && previous.ArchiveSha256 == sha256 && previous.PartSize == partSize;
         var parts = reusable ? previousParts : [];
         if (!reusable && previousParts.Count > 0)
         {
             // Parts of another archive (the part size or the key changed): not part of this copy, deleted with it.
-            await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p["messageId"].AsInt32).ToList(), cancellationToken);
+            await meta.RecordSinkOrphansAsync(id, BackupSinks.Telegram, previousParts.Select(p => p.MessageId).ToList(), cancellationToken);
         }
 
-        var gaps = previous?.GetValue("gaps", new BsonArray()).AsBsonArray.Select(g => g.AsBsonDocument).ToList() ?? [];
-        if (previous?.GetValue("sending", BsonNull.Value) is BsonDocument interrupted)
+        var gaps = previous?.Gaps ?? [];
+        if (previous?.Sending is { } interrupted)
         {
-            LogInterruptedPart(logger, id, interrupted["index"].AsInt32);
-            gaps.Add(new BsonDocument { { "after", interrupted["after"] }, { "before", BsonNull.Value }, { "at", interrupted["at"] } });
+            LogInterruptedPart(logger, id, interrupted.Index);
+            gaps.Add(new TelegramGap { After = interrupted.After, Before = null, At = interrupted.At });
         }
 
-        var location = new BsonDocument
+        var location = new TelegramLocation
         {
-            { "chatId", options.Value.Channel },
-            { "archiveSize", size },
-            { "archiveSha256", sha256 },
-            { "partSize", partSize },
-            { "partCount", count },
-            { "encrypted", keys is not null },
-            { "parts", new BsonArray(parts) },
-            { "gaps", new BsonArray(gaps) },
+            ChatId = options.Value.Channel,
+            ArchiveSize = size,
+            ArchiveSha256 = sha256,
+            PartSize = partSize,
+            PartCount = count,
+            Encrypted = keys is not null,
+            Parts = [.. parts],
+            Gaps = [.. gaps],
+            KeyId = keys?.PrimaryKeyId,
         };
-        if (keys is not null)
-        {
-            location["keyId"] = keys.PrimaryKeyId;
-        }
 
         for (var index = 1; index <= count; index++)
         {
-            if (parts.Any(p => p["index"].AsInt32 == index))
+            if (parts.Any(p => p.Index == index))
             {
                 continue;
             }
@@ -101,9 +97,9 @@ public sealed partial class TelegramUploader(
                 partSha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(part, cancellationToken));
             }
 
-            location["sending"] = new BsonDocument
+            location.Sending = new TelegramSendIntent
             {
-                { "index", index }, { "after", await HighestKnownMessageIdAsync(parts, cancellationToken) }, { "at", time.GetUtcNow().UtcDateTime },
+                Index = index, After = await HighestKnownMessageIdAsync(parts, cancellationToken), At = time.GetUtcNow().UtcDateTime,
             };
             if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, cancellationToken))
             {
@@ -120,24 +116,23 @@ public sealed partial class TelegramUploader(
             catch (Exception e) when (e is PermanentFailureException or TelegramCallException { Refused: true })
             {
                 // Telegram answered with an error: no message was made, so no range of ids needs searching later.
-                location.Remove("sending");
+                location.Sending = null;
                 await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None);
                 throw;
             }
 
-            foreach (var gap in gaps.Where(g => g["before"].IsBsonNull))
+            foreach (var gap in gaps.Where(g => g.Before is null))
             {
-                gap["before"] = messageId; // sent after the attempt that left the gap had ended
+                gap.Before = messageId; // sent after the attempt that left the gap had ended
             }
 
-            parts.Add(new BsonDocument
+            parts.Add(new TelegramPart
             {
-                { "index", index }, { "messageId", messageId }, { "fileId", fileId }, { "size", length },
-                { "sha256", partSha256 }, { "sentAt", time.GetUtcNow().UtcDateTime },
+                Index = index, MessageId = messageId, FileId = fileId, Size = length, Sha256 = partSha256, SentAt = time.GetUtcNow().UtcDateTime,
             });
-            location["parts"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32));
-            location["gaps"] = new BsonArray(gaps);
-            location.Remove("sending");
+            location.Parts = [.. parts.OrderBy(p => p.Index)];
+            location.Gaps = [.. gaps];
+            location.Sending = null;
             if (!await meta.UpdateSinkProgressAsync(id, BackupSinks.Telegram, owner, location, CancellationToken.None))
             {
                 await RemoveUnrecordedAsync(id, messageId);
@@ -147,7 +142,7 @@ public sealed partial class TelegramUploader(
             LogPartSent(logger, id, index, count, messageId);
         }
 
-        location["messageIds"] = new BsonArray(parts.OrderBy(p => p["index"].AsInt32).Select(p => p["messageId"]));
+        location.MessageIds = [.. parts.OrderBy(p => p.Index).Select(p => p.MessageId)];
         return location;
     }
 
@@ -169,17 +164,16 @@ public sealed partial class TelegramUploader(
 
     // A message id every message sent from now on is above: the highest this snapshot or the latest ones recorded, or,
     // when the channel has none recorded, the channel's current position.
-    private async Task<int> HighestKnownMessageIdAsync(List<BsonDocument> parts, CancellationToken cancellationToken)
+    private async Task<int> HighestKnownMessageIdAsync(List<TelegramPart> parts, CancellationToken cancellationToken)
     {
         if (parts.Count > 0)
         {
-            return parts.Max(p => p["messageId"].AsInt32);
+            return parts.Max(p => p.MessageId);
         }
 
         var recent = (await meta.ListRecentAsync(24, cancellationToken))
-            .Select(r => r.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Location?.GetValue("parts", new BsonArray()).AsBsonArray)
-            .SelectMany(p => p ?? [])
-            .Select(p => p["messageId"].AsInt32)
+            .SelectMany(r => r.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.LocationAs<TelegramLocation>()?.Parts ?? [])
+            .Select(p => p.MessageId)
             .DefaultIfEmpty(0)
             .Max();
         return recent > 0 ? recent : await channel.MarkPositionAsync(cancellationToken);

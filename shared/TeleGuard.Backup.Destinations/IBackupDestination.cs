@@ -1,4 +1,3 @@
-using MongoDB.Bson;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 
@@ -7,7 +6,8 @@ namespace TeleGuard.Backup.Destinations;
 /// <summary>
 /// A place that keeps copies of snapshots (the private repository, the public branch, the Telegram channel, the artifact
 /// store). Its library holds all of it: options, writer (a <c>SnapshotCreated</c> consumer), retention (a
-/// <c>CleanupRequested</c> consumer), and this reader, registered with <see cref="DestinationRegistration.AddBackupDestination{T}"/>
+/// <c>CleanupRequested</c> consumer), the types of what it records in backups_meta (a <see cref="SinkLocation"/>, a
+/// <see cref="SinkRemoval"/>), and this reader, registered with <see cref="DestinationRegistration.AddBackupDestination{T}"/>
 /// so that restore, verify, the drill and status find every destination without naming it.
 /// </summary>
 public interface IBackupDestination
@@ -41,6 +41,14 @@ public interface IBackupDestination
     async Task<string?> FindLatestRecordedAsync(BackupsMetaStore meta, CancellationToken cancellationToken) =>
         (await meta.FindLatestSucceededAsync(Name, cancellationToken))?.Id;
 
-    /// <summary>Where a copy is, in words (for <c>status</c>), from the location this destination recorded in backups_meta.</summary>
-    string DescribeCopy(BsonDocument location);
+    /// <summary>Where a copy is, in words (for <c>status</c>), from the location this destination recorded on <paramref name="copy"/>.</summary>
+    /// <exception cref="FormatException">The recorded location does not have this destination's shape.</exception>
+    string DescribeCopy(SinkRecord copy);
+
+    /// <summary>
+    /// What to add, in words, to "removed by retention" (for <c>status</c>) from the removal this destination recorded on
+    /// <paramref name="copy"/>, such as what it had to leave in place; null when there is nothing to add.
+    /// </summary>
+    /// <exception cref="FormatException">The recorded removal does not have this destination's shape.</exception>
+    string? DescribeRemoval(SinkRecord copy) => null;
 }

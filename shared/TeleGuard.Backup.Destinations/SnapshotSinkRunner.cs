@@ -1,7 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using MongoDB.Bson;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
@@ -19,7 +18,8 @@ public sealed partial class SnapshotSinkRunner(
     BackupsMetaStore meta, IOptions<BusOptions> bus, IOptions<SinkLeaseOptions> leaseOptions, BackupMetrics metrics, ILogger<SnapshotSinkRunner> logger)
 {
     /// <param name="copy">Makes the copy and returns where it is; runs only when enabled and not yet done.</param>
-    public Task RunAsync(string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<CancellationToken, Task<BsonDocument>> copy) =>
+    public Task RunAsync<TLocation>(string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<CancellationToken, Task<TLocation>> copy)
+        where TLocation : SinkLocation =>
         RunAsync(sink, enabled, context, (_, cancellationToken) => copy(cancellationToken));
 
     /// <param name="copy">
@@ -27,8 +27,9 @@ public sealed partial class SnapshotSinkRunner(
     /// (for writes only the holder may make, <see cref="BackupsMetaStore.UpdateSinkProgressAsync"/>) and a token that is
     /// cancelled when the lease is lost.
     /// </param>
-    public async Task RunAsync(
-        string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<string, CancellationToken, Task<BsonDocument>> copy)
+    public async Task RunAsync<TLocation>(
+        string sink, bool enabled, ConsumeContext<SnapshotCreated> context, Func<string, CancellationToken, Task<TLocation>> copy)
+        where TLocation : SinkLocation
     {
         var id = context.Message.SnapshotId;
         var cancellationToken = context.CancellationToken;
@@ -61,8 +62,7 @@ public sealed partial class SnapshotSinkRunner(
 
             await meta.RecordSinkOutcomeAsync(id, sink, SinkStatus.Succeeded, null, location, cancellationToken);
             metrics.SinkOutcome(sink, SinkStatus.Succeeded, started.Elapsed);
-            // A BsonDocument is enumerable: logged as its JSON text, not as a list of elements.
-            var copiedTo = location.ToString();
+            var copiedTo = location.ToString(); // its JSON text
             LogCopied(logger, sink, id, copiedTo);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -108,7 +108,7 @@ public sealed partial class SnapshotSinkRunner(
                     return true;
                 case SinkClaim.AlreadySucceeded:
                     var existing = (await meta.GetAsync(id, context.CancellationToken))?.Sinks.GetValueOrDefault(sink);
-                    var copiedTo = existing?.Location?.ToString();
+                    var copiedTo = existing?.LocationDocument?.ToString();
                     LogAlreadyCopied(logger, sink, id, copiedTo);
                     return false;
                 case SinkClaim.NoRecord:

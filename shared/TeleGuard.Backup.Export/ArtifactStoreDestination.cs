@@ -22,7 +22,8 @@ public sealed class ArtifactStoreDestination(IServiceProvider services) : IBacku
 
     public bool ReadsBackupsMeta => true;
 
-    public string DescribeCopy(BsonDocument location) => CopyDescription.Join(CopyDescription.Size(location));
+    // The store keeps no sink record: its copy is the snapshot's artifact (an ArtifactRecord), which status shows on its own.
+    public string DescribeCopy(SinkRecord copy) => CopyDescription.Join();
 
     public async Task<SnapshotManifest> FetchAsync(string snapshot, string folder, CancellationToken cancellationToken)
     {

@@ -105,7 +105,7 @@ public sealed class CollectionSummary
     [BsonElement("sha256")] public string Sha256 { get; set; } = "";
 }
 
-/// <summary>A destination's result for one snapshot. <see cref="Location"/> says where the copy is (commit, message ids...).</summary>
+/// <summary>A destination's result for one snapshot. <see cref="LocationAs{T}"/> says where the copy is (commit, message ids...).</summary>
 [BsonIgnoreExtraElements]
 public sealed class SinkRecord
 {
@@ -116,7 +116,12 @@ public sealed class SinkRecord
     [BsonElement("startedAt")] public DateTime? StartedAt { get; set; }
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
-    [BsonElement("location")] public BsonDocument? Location { get; set; }
+
+    /// <summary>
+    /// Where the copy is, as stored (status --json shows it whole). The destination that wrote it reads it as its own
+    /// type with <see cref="LocationAs{T}"/>.
+    /// </summary>
+    [BsonElement("location")] public BsonDocument? LocationDocument { get; set; }
 
     /// <summary>The instance making the copy now, and until when its claim holds (absent once an outcome is recorded).</summary>
     [BsonElement("owner")] public string? Owner { get; set; }
@@ -125,14 +130,22 @@ public sealed class SinkRecord
     /// <summary>When retention removed this copy from the destination (the record of where it was stays).</summary>
     [BsonElement("removedAt")] public DateTime? RemovedAt { get; set; }
 
-    /// <summary>What retention removed and what the destination refused to remove.</summary>
-    [BsonElement("removal")] public BsonDocument? Removal { get; set; }
+    /// <summary>What retention removed and what the destination refused to remove, as stored; read it with <see cref="RemovalAs{T}"/>.</summary>
+    [BsonElement("removal")] public BsonDocument? RemovalDocument { get; set; }
 
     /// <summary>Messages left in the destination outside the copy (an attempt that lost its lease); retention deletes them with it.</summary>
     [BsonElement("orphanMessageIds")] public List<int>? OrphanMessageIds { get; set; }
 
     /// <summary>The destination's last cleanup, recorded on the snapshot it keeps (done, or postponed and why).</summary>
     [BsonElement("cleanup")] public CleanupRecord? Cleanup { get; set; }
+
+    /// <summary>Where the copy is, read as the type of the destination that wrote it; null when nothing is recorded.</summary>
+    /// <exception cref="FormatException">The recorded location does not have the shape of <typeparamref name="T"/>.</exception>
+    public T? LocationAs<T>() where T : SinkLocation => SinkDocument.Read<T>(LocationDocument);
+
+    /// <summary>What retention removed, read as the type of the destination that removed it; null when nothing is recorded.</summary>
+    /// <exception cref="FormatException">The recorded removal does not have the shape of <typeparamref name="T"/>.</exception>
+    public T? RemovalAs<T>() where T : SinkRemoval => SinkDocument.Read<T>(RemovalDocument);
 }
 
 /// <summary>A destination's cleanup (compaction, retention) as <c>status</c> shows it.</summary>

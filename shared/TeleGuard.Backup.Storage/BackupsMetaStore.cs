@@ -225,7 +225,7 @@ public sealed partial class BackupsMetaStore : IDisposable
     /// lease: false when another instance took the copy over (the caller stops and must not leave anything behind).
     /// While MongoDB is unreachable the write waits in Redis like every sink result, and the caller goes on.
     /// </summary>
-    public async Task<bool> UpdateSinkProgressAsync(string snapshotId, string sink, string owner, BsonDocument location, CancellationToken cancellationToken)
+    public async Task<bool> UpdateSinkProgressAsync(string snapshotId, string sink, string owner, SinkLocation location, CancellationToken cancellationToken)
     {
         if (await ReplayPendingAsync(cancellationToken))
         {
@@ -233,7 +233,7 @@ public sealed partial class BackupsMetaStore : IDisposable
             {
                 var result = await _records.UpdateOneAsync(
                     Filter.Eq(r => r.Id, snapshotId) & Filter.Eq($"sinks.{sink}.owner", owner),
-                    Update.Set($"sinks.{sink}.location", location).Set(r => r.UpdatedAt, Now),
+                    Update.Set($"sinks.{sink}.location", location.ToBsonDocument()).Set(r => r.UpdatedAt, Now),
                     cancellationToken: cancellationToken);
                 return result.MatchedCount == 1;
             }
@@ -262,14 +262,14 @@ public sealed partial class BackupsMetaStore : IDisposable
     /// the snapshot's overall status. A recorded success is never overwritten by a later failure.
     /// </summary>
     public Task RecordSinkOutcomeAsync(
-        string snapshotId, string sink, string status, string? error, BsonDocument? location, CancellationToken cancellationToken)
+        string snapshotId, string sink, string status, string? error, SinkLocation? location, CancellationToken cancellationToken)
     {
         if (!SinkStatus.IsFinal(status))
         {
             throw new ArgumentOutOfRangeException(nameof(status), status, "A sink outcome is succeeded, failed or skipped.");
         }
 
-        return WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.Outcome, snapshotId, sink, Now, status, error, location), cancellationToken);
+        return WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.Outcome, snapshotId, sink, Now, status, error, location?.ToBsonDocument()), cancellationToken);
     }
 
     /// <summary>A failed sink attempt that will be retried: the error is kept, the status stays <c>running</c>, the lease ends.</summary>
@@ -277,8 +277,8 @@ public sealed partial class BackupsMetaStore : IDisposable
         WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.RetryError, snapshotId, sink, Now, null, error, null), cancellationToken);
 
     /// <summary>Replaces where a sink's copy of a snapshot is (parts sent so far, a commit that was replayed or compacted).</summary>
-    public Task UpdateSinkLocationAsync(string snapshotId, string sink, BsonDocument location, CancellationToken cancellationToken) =>
-        WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.SinkLocation, snapshotId, sink, Now, null, null, location), cancellationToken);
+    public Task UpdateSinkLocationAsync(string snapshotId, string sink, SinkLocation location, CancellationToken cancellationToken) =>
+        WriteOrDeferAsync(new PendingMetaWrite(PendingMetaWrite.SinkLocation, snapshotId, sink, Now, null, null, location.ToBsonDocument()), cancellationToken);
 
     // Every result write is conditional on the record holding nothing newer for the sink: `writtenAt` is the time of
     // the newest result applied (from the clock of the process that made it), so a replayed, late or repeated write
@@ -461,9 +461,12 @@ public sealed partial class BackupsMetaStore : IDisposable
             Sort.Ascending(r => r.Id), limit: null, cancellationToken);
     }
 
-    /// <summary>Snapshots whose sink record holds one of <paramref name="values"/> at <paramref name="path"/> (e.g. <c>location.parts.messageId</c>).</summary>
-    public async Task<List<BackupRecord>> ListSinkCopiesReferencingAsync(string sink, string path, IEnumerable<int> values, CancellationToken cancellationToken) =>
-        await _records.FindAsync(Filter.In($"sinks.{sink}.{path}", values), Sort.Ascending(r => r.Id), limit: null, cancellationToken);
+    /// <summary>
+    /// Snapshots whose location in <paramref name="sink"/> holds one of <paramref name="values"/> at <paramref name="locationPath"/>
+    /// (a dotted path inside the location, e.g. <c>parts.messageId</c>).
+    /// </summary>
+    public async Task<List<BackupRecord>> ListSinkCopiesReferencingAsync(string sink, string locationPath, IEnumerable<int> values, CancellationToken cancellationToken) =>
+        await _records.FindAsync(Filter.In($"sinks.{sink}.location.{locationPath}", values), Sort.Ascending(r => r.Id), limit: null, cancellationToken);
 
     /// <summary>
     /// Retention takes the sink's lease on a copy it is about to remove, so that no instance starts (re)making the copy
@@ -486,10 +489,10 @@ public sealed partial class BackupsMetaStore : IDisposable
             cancellationToken: cancellationToken);
 
     /// <summary>Records that retention removed a sink's copy, with what was and was not removed, and ends retention's lease on it.</summary>
-    public Task RecordSinkRemovalAsync(string snapshotId, string sink, BsonDocument removal, CancellationToken cancellationToken) =>
+    public Task RecordSinkRemovalAsync(string snapshotId, string sink, SinkRemoval removal, CancellationToken cancellationToken) =>
         _records.UpdateOneAsync(
             Filter.Eq(r => r.Id, snapshotId),
-            Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal).Set(r => r.UpdatedAt, Now)
+            Update.Set($"sinks.{sink}.removedAt", Now).Set($"sinks.{sink}.removal", removal.ToBsonDocument()).Set(r => r.UpdatedAt, Now)
                 .Unset($"sinks.{sink}.owner").Unset($"sinks.{sink}.leaseUntil"),
             cancellationToken: cancellationToken);
 

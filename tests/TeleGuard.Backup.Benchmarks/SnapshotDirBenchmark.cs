@@ -3,6 +3,7 @@ using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Benchmarks;
@@ -34,6 +35,7 @@ public static class SnapshotDirBenchmark
                 builder.AddTelegramSinkService(); // disabled (no variables): records skipped
                 builder.AddBackupBus();
             },
+            record => record.Sinks[BackupSinks.Public].LocationAs<PublicLocation>()!.Size!.Value,
             hour => Console.WriteLine(
                 $"hour {hour.Hour:D2}{(hour.Cleanup ? " + cleanup" : "          ")}: SNAPSHOT_DIR {Mib(hour.SnapshotDirBytes),7:F2} MiB = {hour.SnapshotDirBytes / (double)hour.ArtifactBytes,5:F2} snapshots "
                 + $"(peak {Mib(hour.PeakBytes),7:F2} MiB = {hour.PeakBytes / (double)hour.ArtifactBytes,5:F2}); artifact {Mib(hour.ArtifactBytes):F2} MiB, public copy {Mib(hour.PublicBytes):F2} MiB"));

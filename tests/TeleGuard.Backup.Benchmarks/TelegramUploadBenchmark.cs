@@ -81,10 +81,10 @@ public static class TelegramUploadBenchmark
                 artifact.Size, artifact.Sha256, 1, 1), "benchmark", CancellationToken.None);
             var process = Process.GetCurrentProcess();
             process.Refresh();
-            Console.WriteLine($"uploaded a {location["archiveSize"].ToInt64() / 1048576.0:F0} MiB archive in {location["partCount"]} parts of at most {partMegabytes} MB "
+            Console.WriteLine($"uploaded a {location.ArchiveSize / 1048576.0:F0} MiB archive in {location.PartCount} parts of at most {partMegabytes} MB "
                               + $"in {stopwatch.Elapsed.TotalSeconds:F1} s (gzip + upload to the fake local Bot API)");
             Console.WriteLine($"sink process memory: working set {before / 1048576.0:F0} MiB before, peak working set {process.PeakWorkingSet64 / 1048576.0:F0} MiB");
-            BenchmarkResult.Report("telegram.mib", location["archiveSize"].ToInt64() / 1048576.0);
+            BenchmarkResult.Report("telegram.mib", location.ArchiveSize / 1048576.0);
             BenchmarkResult.Report("telegram.seconds", stopwatch.Elapsed.TotalSeconds);
             BenchmarkResult.Report("telegram.peak_mib", BenchmarkResult.PeakResidentMiB());
             fakeProcess.StandardInput.Close();

@@ -143,7 +143,7 @@ public sealed class BranchLockTests : IAsyncDisposable
         Assert.Equal(["20261126T030000Z", "20261126T020000Z"], kept.Select(r => r.Id));
         foreach (var record in kept)
         {
-            var commit = record.Sinks[BackupSinks.GitHub].Location!["commit"].AsString;
+            var commit = record.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.Commit!;
             Assert.True(OnBranch(commit), $"{record.Id} is recorded at {commit}, which is not on the branch");
             Assert.Equal(record.Id, SnapshotIn(commit));
         }

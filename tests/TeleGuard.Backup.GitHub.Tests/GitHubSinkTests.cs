@@ -7,6 +7,7 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
@@ -120,8 +121,9 @@ public sealed class GitHubSinkTests : IAsyncDisposable
             var github = records[i].Sinks[BackupSinks.GitHub];
             Assert.Equal(SinkStatus.Succeeded, github.Status);
             Assert.Equal(1, github.Attempts);
-            Assert.Equal("backups", github.Location!["branch"].AsString);
-            var commit = github.Location["commit"].AsString;
+            var location = github.LocationAs<GitHubLocation>()!;
+            Assert.Equal("backups", location.Branch);
+            var commit = location.Commit!;
             Assert.Equal(history[2 - i].Split(' ')[0], commit);
             await AssertCommitHoldsArtifactAsync(pipeline, records[i], commit);
         }
@@ -142,14 +144,14 @@ public sealed class GitHubSinkTests : IAsyncDisposable
             TimeSpan.FromSeconds(30), "the redelivery to be handled");
         Assert.Equal(3, ServerHistory(pipeline).Count);
         var again = await pipeline.Meta.GetAsync(first.Id, CancellationToken.None);
-        Assert.Equal(first.Sinks[BackupSinks.GitHub].Location!["commit"], again!.Sinks[BackupSinks.GitHub].Location!["commit"]);
+        Assert.Equal(first.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.Commit, again!.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.Commit);
         Assert.Equal(1, again.Sinks[BackupSinks.GitHub].Attempts);
 
         // Cleanup: one commit without parents, holding the latest snapshot.
         await pipeline.Bus.Publish(new CleanupRequested("20261126T030500Z", DateTimeOffset.UtcNow, "schedule"));
         var latest = await WaitForAsync(pipeline, "20261126T030000Z",
-            r => r.Sinks[BackupSinks.GitHub].Location!.Contains("compactedAt"), "the compaction to be recorded");
-        var orphan = latest.Sinks[BackupSinks.GitHub].Location!["commit"].AsString;
+            r => r.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.CompactedAt is not null, "the compaction to be recorded");
+        var orphan = latest.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.Commit!;
         Assert.Equal(orphan, GitServer.Run(pipeline.RepositoryPath, "rev-parse", "backups").Trim());
         Assert.Equal("1", GitServer.Run(pipeline.RepositoryPath, "rev-list", "--count", "backups").Trim());
         Assert.Equal("", GitServer.Run(pipeline.RepositoryPath, "log", "-1", "--format=%P", "backups").Trim());

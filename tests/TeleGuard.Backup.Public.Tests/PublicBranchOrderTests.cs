@@ -47,7 +47,7 @@ public sealed class PublicBranchOrderTests : IAsyncDisposable
             var record = await TestHosts.EventuallyAsync(async () =>
                 (await meta.GetAsync(id, CancellationToken.None))?.Sinks.GetValueOrDefault(BackupSinks.Public) is { Status: SinkStatus.Succeeded } copy ? copy : null,
                 TimeSpan.FromSeconds(60), $"the public copy of {id}");
-            Assert.Equal(record.Location!["commit"].AsString, GitServer.Run(path, "rev-parse", "public-snapshots").Trim());
+            Assert.Equal(record.LocationAs<PublicLocation>()!.Commit, GitServer.Run(path, "rev-parse", "public-snapshots").Trim());
         }
 
         var index = PublicIndex.Parse(GitServer.ReadBlob(path, "public-snapshots", PublicIndex.FileName));

@@ -89,18 +89,18 @@ public sealed class CrashRecoveryTests
         sink.Kill(); // Telegram has part 2; the sink never learnt its message id
         pipeline.Telegram.HoldResponseOnSend = null;
         var orphan = accepted.Accepted!;
-        var during = (await pipeline.Meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].Location!;
-        Assert.Equal(2, during["sending"]["index"].AsInt32); // the intent went to backups_meta before the part
-        Assert.DoesNotContain(orphan.Id, during["parts"].AsBsonArray.Select(p => p["messageId"].AsInt32));
+        var during = (await pipeline.Meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!;
+        Assert.Equal(2, during.Sending!.Index); // the intent went to backups_meta before the part
+        Assert.DoesNotContain(orphan.Id, during.Parts.Select(p => p.MessageId));
 
         await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
         var record = await pipeline.FinishedAsync(id);
         Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
-        var location = record.Sinks[BackupSinks.Telegram].Location!;
-        Assert.DoesNotContain(orphan.Id, location["messageIds"].AsBsonArray.Select(m => m.AsInt32));
+        var location = record.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!;
+        Assert.DoesNotContain(orphan.Id, location.MessageIds!);
         Assert.Equal(2, pipeline.TelegramMessagesFor(id).Count(m => m.Caption.Contains("part 2/3", StringComparison.Ordinal))); // the orphan and the part sent again
-        var gap = Assert.Single(location["gaps"].AsBsonArray).AsBsonDocument;
-        Assert.True(gap["after"].AsInt32 < orphan.Id && orphan.Id < gap["before"].AsInt32, $"{orphan.Id} is not in {gap}");
+        var gap = Assert.Single(location.Gaps);
+        Assert.True(gap.After < orphan.Id && orphan.Id < gap.Before, $"{orphan.Id} is not between {gap.After} and {gap.Before}");
 
         // A newer snapshot becomes the last good copy.
         await Task.Delay(TimeSpan.FromSeconds(1.1)); // snapshot ids have one-second resolution
@@ -113,7 +113,7 @@ public sealed class CrashRecoveryTests
             && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null, TimeSpan.FromMinutes(1), "the first snapshot's Telegram copy to be removed");
         Assert.Contains(orphan.Id, pipeline.Telegram.Deleted);
         Assert.Empty(pipeline.TelegramMessagesFor(id));
-        Assert.Equal(location["messageIds"].AsBsonArray.Select(m => m.AsInt32).Order(), removed.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(m => m.AsInt32).Order());
+        Assert.Equal(location.MessageIds!.Order(), removed.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!.DeletedMessageIds.Order());
         Assert.Equal(3, pipeline.TelegramMessagesFor(newer).Count);
     }
 }

@@ -1,5 +1,7 @@
 using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Reliability.Tests;
@@ -27,6 +29,7 @@ public sealed class DiskBoundTests
                 builder.AddAllBackupServices(includeScheduler: false);
                 builder.AddBackupBus();
             },
+            record => record.Sinks[BackupSinks.Public].LocationAs<PublicLocation>()!.Size!.Value,
             hour => output?.WriteLine($"hour {hour.Hour:D2}{(hour.Cleanup ? " + cleanup" : "          ")}: SNAPSHOT_DIR {hour.SnapshotDirBytes / 1048576.0,6:F2} MiB "
                                       + $"(peak {hour.PeakBytes / 1048576.0,6:F2}), artifact {hour.ArtifactBytes / 1048576.0:F2} MiB, public copy {hour.PublicBytes / 1048576.0:F2} MiB"));
 

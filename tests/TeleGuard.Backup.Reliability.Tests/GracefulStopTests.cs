@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TeleGuard.Backup.Crypto;
 using TeleGuard.Backup.Destinations.GitHub;
 using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
@@ -49,9 +50,10 @@ public sealed class GracefulStopTests
         Assert.Null(during.Error);
         Assert.Equal(1, during.Attempts);
         var accepted = Assert.Single(pipeline.TelegramMessagesFor(id));
-        var recorded = Assert.Single(during.Location!["parts"].AsBsonArray).AsBsonDocument;
-        Assert.Equal((1, accepted.Id), (recorded["index"].AsInt32, recorded["messageId"].AsInt32));
-        Assert.Equal(2, during.Location["sending"]["index"].AsInt32);
+        var location = during.LocationAs<TelegramLocation>()!;
+        var recorded = Assert.Single(location.Parts);
+        Assert.Equal((1, accepted.Id), (recorded.Index, recorded.MessageId));
+        Assert.Equal(2, location.Sending!.Index);
 
         // A new instance gets the message again and completes the copy, reusing part 1.
         await pipeline.StartServiceAsync("TeleGuard.Backup.Telegram");
@@ -59,9 +61,9 @@ public sealed class GracefulStopTests
         Assert.True(record.Status == BackupStatus.Complete, pipeline.ProcessOutput);
         var copy = record.Sinks[BackupSinks.Telegram];
         Assert.Equal(2, copy.Attempts);
-        Assert.True(copy.Location!["encrypted"].AsBoolean);
+        Assert.True(copy.LocationAs<TelegramLocation>()!.Encrypted);
         pipeline.AssertExactlyOneCopyEverywhere(record);
         Assert.Equal(3, pipeline.TelegramMessagesFor(id).Count);
-        Assert.Equal(accepted.Id, copy.Location["messageIds"][0].AsInt32);
+        Assert.Equal(accepted.Id, copy.LocationAs<TelegramLocation>()!.MessageIds![0]);
     }
 }

@@ -8,6 +8,9 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Cli;
 using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
@@ -267,20 +270,21 @@ public sealed partial class Pipeline : IAsyncDisposable
         var id = record.Id;
         var privateCommits = CommitsFor(PrivateBranch, id);
         Assert.Single(privateCommits);
-        Assert.Equal(privateCommits[0], record.Sinks[BackupSinks.GitHub].Location!["commit"].AsString);
+        Assert.Equal(privateCommits[0], record.Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.Commit);
 
         var publicCommits = CommitsFor(PublicBranch, id);
         Assert.Single(publicCommits);
-        Assert.Equal(publicCommits[0], record.Sinks[BackupSinks.Public].Location!["commit"].AsString);
+        var publicCopy = record.Sinks[BackupSinks.Public].LocationAs<PublicLocation>()!;
+        Assert.Equal(publicCommits[0], publicCopy.Commit);
         Assert.Single(PublicIndexIds(), i => i == id);
-        var files = record.Sinks[BackupSinks.Public].Location!["files"].AsBsonArray.Select(f => f.AsString).Order().ToList();
+        var files = publicCopy.Files.Order().ToList();
         Assert.Equal(files, PublicFiles().Where(f => f.Contains(id, StringComparison.Ordinal)).Order().ToList());
 
-        var telegram = record.Sinks[BackupSinks.Telegram].Location!;
-        var recordedIds = telegram["messageIds"].AsBsonArray.Select(m => m.AsInt32).ToList();
+        var telegram = record.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!;
+        var recordedIds = telegram.MessageIds!;
         var messages = TelegramMessagesFor(id);
         Assert.Equal(recordedIds.Order(), messages.Select(m => m.Id).Order());
-        Assert.Equal(telegram["partCount"].AsInt32, messages.Count);
+        Assert.Equal(telegram.PartCount, messages.Count);
         Assert.Equal(messages.Count, messages.Select(m => m.Caption).Distinct().Count());
     }
 

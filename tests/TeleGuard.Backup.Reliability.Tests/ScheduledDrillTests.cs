@@ -145,7 +145,7 @@ public sealed class ScheduledDrillTests
 
         public Task<string?> FindLatestRecordedAsync(BackupsMetaStore meta, CancellationToken cancellationToken) => Task.FromResult<string?>(held);
 
-        public string DescribeCopy(BsonDocument location) => "nowhere";
+        public string DescribeCopy(SinkRecord copy) => "nowhere";
     }
 
     private static Dictionary<string, string?> Without(params string[][] names) =>

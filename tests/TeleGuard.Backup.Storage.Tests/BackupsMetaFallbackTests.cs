@@ -53,7 +53,7 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
 
     private static IMongoDatabase Database(string uri) => new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName);
 
-    private async Task<BsonDocument?> GitHubLocationAsync() => (await _direct.GetAsync(Id, None))!.Sinks[BackupSinks.GitHub].Location;
+    private async Task<string?> GitHubCommitAsync() => (await _direct.GetAsync(Id, None))!.Sinks[BackupSinks.GitHub].LocationAs<ExampleLocation>()!.Commit;
 
     [Fact]
     public async Task A_replayed_result_older_than_what_backups_meta_holds_is_dropped_and_the_newest_is_kept()
@@ -62,19 +62,19 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         _proxy.Cut();
         // 04:10 the sink copied the snapshot; MongoDB is unreachable from its process, so the result waits in Redis.
         _time.Advance(TimeSpan.FromMinutes(10));
-        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new BsonDocument("commit", "aaaa"), None);
+        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new ExampleLocation { Commit = "aaaa" }, None);
         Assert.Single(await _fallback.ListAsync(None));
 
         // 04:20 another process records newer facts directly: another instance's copy, then compaction moving it.
         _time.Advance(TimeSpan.FromMinutes(10));
-        await _direct.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new BsonDocument("commit", "bbbb"), None);
+        await _direct.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new ExampleLocation { Commit = "bbbb" }, None);
         _time.Advance(TimeSpan.FromMinutes(1));
-        await _direct.UpdateSinkLocationAsync(Id, BackupSinks.GitHub, new BsonDocument("commit", "cccc"), None);
+        await _direct.UpdateSinkLocationAsync(Id, BackupSinks.GitHub, new ExampleLocation { Commit = "cccc" }, None);
 
         _proxy.Restore();
         Assert.True(await _cutOff.ReplayPendingAsync(None));
 
-        Assert.Equal("cccc", (await GitHubLocationAsync())!["commit"].AsString);
+        Assert.Equal("cccc", await GitHubCommitAsync());
         Assert.Empty(await _fallback.ListAsync(None)); // proven obsolete, so removed
     }
 
@@ -84,24 +84,24 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         await InitializeAsync();
         _proxy.Cut();
         _time.Advance(TimeSpan.FromMinutes(10));
-        await _cutOff.UpdateSinkLocationAsync(Id, BackupSinks.GitHub, new BsonDocument("commit", "aaaa"), None);
+        await _cutOff.UpdateSinkLocationAsync(Id, BackupSinks.GitHub, new ExampleLocation { Commit = "aaaa" }, None);
         _time.Advance(TimeSpan.FromMinutes(1));
-        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new BsonDocument("commit", "bbbb"), None);
+        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new ExampleLocation { Commit = "bbbb" }, None);
         Assert.Equal(2, (await _fallback.ListAsync(None)).Count);
 
         _proxy.Restore();
         Assert.True(await _cutOff.ReplayPendingAsync(None));
         var record = (await _direct.GetAsync(Id, None))!;
         Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Status);
-        Assert.Equal("bbbb", record.Sinks[BackupSinks.GitHub].Location!["commit"].AsString);
+        Assert.Equal("bbbb", record.Sinks[BackupSinks.GitHub].LocationAs<ExampleLocation>()!.Commit);
 
         // A second replayer that was slow applies the older entry again, after the newer one: nothing changes.
         var pendingEarlier = new PendingMetaWrite(PendingMetaWrite.SinkLocation, Id, BackupSinks.GitHub, _time.GetUtcNow().UtcDateTime.AddMinutes(-1), null, null,
-            new BsonDocument("commit", "aaaa"));
+            new ExampleLocation { Commit = "aaaa" }.ToBsonDocument());
         await _fallback.AppendAsync(pendingEarlier, None);
         var slowReplayer = new BackupsMetaStore(Database(_uri), _time, [BackupSinks.GitHub], _fallback);
         Assert.True(await slowReplayer.ReplayPendingAsync(None));
-        Assert.Equal("bbbb", (await GitHubLocationAsync())!["commit"].AsString);
+        Assert.Equal("bbbb", await GitHubCommitAsync());
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         await InitializeAsync();
         _proxy.Cut();
         _time.Advance(TimeSpan.FromMinutes(10));
-        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new BsonDocument("commit", "aaaa"), None);
+        await _cutOff.RecordSinkOutcomeAsync(Id, BackupSinks.GitHub, SinkStatus.Succeeded, null, new ExampleLocation { Commit = "aaaa" }, None);
         _proxy.Restore();
 
         // A shard's replica set elects a new primary while the entry is replayed: mongos answers that it cannot find one.
@@ -126,7 +126,7 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         Assert.Empty(await _fallback.ListAsync(None));
         var record = (await _direct.GetAsync(Id, None))!;
         Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.GitHub].Status);
-        Assert.Equal("aaaa", record.Sinks[BackupSinks.GitHub].Location!["commit"].AsString);
+        Assert.Equal("aaaa", record.Sinks[BackupSinks.GitHub].LocationAs<ExampleLocation>()!.Commit);
     }
 
     [Fact]
@@ -135,11 +135,11 @@ public sealed class BackupsMetaFallbackTests : IAsyncDisposable
         await InitializeAsync();
         await _fallback.AppendAsync(new PendingMetaWrite("from-a-newer-version", Id, BackupSinks.GitHub, _time.GetUtcNow().UtcDateTime, null, null, null), None);
         await _fallback.AppendAsync(new PendingMetaWrite(PendingMetaWrite.SinkLocation, Id, BackupSinks.GitHub, _time.GetUtcNow().UtcDateTime, null, null,
-            new BsonDocument("commit", "aaaa")), None);
+            new ExampleLocation { Commit = "aaaa" }.ToBsonDocument()), None);
 
         Assert.True(await _cutOff.ReplayPendingAsync(None));
 
-        Assert.Equal("aaaa", (await GitHubLocationAsync())!["commit"].AsString);
+        Assert.Equal("aaaa", await GitHubCommitAsync());
         Assert.Empty(await _fallback.ListAsync(None));
         var refused = await (await _redis.GetDatabaseAsync(None)).ListRangeAsync(_fallback.RefusedKey);
         Assert.Contains("from-a-newer-version", Assert.Single(refused).ToString());

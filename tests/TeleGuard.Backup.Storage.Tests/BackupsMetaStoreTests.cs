@@ -109,7 +109,7 @@ public sealed class BackupsMetaStoreTests
         Assert.True(await store.MarkReannouncedAsync(withArtifact, None));
         Assert.Equal(BackupStatus.Created, (await store.GetAsync(withArtifact, None))!.Status);
         Assert.False(await store.MarkReannouncedAsync(withoutArtifact, None));
-        await store.RecordSinkOutcomeAsync(withArtifact, "telegram", SinkStatus.Succeeded, null, new BsonDocument("m", 1), None);
+        await store.RecordSinkOutcomeAsync(withArtifact, "telegram", SinkStatus.Succeeded, null, new ExampleLocation { Commit = "m" }, None);
         Assert.Equal(BackupStatus.Complete, (await store.GetAsync(withArtifact, None))!.Status);
     }
 
@@ -121,7 +121,7 @@ public sealed class BackupsMetaStoreTests
         var cutoff = SnapshotIds.FromTime(_time.GetUtcNow().AddHours(1));
         await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
         Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "uploader", Lease, None));
-        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "uploader", new BsonDocument("parts", new BsonArray { 101 }), None));
+        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "uploader", new ExampleLocation { Parts = [101] }, None));
 
         // Being uploaded, even past its lease (its holder may be stalled, a retry will take it over): not retention's.
         _time.Advance(TimeSpan.FromMinutes(5));
@@ -138,13 +138,13 @@ public sealed class BackupsMetaStoreTests
         Assert.True(await store.TryLeaseSinkCopyForRemovalAsync(id, "telegram", "cleanup", Lease, None));
         Assert.False(await store.TryLeaseSinkCopyForRemovalAsync(id, "telegram", "another-cleanup", Lease, None));
         Assert.Equal(SinkClaim.HeldElsewhere, await store.TryClaimSinkAsync(id, "telegram", "retry", Lease, None));
-        await store.RecordSinkRemovalAsync(id, "telegram", new BsonDocument("deletedMessageIds", new BsonArray { 101 }), None);
+        await store.RecordSinkRemovalAsync(id, "telegram", new ExampleRemoval { DeletedMessageIds = [101] }, None);
         Assert.Empty(await store.ListSinkCopiesBeforeAsync("telegram", cutoff, None));
 
         // The retry that comes afterwards starts a new copy: the removed parts are not in its record any more.
         Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "retry", Lease, None));
         var copy = (await store.GetAsync(id, None))!.Sinks["telegram"];
-        Assert.Null(copy.Location);
+        Assert.Null(copy.LocationDocument);
         Assert.Null(copy.RemovedAt);
     }
 
@@ -155,12 +155,12 @@ public sealed class BackupsMetaStoreTests
         const string id = "20261126T040000Z";
         await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
         await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None);
-        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "a", new BsonDocument("parts", new BsonArray { 1 }), None));
+        Assert.True(await store.UpdateSinkProgressAsync(id, "telegram", "a", new ExampleLocation { Parts = [1] }, None));
 
         _time.Advance(TimeSpan.FromSeconds(31)); // a stalls; b takes over
         Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "b", Lease, None));
-        Assert.False(await store.UpdateSinkProgressAsync(id, "telegram", "a", new BsonDocument("parts", new BsonArray { 1, 2 }), None));
-        Assert.Equal(new BsonArray { 1 }, (await store.GetAsync(id, None))!.Sinks["telegram"].Location!["parts"]);
+        Assert.False(await store.UpdateSinkProgressAsync(id, "telegram", "a", new ExampleLocation { Parts = [1, 2] }, None));
+        Assert.Equal([1], (await store.GetAsync(id, None))!.Sinks["telegram"].LocationAs<ExampleLocation>()!.Parts!);
 
         await store.RecordSinkOrphansAsync(id, "telegram", [2], None);
         await store.RecordSinkOrphansAsync(id, "telegram", [2, 3], None);
@@ -194,7 +194,7 @@ public sealed class BackupsMetaStoreTests
         Assert.Equal(BackupStatus.Created, (await store.GetAsync(id, None))!.Status);
 
         Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "github", "a", Lease, None));
-        await store.RecordSinkOutcomeAsync(id, "github", SinkStatus.Succeeded, null, new BsonDocument("commit", "abc"), None);
+        await store.RecordSinkOutcomeAsync(id, "github", SinkStatus.Succeeded, null, new ExampleLocation { Commit = "abc" }, None);
         Assert.Equal(BackupStatus.Created, (await store.GetAsync(id, None))!.Status);
 
         Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, "telegram", "a", Lease, None));
@@ -211,9 +211,9 @@ public sealed class BackupsMetaStoreTests
         await store.RecordSinkOutcomeAsync(id, "github", SinkStatus.Failed, "late failure", null, None);
         var record = await store.GetAsync(id, None);
         Assert.Equal(SinkStatus.Succeeded, record!.Sinks["github"].Status);
-        Assert.Equal("abc", record.Sinks["github"].Location!["commit"].AsString);
+        Assert.Equal("abc", record.Sinks["github"].LocationAs<ExampleLocation>()!.Commit);
 
-        await store.RecordSinkOutcomeAsync(id, "telegram", SinkStatus.Succeeded, null, new BsonDocument("messages", new BsonArray { 1, 2 }), None);
+        await store.RecordSinkOutcomeAsync(id, "telegram", SinkStatus.Succeeded, null, new ExampleLocation { Parts = [1, 2] }, None);
         record = await store.GetAsync(id, None);
         Assert.Equal(BackupStatus.Complete, record!.Status);
         Assert.Null(record.Sinks["telegram"].Error);
@@ -280,9 +280,9 @@ public sealed class BackupsMetaStoreTests
             await store.MarkAnnouncedAsync(id, None);
             Assert.Equal(SinkClaim.Acquired, await store.TryClaimSinkAsync(id, BackupSinks.GitHub, "s", Lease, None));
             Assert.True(await store.RenewSinkLeaseAsync(id, BackupSinks.GitHub, "s", Lease, None));
-            await store.UpdateSinkLocationAsync(id, BackupSinks.GitHub, new BsonDocument("commit", id), None);
+            await store.UpdateSinkLocationAsync(id, BackupSinks.GitHub, new ExampleLocation { Commit = id }, None);
             await store.RecordSinkErrorAsync(id, BackupSinks.GitHub, "retrying", None);
-            await store.RecordSinkOutcomeAsync(id, BackupSinks.GitHub, outcome, null, new BsonDocument("commit", id), None);
+            await store.RecordSinkOutcomeAsync(id, BackupSinks.GitHub, outcome, null, new ExampleLocation { Commit = id }, None);
         }
 
         // Each of these would match the look-alike (status failed, sinks.github succeeded with a location, an
@@ -296,7 +296,7 @@ public sealed class BackupsMetaStoreTests
         Assert.Null(await store.ClaimUnalertedOutcomeAsync(SnapshotIds.FromTime(now.AddHours(-1)), None));
         await store.MarkSinkCopiesRemovedAsync(BackupSinks.GitHub, SnapshotIds.FromTime(now.AddHours(1)), None);
         await store.MarkSinkCopyRemovedAsync(lookalike, BackupSinks.GitHub, None);
-        await store.RecordSinkRemovalAsync(failed, BackupSinks.GitHub, new BsonDocument("removed", 1), None);
+        await store.RecordSinkRemovalAsync(failed, BackupSinks.GitHub, new ExampleRemoval(), None);
         await store.MarkArtifactDeletedAsync(lookalike, None);
         await store.MarkArtifactDeletedAsync(failed, None);
         await store.RecordDrillAsync(lookalike, "store", ok: true, error: null, None);

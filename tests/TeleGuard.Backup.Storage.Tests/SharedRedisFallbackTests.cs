@@ -43,7 +43,7 @@ public sealed class SharedRedisFallbackTests : IAsyncDisposable
         // A's GitHub sink copied the 04:00 snapshot; A's MongoDB is unreachable, so the result waits in Redis.
         proxy.Cut();
         time.Advance(TimeSpan.FromMinutes(5));
-        await storeA.RecordSinkOutcomeAsync(Slot, BackupSinks.GitHub, SinkStatus.Succeeded, null, new BsonDocument("commit", "commit-of-deployment-A"), None);
+        await storeA.RecordSinkOutcomeAsync(Slot, BackupSinks.GitHub, SinkStatus.Succeeded, null, new ExampleLocation { Commit = "commit-of-deployment-A" }, None);
 
         // B's replay service runs every 5 s (any read or write of B's store replays first).
         await storeB.ReplayPendingAsync(None);

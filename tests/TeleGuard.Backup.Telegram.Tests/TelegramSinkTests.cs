@@ -115,12 +115,12 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         const string id = "20261126T040000Z";
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 60L * 1024 * 1024);
         var record = await FinishedAsync(meta, id);
-        var location = record.Sinks[BackupSinks.Telegram].Location!;
+        var location = record.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!;
         Assert.True(record.Sinks[BackupSinks.Telegram].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Error);
 
         var messages = telegram.Messages;
         Assert.Equal(3, messages.Count);
-        Assert.True(location["archiveSize"].ToInt64() > 45_000_000, $"archive of {location["archiveSize"]} bytes");
+        Assert.True(location.ArchiveSize > 45_000_000, $"archive of {location.ArchiveSize} bytes");
         Assert.All(messages, m => Assert.True(m.Size <= 19 * 1024 * 1024, $"{m.FileName}: {m.Size} bytes"));
         using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var message in messages)
@@ -129,9 +129,9 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         }
 
         var sha256 = Convert.ToHexStringLower(whole.GetHashAndReset());
-        Assert.Equal(location["archiveSha256"].AsString, sha256);
-        Assert.Equal(messages.Select(m => m.Id), location["messageIds"].AsBsonArray.Select(v => v.AsInt32));
-        Assert.Equal($"TeleGuard snapshot {id} · part 2/3 · archive {location["archiveSize"]} bytes · sha256 {sha256}", messages.ElementAt(1).Caption);
+        Assert.Equal(location.ArchiveSha256, sha256);
+        Assert.Equal(messages.Select(m => m.Id), location.MessageIds!);
+        Assert.Equal($"TeleGuard snapshot {id} · part 2/3 · archive {location.ArchiveSize} bytes · sha256 {sha256}", messages.ElementAt(1).Caption);
         Assert.DoesNotContain(telegram.Token, _logs.All);
     }
 
@@ -151,8 +151,8 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var record = await FinishedAsync(meta, id);
         var copy = record.Sinks[BackupSinks.Telegram];
         Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
-        Assert.True(copy.Location!["encrypted"].AsBoolean);
-        Assert.Equal(keyId, copy.Location["keyId"].AsString);
+        Assert.True(copy.LocationAs<TelegramLocation>()!.Encrypted);
+        Assert.Equal(keyId, copy.LocationAs<TelegramLocation>()!.KeyId);
 
         var messages = telegram.Messages;
         Assert.Equal(3, messages.Count);
@@ -225,7 +225,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" });
         const string expired = "20200101T000000Z", lastGood = "20200101T010000Z"; // ids long past the retention
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, expired, (long)(3.3 * 1024 * 1024));
-        var parts = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        var parts = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!;
         Assert.Equal(3, parts.Count);
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
         await FinishedAsync(meta, lastGood);
@@ -241,7 +241,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var removed = await TestHosts.EventuallyAsync(async () =>
             await meta.GetAsync(expired, CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
             TimeSpan.FromSeconds(60), "the cleanup to remove the expired copy");
-        Assert.Equal(parts, removed.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal(parts, removed.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!.DeletedMessageIds);
         Assert.All(parts, id => Assert.DoesNotContain(telegram.Messages, m => m.Id == id));
 
         AssertFloodsWaitedOut(telegram, floods: 2);
@@ -255,7 +255,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         async Task<int> UploadAsync(string id)
         {
             await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 10_000);
-            return (await FinishedAsync(meta, id)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+            return (await FinishedAsync(meta, id)).Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!.Single();
         }
 
         const string old = "20261126T000000Z", younger = "20261126T020000Z", lastGood = "20261126T030000Z";
@@ -275,15 +275,15 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var (oldRecord, youngerRecord) = (await RemovedAsync(old), await RemovedAsync(younger));
 
         Assert.DoesNotContain(telegram.Messages, m => m.Id == youngerMessage);
-        Assert.Equal([youngerMessage], youngerRecord.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal([youngerMessage], youngerRecord.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!.DeletedMessageIds);
 
         // The old message stays, and backups_meta says so and why; it was never offered to deleteMessages, whose "true"
         // would have said nothing about it.
         Assert.Contains(telegram.Messages, m => m.Id == oldMessage);
-        var removal = oldRecord.Sinks[BackupSinks.Telegram].Removal!;
-        Assert.Empty(removal["deletedMessageIds"].AsBsonArray);
-        Assert.Equal([oldMessage], removal["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
-        Assert.Equal(TelegramRetention.UndeletableReason, removal["reason"].AsString);
+        var removal = oldRecord.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!;
+        Assert.Empty(removal.DeletedMessageIds);
+        Assert.Equal([oldMessage], removal.UndeletableMessageIds);
+        Assert.Equal(TelegramRetention.UndeletableReason, removal.Reason);
         var deleteCalls = telegram.Requests.Skip(before).Where(r => r.Method == "deleteMessages").ToList();
         Assert.Equal([youngerMessage], deleteCalls.SelectMany(r => r.Parameters!["message_ids"]!.AsArray().Select(n => (int)n!)));
         Assert.Contains(_logs.Lines, l => l.Contains("cleanup") && l.Contains("deleted 1 message; 1 too old for a bot to delete stay in the channel"));
@@ -297,7 +297,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var (host, telegram, meta) = await StartAsync(new() { ["RETENTION_HOURS"] = "8" }, fakeClock: true);
         const string old = "20261126T000000Z", lastGood = "20261126T010000Z";
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, old, 10_000);
-        var oldMessage = (await FinishedAsync(meta, old)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+        var oldMessage = (await FinishedAsync(meta, old)).Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!.Single();
         _time.Advance(TimeSpan.FromHours(1));
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
         await FinishedAsync(meta, lastGood);
@@ -313,9 +313,9 @@ public sealed class TelegramSinkTests : IAsyncDisposable
             TimeSpan.FromSeconds(30), "the cleanup to handle the old copy");
 
         Assert.Contains(telegram.Messages, m => m.Id == oldMessage); // the same id in the configured channel is not its message
-        var removal = removed.Sinks[BackupSinks.Telegram].Removal!;
-        Assert.Equal([oldMessage], removal["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
-        Assert.Contains("sent to chat -1009999999999", removal["reason"].AsString);
+        var removal = removed.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!;
+        Assert.Equal([oldMessage], removal.UndeletableMessageIds);
+        Assert.Contains("sent to chat -1009999999999", removal.Reason);
         Assert.DoesNotContain(telegram.Requests.Skip(before), r => r.Method == "deleteMessages");
     }
 
@@ -325,7 +325,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" }, fakeClock: true);
         const string large = "20261126T000000Z", lastGood = "20261126T010000Z";
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, large, 140L * 1024 * 1024); // compresses to over 100 MiB
-        var parts = (await FinishedAsync(meta, large)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        var parts = (await FinishedAsync(meta, large)).Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!;
         Assert.True(parts.Count > 100, $"{parts.Count} parts");
         _time.Advance(TimeSpan.FromHours(1));
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
@@ -344,7 +344,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         Assert.Equal([100, parts.Count - 100], batches.Select(b => b.Count));
         Assert.Equal(parts.Order(), batches.SelectMany(b => b).Order());
         Assert.All(parts, id => Assert.DoesNotContain(telegram.Messages, m => m.Id == id));
-        Assert.Equal(parts, record.Sinks[BackupSinks.Telegram].Removal!["deletedMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal(parts, record.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!.DeletedMessageIds);
     }
 
     /// <summary>
@@ -387,7 +387,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
             var id = SnapshotIds.FromTime(_time.GetUtcNow());
             await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 10_000);
             var record = await FinishedAsync(meta, id);
-            sent[id] = record.Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+            sent[id] = record.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!.Single();
             if (hour < 9)
             {
                 _time.Advance(TimeSpan.FromHours(1));
@@ -409,7 +409,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var eight = await TestHosts.EventuallyAsync(async () =>
             await meta.GetAsync("20261126T080000Z", CancellationToken.None) is { } r && r.Sinks[BackupSinks.Telegram].RemovedAt is not null ? r : null,
             TimeSpan.FromSeconds(30), "the second cleanup");
-        Assert.Equal([sent["20261126T080000Z"]], eight.Sinks[BackupSinks.Telegram].Removal!["undeletableMessageIds"].AsBsonArray.Select(v => v.AsInt32));
+        Assert.Equal([sent["20261126T080000Z"]], eight.Sinks[BackupSinks.Telegram].RemovalAs<TelegramRemoval>()!.UndeletableMessageIds);
         Assert.Single(telegram.Deleted);
         var last = await meta.GetAsync("20261126T090000Z", CancellationToken.None);
         Assert.Null(last!.Sinks[BackupSinks.Telegram].RemovedAt);
@@ -422,7 +422,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var (host, telegram, meta) = await StartAsync(new() { ["TELEGRAM_PART_SIZE_MB"] = "1", ["RETENTION_HOURS"] = "8" }, fakeClock: true);
         const string expired = "20261126T000000Z", lastGood = "20261126T050000Z", uploading = "20261126T010000Z";
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, expired, 10_000);
-        var expiredMessage = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].Location!["messageIds"].AsBsonArray.Single().AsInt32;
+        var expiredMessage = (await FinishedAsync(meta, expired)).Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.MessageIds!.Single();
         await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, lastGood, 10_000);
         await FinishedAsync(meta, lastGood);
 
@@ -444,7 +444,7 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var record = await FinishedAsync(meta, uploading);
         var copy = record.Sinks[BackupSinks.Telegram];
         Assert.Equal(SinkStatus.Succeeded, copy.Status);
-        var recorded = copy.Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
+        var recorded = copy.LocationAs<TelegramLocation>()!.MessageIds!;
         Assert.Equal(3, recorded.Count);
         Assert.Contains(firstPart.Id, recorded);
         Assert.All(recorded, id => Assert.Contains(telegram.Messages, m => m.Id == id)); // every part is still in the channel
@@ -483,15 +483,15 @@ public sealed class TelegramSinkTests : IAsyncDisposable
         var during = (await meta.GetAsync(id, CancellationToken.None))!.Sinks[BackupSinks.Telegram];
         Assert.Equal(SinkStatus.Running, during.Status);
         Assert.Equal("other-instance", during.Owner);
-        Assert.Single(during.Location!["parts"].AsBsonArray); // part 1 only: the loser recorded nothing after losing
+        Assert.Single(during.LocationAs<TelegramLocation>()!.Parts); // part 1 only: the loser recorded nothing after losing
 
         // The other instance goes away; the retried delivery takes over and completes the copy, reusing part 1.
         await records.UpdateOneAsync(new BsonDocument("_id", id), Builders<BsonDocument>.Update.Set("sinks.telegram.leaseUntil", DateTime.UtcNow.AddHours(-1)));
         var record = await FinishedAsync(meta, id);
         var copy = record.Sinks[BackupSinks.Telegram];
         Assert.Equal(SinkStatus.Succeeded, copy.Status);
-        var recorded = copy.Location!["messageIds"].AsBsonArray.Select(v => v.AsInt32).ToList();
-        Assert.Equal(during.Location["parts"][0]["messageId"].AsInt32, recorded[0]);
+        var recorded = copy.LocationAs<TelegramLocation>()!.MessageIds!;
+        Assert.Equal(during.LocationAs<TelegramLocation>()!.Parts[0].MessageId, recorded[0]);
         Assert.DoesNotContain(sentByLoser.Id, recorded);
         Assert.Equal(recorded, telegram.Messages.Where(m => m.Caption.Contains($"snapshot {id} ", StringComparison.Ordinal)).Select(m => m.Id));
     }

@@ -24,8 +24,9 @@ public static class HourlySnapshotSimulation
          "chat", "message", "forward", "filter", "spam", "allow", "deny", "group", "member", "owner", "settings", "language"];
 
     /// <param name="addServices">Adds the backup defaults, the services and the bus to the host (the clock is registered before).</param>
-    public static async Task<IReadOnlyList<SimulatedHour>> RunAsync(
-        SimulationSettings simulation, Action<HostApplicationBuilder> addServices, Action<SimulatedHour>? onHour = null)
+    /// <param name="publicCopyBytes">The size of a snapshot's public copy, read from its record (the public destination's location).</param>
+    public static async Task<IReadOnlyList<SimulatedHour>> RunAsync(SimulationSettings simulation, Action<HostApplicationBuilder> addServices,
+        Func<BackupRecord, long> publicCopyBytes, Action<SimulatedHour>? onHour = null)
     {
         var git = GitServer.FromEnvironment();
         var (repository, _) = git.CreateRepository();
@@ -52,7 +53,7 @@ public static class HourlySnapshotSimulation
         await host.StartAsync();
         try
         {
-            return await RunHoursAsync(host, clock, source, simulation, onHour);
+            return await RunHoursAsync(host, clock, source, simulation, publicCopyBytes, onHour);
         }
         finally
         {
@@ -72,7 +73,8 @@ public static class HourlySnapshotSimulation
     }
 
     private static async Task<IReadOnlyList<SimulatedHour>> RunHoursAsync(
-        IHost host, SimulatedClock clock, IMongoDatabase source, SimulationSettings simulation, Action<SimulatedHour>? onHour)
+        IHost host, SimulatedClock clock, IMongoDatabase source, SimulationSettings simulation, Func<BackupRecord, long> publicCopyBytes,
+        Action<SimulatedHour>? onHour)
     {
         var bus = host.Services.GetRequiredService<IBus>();
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
@@ -115,8 +117,7 @@ public static class HourlySnapshotSimulation
                 }
             }
 
-            var publicBytes = record.Sinks[BackupSinks.Public].Location!["size"].ToInt64();
-            var figure = new SimulatedHour(hour, id, record.Artifact!.Size, publicBytes, DirectorySize(simulation.SnapshotDirectory), sampler.Stop(), cleanup);
+            var figure = new SimulatedHour(hour, id, record.Artifact!.Size, publicCopyBytes(record), DirectorySize(simulation.SnapshotDirectory), sampler.Stop(), cleanup);
             figures.Add(figure);
             onHour?.Invoke(figure);
         }
