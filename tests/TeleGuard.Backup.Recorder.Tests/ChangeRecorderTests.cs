@@ -161,7 +161,12 @@ public sealed class ChangeRecorderTests
         Assert.Equal(1, (await deployment.Increments.ListChainAsync(databaseName, newChain.Chain, 1, CancellationToken.None))[0].Sequence);
 
         var status = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status");
-        Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'}", status.StandardOutput);
+        Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'} until snapshot {gap.NextChain}", status.StandardOutput);
+        Assert.Contains("  store: from ", status.StandardOutput);
+        var json = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status", "--json");
+        var pointInTime = System.Text.Json.Nodes.JsonNode.Parse(json.StandardOutput)!["pointInTime"]!;
+        Assert.Equal(gap.NextChain, pointInTime["gaps"]![0]!["nextChain"]!.GetValue<string>());
+        Assert.Equal(2, pointInTime["windows"]!["store"]!.AsArray().Count); // the ended chain's window and the new one
     }
 
     [Fact]
