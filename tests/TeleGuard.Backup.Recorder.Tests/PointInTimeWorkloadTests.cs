@@ -61,6 +61,34 @@ public sealed class PointInTimeWorkloadTests
         }
     }
 
+    [Fact]
+    public async Task The_drill_verifies_the_history_to_its_end_and_fails_when_an_increment_is_gone()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 1);
+        await deployment.StartHostAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+        var items = deployment.Database.GetCollection<BsonDocument>("items");
+        for (var i = 0; i < 20; i++)
+        {
+            await items.InsertOneAsync(new BsonDocument("_id", i));
+            await Task.Delay(100);
+        }
+
+        var records = await deployment.WaitForCoverageAsync(new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client)), Patience);
+        var drill = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(2), "drill", "--to-time", "latest");
+        Assert.True(drill.ExitCode == 0, drill.Output);
+        Assert.Contains($"store: history to ", drill.StandardOutput);
+        Assert.Contains($"verified (snapshot {records[0].Chain} and ", drill.StandardOutput);
+
+        // An increment in the middle of the chain disappears from the store: the history no longer verifies.
+        var store = new GridFsArtifactStore(deployment.Client.GetDatabase(databaseName + ArtifactStoreOptions.DefaultDatabaseSuffix), ArtifactStoreOptions.DefaultBucket);
+        await store.DeleteAsync(records[records.Count / 2].Artifact.Location, CancellationToken.None);
+        var broken = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(2), "drill", "--to-time", "latest");
+        Assert.True(broken.ExitCode == 1, broken.Output);
+        Assert.Contains("store: history to latest FAILED", broken.StandardOutput);
+    }
+
     private static async Task<string> RequestSnapshotAsync(RecorderDeployment deployment, Microsoft.Extensions.Hosting.IHost host)
     {
         var now = DateTimeOffset.UtcNow;
