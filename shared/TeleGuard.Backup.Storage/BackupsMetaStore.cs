@@ -625,6 +625,13 @@ public sealed partial class BackupsMetaStore : IDisposable
             & Filter.Gte("manifest.clusterTime", from) & Filter.Lte("manifest.clusterTime", to),
             Sort.Ascending("manifest.clusterTime"), limit: null, cancellationToken);
 
+    /// <summary>The snapshot with the oldest cluster time whose artifact is still in the store (the earliest a restore from the store can start at).</summary>
+    public async Task<BackupRecord?> FindOldestStoredWithClusterTimeAsync(CancellationToken cancellationToken) =>
+        await _records.FindFirstAsync(
+            Filter.Ne(r => r.Artifact, null) & Filter.Eq(r => r.Artifact!.DeletedAt, null)
+            & Filter.Exists("manifest.clusterTime") & Filter.Ne("manifest.clusterTime", BsonNull.Value),
+            Sort.Ascending("manifest.clusterTime"), cancellationToken);
+
     /// <summary>The complete snapshot with the newest data.</summary>
     public async Task<BackupRecord?> FindLatestCompleteAsync(CancellationToken cancellationToken) =>
         await _records.FindFirstAsync(Filter.Eq(r => r.Status, BackupStatus.Complete), NewestDataFirst, cancellationToken);

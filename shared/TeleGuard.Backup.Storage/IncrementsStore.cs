@@ -96,6 +96,21 @@ public sealed class IncrementsStore(IMongoDatabase database)
 
     private static string ChainStartId(string databaseName, string startKey) => $"chainstart:{databaseName}:{startKey}";
 
+    /// <summary>
+    /// Increments whose artifact is still in the store, that end at or before <paramref name="toAtOrBefore"/> and were
+    /// closed before <paramref name="closedBefore"/>: what store retention may remove.
+    /// </summary>
+    public async Task<List<IncrementRecord>> ListRemovableAsync(string databaseName, BsonTimestamp toAtOrBefore, DateTime closedBefore, CancellationToken cancellationToken) =>
+        await _increments.Find(OwnIncrements(databaseName) & Increment.Lte(r => r.To, toAtOrBefore) & Increment.Lt(r => r.ClosedAt, closedBefore)
+                & Increment.Eq(r => r.Artifact.DeletedAt, null))
+            .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Chain).Ascending(r => r.Sequence))
+            .ToListAsync(cancellationToken);
+
+    public Task MarkArtifactDeletedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>
+        _increments.UpdateOneAsync(
+            Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId),
+            Builders<IncrementRecord>.Update.Set(r => r.Artifact.DeletedAt, at), cancellationToken: cancellationToken);
+
     public Task MarkAnnouncedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>
         _increments.UpdateOneAsync(
             Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId),
