@@ -7,8 +7,9 @@ namespace TeleGuard.Backup.Storage;
 /// <summary>
 /// A document a destination keeps on its sink record in backups_meta (<see cref="SinkLocation"/>, <see cref="SinkRemoval"/>).
 /// Its type belongs to the destination that writes it; this store keeps it as a plain document. It is stored without a
-/// type discriminator (the shape is the destination's, not .NET's), and elements this version does not know (a newer
-/// version wrote them) are kept and written back with the rest.
+/// type discriminator (the shape is the destination's, not .NET's). Top-level elements this version does not know (a
+/// newer version wrote them) are kept when the same object is written back; a destination that builds a new location
+/// (Telegram's uploader does, per step) and nested types that ignore unknown elements do not carry them over.
 /// </summary>
 public abstract class SinkDocument
 {
