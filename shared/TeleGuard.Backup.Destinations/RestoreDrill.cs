@@ -12,9 +12,11 @@ namespace TeleGuard.Backup.Destinations;
 /// The restore drill of one destination: fetch the newest snapshot it holds, check every file against the manifest and
 /// decode every document (what <c>verify</c> does), and record the result on that snapshot in backups_meta
 /// (<c>drills.&lt;destination&gt;</c>). A failure is logged as an error and recorded on the newest snapshot the
-/// destination claims to hold.
+/// destination claims to hold. A scheduled drill of a destination that holds increments also checks the change
+/// history to its end as a restore to that time would (the snapshot it starts from, every increment, the chain).
 /// </summary>
-public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDirectoryOptions> workDirectory, TimeProvider time, ILogger<RestoreDrill> logger)
+public sealed partial class RestoreDrill(BackupsMetaStore meta, IncrementsStore increments, IOptions<MongoOptions> mongo,
+    IOptions<WorkDirectoryOptions> workDirectory, TimeProvider time, ILogger<RestoreDrill> logger)
 {
     /// <summary>
     /// How long one scheduled drill may take: well under RabbitMQ's 30-minute limit on an unacknowledged delivery (past
@@ -42,11 +44,15 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDir
             return null;
         }
 
-        return await RunAsync(destination, cancellationToken, TimeLimit);
+        return await RunAsync(destination, cancellationToken, TimeLimit, includeHistory: true);
     }
 
-    /// <summary>The drill of one destination now; with <paramref name="timeLimit"/>, one that takes longer fails saying so.</summary>
-    public async Task<RestoreDrillResult> RunAsync(IBackupDestination destination, CancellationToken cancellationToken, TimeSpan? timeLimit = null)
+    /// <summary>
+    /// The drill of one destination now; with <paramref name="timeLimit"/>, one that takes longer fails saying so; with
+    /// <paramref name="includeHistory"/>, the change history it holds (if any was recorded) is checked too.
+    /// </summary>
+    public async Task<RestoreDrillResult> RunAsync(IBackupDestination destination, CancellationToken cancellationToken, TimeSpan? timeLimit = null,
+        bool includeHistory = false)
     {
         // Under SNAPSHOT_DIR (the volume meant for it), in a folder the next drill removes if this process is killed.
         using var work = WorkFolder.Create(workDirectory.Value.Path, "drills", destination.Name);
@@ -60,6 +66,12 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDir
         {
             var manifest = await destination.FetchAsync("latest", Path.Combine(work.Path, "snapshot"), limit.Token);
             await SnapshotContent.VerifyAsync(Path.Combine(work.Path, "snapshot"), manifest, null, limit.Token);
+            if (includeHistory && destination is IPointInTimeSource history
+                && await increments.FindLatestAsync(mongo.Value.DatabaseName, limit.Token) is not null)
+            {
+                await CheckHistoryAsync(history, Path.Combine(work.Path, "history"), limit.Token);
+            }
+
             await meta.RecordDrillAsync(manifest.SnapshotId, destination.Name, ok: true, error: null, cancellationToken);
             LogDrillPassed(logger, destination.Name, manifest.SnapshotId);
             return new RestoreDrillResult(destination.Name, manifest.SnapshotId, null);
@@ -83,6 +95,18 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IOptions<WorkDir
 
             LogDrillFailed(logger, destination.Name, error);
             return new RestoreDrillResult(destination.Name, claimed, error) { NewlyFailing = newlyFailing };
+        }
+    }
+
+    private static async Task CheckHistoryAsync(IPointInTimeSource history, string folder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await history.FetchToTimeAsync(target: null, folder, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException)
+        {
+            throw new InvalidDataException($"the change history does not verify: {ErrorText.Describe(e)}", e);
         }
     }
 

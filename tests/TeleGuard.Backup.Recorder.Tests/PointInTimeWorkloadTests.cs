@@ -89,6 +89,32 @@ public sealed class PointInTimeWorkloadTests
         Assert.Contains("store: history to latest FAILED", broken.StandardOutput);
     }
 
+    [Fact]
+    public async Task A_scheduled_drill_of_the_store_checks_its_change_history_and_fails_when_an_increment_is_gone()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 1);
+        var host = await deployment.StartHostAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+        await deployment.Database.GetCollection<BsonDocument>("items").InsertManyAsync(Enumerable.Range(0, 10).Select(i => new BsonDocument("_id", i)));
+        var records = await deployment.WaitForCoverageAsync(new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client) + (3L << 32)), Patience);
+        var drill = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<TeleGuard.Backup.Destinations.RestoreDrill>(host.Services);
+        var store = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetServices<TeleGuard.Backup.Destinations.IBackupDestination>(host.Services)
+            .Single(d => d.Name == "store");
+        var request = new RestoreDrillRequested("20261130T000000Z", DateTimeOffset.UtcNow, "schedule");
+
+        var passed = await drill.RunRequestedAsync(store, request, CancellationToken.None);
+        Assert.True(passed!.Ok, passed.Error);
+
+        var artifacts = new GridFsArtifactStore(deployment.Client.GetDatabase(databaseName + ArtifactStoreOptions.DefaultDatabaseSuffix), ArtifactStoreOptions.DefaultBucket);
+        await artifacts.DeleteAsync(records[records.Count / 2].Artifact.Location, CancellationToken.None);
+        var failed = await drill.RunRequestedAsync(store, request, CancellationToken.None);
+        Assert.False(failed!.Ok);
+        Assert.Contains("the change history does not verify", failed.Error);
+        var snapshot = await new BackupsMetaStore(deployment.Database, TimeProvider.System).GetAsync(failed.SnapshotId!, CancellationToken.None);
+        Assert.False(snapshot!.Drills["store"].Ok);
+    }
+
     private static async Task<string> RequestSnapshotAsync(RecorderDeployment deployment, Microsoft.Extensions.Hosting.IHost host)
     {
         var now = DateTimeOffset.UtcNow;

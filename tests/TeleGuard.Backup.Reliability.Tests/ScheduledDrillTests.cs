@@ -75,7 +75,8 @@ public sealed class ScheduledDrillTests
         await pipeline.Meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
         var logs = new CapturedLogs();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
-        var drill = new RestoreDrill(pipeline.Meta, Options.Create(new WorkDirectoryOptions()), TimeProvider.System, loggers.CreateLogger<RestoreDrill>());
+        var drill = new RestoreDrill(pipeline.Meta, new IncrementsStore(pipeline.Database), Options.Create(new MongoOptions { Uri = pipeline.MongoUri }),
+            Options.Create(new WorkDirectoryOptions()), TimeProvider.System, loggers.CreateLogger<RestoreDrill>());
         var hanging = new HangingDestination(id);
 
         var result = await drill.RunAsync(hanging, CancellationToken.None, TimeSpan.FromSeconds(2)).WaitAsync(TimeSpan.FromSeconds(30));
