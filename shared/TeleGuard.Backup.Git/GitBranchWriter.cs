@@ -232,15 +232,26 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
         using var repository = OpenFetched();
         var head = RemoteHead(repository);
         var commit = snapshotId is null ? NewestSnapshot(head) : FindSnapshot(head, snapshotId);
-        if (commit is null)
-        {
-            return null;
-        }
+        return commit is null ? null : Export(repository, commit, treePath, destination) ? SnapshotIdOf(commit) : null;
+    }
 
+    /// <summary>
+    /// <see cref="ExportTree"/> of the branch head (which holds the files committed after the newest snapshot too, such
+    /// as increments). Returns false when the head has nothing under <paramref name="treePath"/>.
+    /// </summary>
+    public bool ExportHeadTree(string treePath, string destination)
+    {
+        using var cloneLock = LockClone(CancellationToken.None);
+        using var repository = OpenFetched();
+        return RemoteHead(repository) is { } head && Export(repository, head, treePath, destination);
+    }
+
+    private static bool Export(Repository repository, Commit commit, string treePath, string destination)
+    {
         var tree = treePath.Length == 0 ? commit.Tree : commit[treePath]?.Target as Tree;
         if (tree is null)
         {
-            return null;
+            return false;
         }
 
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
@@ -250,7 +261,7 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
 
         var root = Path.GetFullPath(destination);
         new TreeExport(repository, root, $"the tree of commit {commit.Sha}").Write(tree, treePath, root, depth: 0);
-        return SnapshotIdOf(commit);
+        return true;
     }
 
     /// <summary>Reads the remote branch's commits, newest first, leaving out increment commits (fetches first).</summary>
@@ -273,8 +284,8 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
     /// <summary>
     /// Commits on top of the branch (a fast-forward push: never a rewrite, so no branch lock is needed) the tree that
     /// <paramref name="buildTree"/> makes from the head's tree, with an <c>Increment-Id:</c> trailer and no snapshot id.
-    /// <paramref name="buildTree"/> returns null when the branch already holds what it would add: nothing is pushed then,
-    /// and the commit carrying <paramref name="incrementId"/>'s trailer (or the head, when compaction folded it in) is returned.
+    /// A commit with that trailer already on the branch is returned as it is; otherwise <paramref name="buildTree"/> returns
+    /// null when the branch already holds what it would add (a compaction folded the commit in): nothing is pushed then.
     /// </summary>
     public IncrementCommit CommitIncrement(string incrementId, string message, DateTimeOffset when,
         Func<Repository, Tree?, TreeDefinition?> buildTree, CancellationToken cancellationToken = default)
@@ -288,10 +299,15 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
             using (var repository = OpenFetched())
             {
                 var head = RemoteHead(repository);
+                if (FindIncrement(head, incrementId) is { } existing)
+                {
+                    return new IncrementCommit(existing.Sha, AlreadyPresent: true);
+                }
+
                 var definition = buildTree(repository, head?.Tree);
                 if (definition is null)
                 {
-                    return new IncrementCommit(FindIncrement(head, incrementId)?.Sha ?? head?.Sha ?? "", AlreadyPresent: true);
+                    return new IncrementCommit(head?.Sha ?? "", AlreadyPresent: true);
                 }
 
                 var signature = new Signature(Author.Name, Author.Email, when);
