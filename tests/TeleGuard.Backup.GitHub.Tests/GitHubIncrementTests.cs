@@ -33,7 +33,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     private RabbitMqVirtualHost? _vhost;
 
     private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
-        Uri RepositoryUrl, string RepositoryPath, Dictionary<string, string?> Cli);
+        Uri RepositoryUrl, string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
 
     private async Task<Pipeline> StartAsync()
     {
@@ -73,7 +73,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
             ["LOG_FORMAT"] = "text",
         };
         return new Pipeline(_host, client, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
-            _host.Services.GetRequiredService<IBus>(), url, path, cli);
+            _host.Services.GetRequiredService<IBus>(), url, path, cli, settings);
     }
 
     private static async Task<(string Id, ClusterTimestamp ClusterTime)> SnapshotAsync(Pipeline pipeline, string id)
@@ -243,6 +243,11 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already in") ? "seen" : null),
             Timeout, "the redelivery to be handled");
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+
+        // status: the window of a restore to a time from the branch, from the first snapshot to the last increment.
+        var status = await CliProcess.RunAsync(pipeline.Settings, Timeout, "status");
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Contains($"github: from {Iso(first.ClusterTime)} to {Iso(phase3)}", status.Output);
 
         // Restore to the end of phase 1 (from the first snapshot) equals the database then, byte for byte.
         var (thenUri, then) = await TargetAsync();
