@@ -35,7 +35,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
         Uri RepositoryUrl, string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
 
-    private async Task<Pipeline> StartAsync()
+    private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
     {
         var uri = await TestServices.MongoReplicaSetUriAsync();
         var client = new MongoClient(uri);
@@ -58,6 +58,11 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
             ["RETRY_MAX_SECONDS"] = "1",
             ["LOG_LEVEL"] = "Trace",
         };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
         var builder = TestHosts.CreateBuilder(settings);
         builder.AddBackupDefaults();
         builder.Logging.AddProvider(_logs);
@@ -287,6 +292,45 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.Contains($"Increment {announced[2].IncrementId}", tampered.Output);
         Assert.Equal(before, await RecordedHistory.ContentAsync(target));
         Assert.DoesNotContain(_git.Token, _logs.All);
+    }
+
+    [Fact]
+    public async Task An_increment_announced_before_its_predecessor_waits_for_it_and_the_branch_gets_them_in_order()
+    {
+        var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "8", ["RETRY_MIN_SECONDS"] = "1", ["RETRY_MAX_SECONDS"] = "3" });
+        const string chain = "20261130T070000Z";
+        var start = new ClusterTimestamp(1_796_000_000, 1);
+        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
+        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            chain, start, [], ends);
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(pipeline, increment));
+        }
+
+        await pipeline.Bus.Publish(announced[0]);
+        await CopiedAsync(pipeline, announced[0].IncrementId);
+
+        // The third before the second: it waits (its attempt fails, to be retried) until the second is on the branch.
+        await pipeline.Bus.Publish(announced[2]);
+        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && (github.Error is not null || github.Status == SinkStatus.Succeeded) ? github : null,
+            Timeout, "the third increment to wait or be committed");
+        Assert.Equal(SinkStatus.Running, waiting.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
+        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+
+        await pipeline.Bus.Publish(announced[1]);
+        foreach (var increment in announced.Skip(1))
+        {
+            var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+        }
+
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+        Assert.True((await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None))!.Sinks[BackupSinks.GitHub].Attempts >= 2);
+        Assert.Equal(6, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
     }
 
     public async ValueTask DisposeAsync()
