@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using MongoDB.Bson;
 using TeleGuard.Backup.Storage;
 
@@ -8,20 +9,17 @@ namespace TeleGuard.Backup.Cli;
 /// The part of <c>status</c> about point-in-time restore: for each destination the window in which a restore to any
 /// second is possible, and every gap in the change history.
 /// </summary>
-public static class PointInTimeStatus
+public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)>> Windows,
+    IReadOnlyList<HistoryGapRecord> Gaps)
 {
-    public static async Task PrintAsync(BackupsMetaStore meta, IncrementsStore increments, string database, CancellationToken cancellationToken)
+    /// <summary>Destinations that keep snapshots only (no increments yet).</summary>
+    public static readonly IReadOnlyList<string> SnapshotsOnly = [BackupSinks.Public, BackupSinks.Telegram];
+
+    public static async Task<PointInTimeStatus> ReadAsync(BackupsMetaStore meta, IncrementsStore increments, string database, CancellationToken cancellationToken)
     {
         var all = await increments.ListAsync(database, cancellationToken);
         var gaps = await increments.ListGapsAsync(database, cancellationToken);
-        if (all.Count == 0 && gaps.Count == 0)
-        {
-            Console.WriteLine("Point-in-time restore: no increments recorded (is the change recorder running on a replica set?).");
-            return;
-        }
-
-        Console.WriteLine("Point-in-time restore:");
-        var windows = new List<string>();
+        var windows = new List<(DateTimeOffset, DateTimeOffset)>();
         foreach (var chain in all.GroupBy(i => i.Chain).OrderBy(c => c.Key, StringComparer.Ordinal))
         {
             var last = chain.MaxBy(i => i.Sequence)!;
@@ -30,29 +28,25 @@ public static class PointInTimeStatus
             var bases = await meta.ListStoredWithClusterTimeAsync(first.From, last.To, cancellationToken);
             if (bases.Count > 0)
             {
-                windows.Add($"from {Format(bases[0].Manifest!.ClusterTime!)} to {Format(last.To)}");
+                windows.Add((Time(bases[0].Manifest!.ClusterTime!), Time(last.To)));
             }
         }
 
-        Console.WriteLine(windows.Count == 0
-            ? "  store: no window (no snapshot the increments start from is still held)"
-            : $"  store: {string.Join("; ", windows)}");
-        Console.WriteLine($"  github: {GitHubWindows(all, await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken))}");
-        Console.WriteLine("  public, telegram: snapshots only (increments are not copied there yet)");
-        foreach (var gap in gaps)
-        {
-            var until = gap.NextChain is { } next ? $"until snapshot {next}" : gap.RequestedSnapshotId is { } requested ? $"until snapshot {requested} (requested, not yet taken)" : "(no new chain yet)";
-            Console.WriteLine($"  gap after {(gap.CoveredTo is { } t ? Format(t) : "?")} {until}: {gap.Reason}");
-        }
+        return new PointInTimeStatus(all.Count > 0 || gaps.Count > 0,
+            new Dictionary<string, IReadOnlyList<(DateTimeOffset, DateTimeOffset)>>
+            {
+                [TeleGuard.Backup.Hosting.CleanupReporter.ArtifactStoreDestination] = windows,
+                [BackupSinks.GitHub] = GitHubWindows(all, await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken)),
+            }, gaps);
     }
 
     /// <summary>
     /// Per chain, from the oldest snapshot kept on the branch inside the chain's range to the end of the unbroken run of
     /// increments copied there after it.
     /// </summary>
-    private static string GitHubWindows(IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
+    private static List<(DateTimeOffset, DateTimeOffset)> GitHubWindows(IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
     {
-        var windows = new List<string>();
+        var windows = new List<(DateTimeOffset, DateTimeOffset)>();
         foreach (var chain in all.GroupBy(i => i.Chain).OrderBy(c => c.Key, StringComparer.Ordinal))
         {
             var ordered = chain.OrderBy(i => i.Sequence).ToList();
@@ -70,15 +64,59 @@ public static class PointInTimeStatus
                 last++;
             }
 
-            windows.Add($"from {Format(start!)} to {Format(ordered[last].To)}");
+            windows.Add((Time(start!), Time(ordered[last].To)));
         }
 
-        return windows.Count == 0 ? "no window (no snapshot on the branch is followed by increments copied there)" : string.Join("; ", windows);
+        return windows;
     }
 
     private static bool CopiedToGitHub(IncrementRecord increment) =>
         increment.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status == SinkStatus.Succeeded;
 
-    private static string Format(BsonTimestamp time) =>
-        DateTimeOffset.FromUnixTimeSeconds(time.Timestamp).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    public void Print()
+    {
+        if (!Recorded)
+        {
+            Console.WriteLine("Point-in-time restore: no increments recorded (is the change recorder running on a replica set?).");
+            return;
+        }
+
+        Console.WriteLine("Point-in-time restore:");
+        foreach (var (destination, windows) in Windows)
+        {
+            Console.WriteLine(windows.Count == 0
+                ? $"  {destination}: no window (no snapshot the increments start from is still held)"
+                : $"  {destination}: {string.Join("; ", windows.Select(w => $"from {Format(w.From)} to {Format(w.To)}"))}");
+        }
+
+        Console.WriteLine($"  {string.Join(", ", SnapshotsOnly)}: snapshots only (increments are not copied there yet)");
+        foreach (var gap in Gaps)
+        {
+            Console.WriteLine($"  gap after {(gap.CoveredTo is { } t ? Format(Time(t)) : "?")} {Until(gap)}: {gap.Reason}");
+        }
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["windows"] = new JsonObject(Windows.Select(w => KeyValuePair.Create(w.Key, (JsonNode?)new JsonArray(
+            w.Value.Select(x => (JsonNode)new JsonObject { ["from"] = Format(x.From), ["to"] = Format(x.To) }).ToArray())))),
+        ["gaps"] = new JsonArray(Gaps.Select(g => (JsonNode)new JsonObject
+        {
+            ["after"] = g.CoveredTo is { } t ? Format(Time(t)) : null,
+            ["chain"] = g.Chain,
+            ["detectedAt"] = Format(new DateTimeOffset(DateTime.SpecifyKind(g.DetectedAt, DateTimeKind.Utc))),
+            ["requestedSnapshot"] = g.RequestedSnapshotId,
+            ["nextChain"] = g.NextChain,
+            ["reason"] = g.Reason,
+        }).ToArray()),
+    };
+
+    private static string Until(HistoryGapRecord gap) =>
+        gap.NextChain is { } next ? $"until snapshot {next}"
+        : gap.RequestedSnapshotId is { } requested ? $"until snapshot {requested} (requested, not yet recording from it)"
+        : "(no new chain yet)";
+
+    private static DateTimeOffset Time(BsonTimestamp time) => DateTimeOffset.FromUnixTimeSeconds(time.Timestamp);
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

@@ -29,22 +29,8 @@ public sealed record SnapshotSource(string From, string? Path, string Snapshot, 
         from.CompletionSources.Add(Sources);
         var path = new Option<string?>("--path") { Description = "with --from file: an artifact .tar or a snapshot folder", HelpName = "P" };
         var snapshot = new Option<string>("--snapshot") { Description = "the snapshot id, or latest", HelpName = "ID|latest", DefaultValueFactory = _ => "latest" };
-        var toTime = new Option<PointInTimeTarget?>("--to-time")
-        {
-            Description = "restore to this time instead of a snapshot: UTC as 2026-11-30T13:42:10Z (every change of that second included), or latest (the end of the recorded history); needs a destination that holds increments (store)",
-            HelpName = "TIME|latest",
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                if (ParseToTime(text) is { } target)
-                {
-                    return target;
-                }
-
-                result.AddError("--to-time must be a UTC time like 2026-11-30T13:42:10Z, or latest");
-                return null;
-            },
-        };
+        var toTime = ToTimeOption(
+            "restore to this time instead of a snapshot: UTC as 2026-11-30T13:42:10Z (every change of that second included), or latest (the end of the recorded history); needs a destination that holds increments (store)");
         command.Options.Add(from);
         command.Options.Add(path);
         command.Options.Add(snapshot);
@@ -68,6 +54,24 @@ public sealed record SnapshotSource(string From, string? Path, string Snapshot, 
         });
         return result => new SnapshotSource(result.GetRequiredValue(from), result.GetValue(path), result.GetRequiredValue(snapshot), result.GetValue(toTime));
     }
+
+    /// <summary><c>--to-time TIME|latest</c>, parsed with <see cref="ParseToTime"/>.</summary>
+    public static Option<PointInTimeTarget?> ToTimeOption(string description) => new("--to-time")
+    {
+        Description = description,
+        HelpName = "TIME|latest",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (ParseToTime(text) is { } target)
+            {
+                return target;
+            }
+
+            result.AddError("--to-time must be a UTC time like 2026-11-30T13:42:10Z, or latest");
+            return null;
+        },
+    };
 
     /// <summary><c>latest</c> or <c>yyyy-MM-ddTHH:mm:ssZ</c> (UTC, whole seconds); null for anything else.</summary>
     public static PointInTimeTarget? ParseToTime(string text)

@@ -44,10 +44,13 @@ public static class StatusCommand
         List<BackupRecord> records;
         BackupRecord? latestComplete;
         List<(string Sink, CleanupRecord Cleanup)> cleanups = [];
+        PointInTimeStatus pointInTime;
         try
         {
             records = await meta.ListRecentAsync(limit, CancellationToken.None);
             latestComplete = await meta.FindLatestCompleteAsync(CancellationToken.None);
+            pointInTime = await PointInTimeStatus.ReadAsync(meta, host.Services.GetRequiredService<IncrementsStore>(),
+                host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MongoOptions>>().Value.DatabaseName, CancellationToken.None);
             foreach (var sink in BackupSinks.All)
             {
                 if ((await meta.FindLatestCleanupAsync(sink, CancellationToken.None))?.Sinks[sink].Cleanup is { } cleanup)
@@ -67,7 +70,7 @@ public static class StatusCommand
 
         if (json)
         {
-            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age, cleanups, destinations));
+            Console.WriteLine(StatusJson.Render(records, latestComplete?.Id, age, cleanups, destinations, pointInTime));
         }
         else
         {
@@ -87,8 +90,7 @@ public static class StatusCommand
                 Console.WriteLine($"Last {sink} cleanup: {cleanup.Status} at {cleanup.At:yyyy-MM-ddTHH:mm:ssZ}{why}");
             }
 
-            await PointInTimeStatus.PrintAsync(meta, host.Services.GetRequiredService<IncrementsStore>(),
-                host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MongoOptions>>().Value.DatabaseName, CancellationToken.None);
+            pointInTime.Print();
         }
 
         if (maxAgeHours is { } hours && (age is null || age.Value > TimeSpan.FromHours(hours)))

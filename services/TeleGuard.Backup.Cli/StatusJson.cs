@@ -14,7 +14,7 @@ namespace TeleGuard.Backup.Cli;
 public static class StatusJson
 {
     public static string Render(IReadOnlyList<BackupRecord> records, string? lastComplete, TimeSpan? lastCompleteAge,
-        IReadOnlyList<(string Sink, CleanupRecord Cleanup)> cleanups, IReadOnlyList<IBackupDestination> destinations)
+        IReadOnlyList<(string Sink, CleanupRecord Cleanup)> cleanups, IReadOnlyList<IBackupDestination> destinations, PointInTimeStatus? pointInTime = null)
     {
         var root = new JsonObject
         {
@@ -25,6 +25,7 @@ public static class StatusJson
                 ["status"] = c.Cleanup.Status, ["at"] = Time(c.Cleanup.At), ["reason"] = c.Cleanup.Reason,
             }))),
             ["snapshots"] = new JsonArray(records.Select(r => Snapshot(r, destinations)).ToArray<JsonNode?>()),
+            ["pointInTime"] = pointInTime?.ToJson(),
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }

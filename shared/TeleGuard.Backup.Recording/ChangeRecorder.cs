@@ -43,7 +43,12 @@ public sealed partial class ChangeRecorder(
     private static readonly TimeSpan Retry = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SnapshotPoll = TimeSpan.FromSeconds(2);
 
+    /// <summary>While the broker is away MassTransit holds a publish; recording goes on and the announcement waits.</summary>
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
     private readonly string _instance = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}"[..^24];
+    private string? _requestedForFirstChain;
+
     private string Database => mongo.Value.DatabaseName;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -115,12 +120,12 @@ public sealed partial class ChangeRecorder(
     private async Task RecordAsync(CancellationToken cancellationToken)
     {
         var start = await FindStartAsync(cancellationToken);
+        await AnnouncePendingAsync(cancellationToken); // what a predecessor recorded but could not announce
         var database = client.GetDatabase(Database);
         var interval = options.Value.IncrementInterval;
         var position = start;
         var reopenAfter = start.ResumeToken;
         ClusterTimestamp? lastEventSeen = null;
-        var lastEventInTransaction = false;
         WorkFolder? folder = null;
         OpenIncrement? increment = null;
         try
@@ -150,7 +155,6 @@ public sealed partial class ChangeRecorder(
 
                         increment.Append(change);
                         lastEventSeen = increment.LastEventTime;
-                        lastEventInTransaction = change.Contains("txnNumber");
                     }
 
                     if (invalidated)
@@ -160,20 +164,20 @@ public sealed partial class ChangeRecorder(
 
                     var token = cursor.GetResumeToken();
                     var reached = ResumeTokenTime.TryRead(token);
-                    // Close only at a point up to which every event has been returned. Every write outside a transaction
-                    // has a cluster time of its own; the events of one transaction share one, and the batch may have
-                    // ended inside it: then wait until the stream has moved past it.
+                    // Close only where the stream has been read to: at or past the last event returned. Events that share
+                    // a cluster time (a transaction, a batched multi-document delete) may continue in the next batch: they
+                    // then open the next increment at exactly its `from` (docs/increment-format.md), and the resume token,
+                    // which names an event within them, continues right after the last one recorded.
                     var closable = reached is not null && IncrementManifest.Compare(reached, position.From) >= 0
-                        && (lastEventSeen is null || IncrementManifest.Compare(reached, lastEventSeen) > 0
-                            || (!lastEventInTransaction && IncrementManifest.Compare(reached, lastEventSeen) == 0));
+                        && (lastEventSeen is null || IncrementManifest.Compare(reached, lastEventSeen) >= 0);
                     if (closable && (time.GetUtcNow() - increment.OpenedAt >= interval || increment.Bytes >= options.Value.MaxIncrementBytes))
                     {
                         var manifest = increment.Close(reached!, await BaseSnapshotAsync(position.From, position.Chain, cancellationToken), Database, time.GetUtcNow());
-                        await SaveRecordAnnounceAsync(manifest, increment.EventsFile, token, cancellationToken);
+                        await SaveRecordAnnounceAsync(manifest, increment.EventsFile, token, position.AfterGap, cancellationToken);
                         increment.Dispose();
                         folder!.Dispose();
                         (increment, folder) = (null, null);
-                        position = position with { Sequence = position.Sequence + 1, From = manifest.To, PreviousSha256 = manifest.Sha256 };
+                        position = position with { Sequence = position.Sequence + 1, From = manifest.To, PreviousSha256 = manifest.Sha256, AfterGap = null };
                     }
                 }
 
@@ -198,7 +202,13 @@ public sealed partial class ChangeRecorder(
     {
         var pipeline = new EmptyPipelineDefinition<ChangeStreamDocument<BsonDocument>>()
             // The system's own records change with every increment: recording them would never let the stream rest.
-            .Match(new BsonDocument("ns.coll", new BsonDocument("$ne", BackupsMetaStore.CollectionName)))
+            .Match(new BsonDocument
+            {
+                { "ns.coll", new BsonDocument("$ne", BackupsMetaStore.CollectionName) },
+                // Only what the format records (and invalidate, which ends a stream): a sharded cluster's own events
+                // (shardCollection, reshardCollection …) change no data and would make the increment unreadable.
+                { "operationType", new BsonDocument("$in", new BsonArray(ChangeEventLine.OperationTypes.Append("invalidate"))) },
+            })
             .As<ChangeStreamDocument<BsonDocument>, ChangeStreamDocument<BsonDocument>, BsonDocument>();
         var watch = new ChangeStreamOptions
         {
@@ -221,7 +231,7 @@ public sealed partial class ChangeRecorder(
         return database.WatchAsync(pipeline, watch, cancellationToken);
     }
 
-    private async Task SaveRecordAnnounceAsync(IncrementManifest manifest, string eventsFile, BsonDocument resumeToken, CancellationToken cancellationToken)
+    private async Task SaveRecordAnnounceAsync(IncrementManifest manifest, string eventsFile, BsonDocument resumeToken, string? afterGap, CancellationToken cancellationToken)
     {
         var stored = await artifacts.SaveAsync(manifest.IncrementId, (output, ct) => IncrementArchive.WriteAsync(manifest, eventsFile, output, ct), cancellationToken);
         var record = new IncrementRecord
@@ -243,20 +253,42 @@ public sealed partial class ChangeRecorder(
         };
         if (!await increments.TryInsertAsync(record, cancellationToken))
         {
-            await artifacts.DeleteAsync(stored.Location, CancellationToken.None);
-            throw new RecorderFencedException($"increment {manifest.IncrementId} was recorded by another recorder; continuing from its records");
+            // Ours after all (an insert retried after its reply was lost), or another recorder's: only then is ours surplus.
+            if ((await increments.GetAsync(record.Id, cancellationToken))?.Artifact.Location != stored.Location)
+            {
+                await artifacts.DeleteAsync(stored.Location, CancellationToken.None);
+                throw new RecorderFencedException($"increment {manifest.IncrementId} was recorded by another recorder; continuing from its records");
+            }
         }
 
-        await AnnounceAsync(record, cancellationToken);
         LogIncrementRecorded(logger, manifest.IncrementId, manifest.Events, manifest.Bytes);
+        if (afterGap is not null && manifest.Sequence == 1)
+        {
+            await increments.SetGapNextChainAsync(afterGap, manifest.Chain, cancellationToken);
+        }
+
+        await AnnouncePendingAsync(cancellationToken);
     }
 
-    private async Task AnnounceAsync(IncrementRecord record, CancellationToken cancellationToken)
+    // Announcing never holds up recording: with the broker away, increments are recorded and announced when it is back
+    // (each close, and each start, announces every recorded increment not announced yet, in order).
+    private async Task AnnouncePendingAsync(CancellationToken cancellationToken)
     {
-        await bus.Publish(new IncrementCreated(record.Id, record.Chain, record.Sequence, record.BaseSnapshotId,
-            new DateTimeOffset(DateTime.SpecifyKind(record.ClosedAt, DateTimeKind.Utc)), record.From.Timestamp, record.To.Timestamp,
-            record.Events, record.Artifact.Location, record.Artifact.Size, record.Artifact.Sha256), cancellationToken);
-        await increments.MarkAnnouncedAsync(record.Id, time.GetUtcNow().UtcDateTime, cancellationToken);
+        try
+        {
+            foreach (var record in await increments.ListUnannouncedAsync(Database, cancellationToken))
+            {
+                await bus.Publish(new IncrementCreated(record.Id, record.Chain, record.Sequence, record.BaseSnapshotId,
+                        new DateTimeOffset(DateTime.SpecifyKind(record.ClosedAt, DateTimeKind.Utc)), record.From.Timestamp, record.To.Timestamp,
+                        record.Events, record.Artifact.Location, record.Artifact.Size, record.Artifact.Sha256), cancellationToken)
+                    .WaitAsync(PublishTimeout, time, cancellationToken);
+                await increments.MarkAnnouncedAsync(record.Id, time.GetUtcNow().UtcDateTime, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogAnnounceDeferred(logger, ErrorText.OneLine(e));
+        }
     }
 
     private async Task<string> BaseSnapshotAsync(ClusterTimestamp from, string chain, CancellationToken cancellationToken) =>
@@ -276,34 +308,36 @@ public sealed partial class ChangeRecorder(
 
         if (openGap is null && latest is not null)
         {
-            if (latest.AnnouncedAt is null)
-            {
-                await AnnounceAsync(latest, cancellationToken); // recorded, then the process died before announcing it
-            }
-
-            return new ChainPosition(latest.Chain, latest.Sequence + 1, ChangeEventLine.ToClusterTimestamp(latest.To), latest.Sha256, latest.ResumeToken, null);
+            return new ChainPosition(latest.Chain, latest.Sequence + 1, ChangeEventLine.ToClusterTimestamp(latest.To), latest.Sha256, latest.ResumeToken, null, null);
         }
 
+        // A new chain: after the gap, or the first one. Which snapshot it starts from is decided once for all recorders,
+        // and stays decided across restarts until its first increment is recorded.
         if (openGap is not null)
         {
             await AlertGapAsync(openGap, cancellationToken);
         }
 
-        var snapshot = await WaitForSnapshotAsync(openGap, cancellationToken);
-        var snapshotTime = ChangeEventLine.ToClusterTimestamp(snapshot.Manifest!.ClusterTime!);
-        if (openGap is not null)
+        var startKey = openGap?.Id ?? "first";
+        var chain = await increments.FindChainStartAsync(Database, startKey, cancellationToken);
+        if (chain is null)
         {
-            await increments.SetGapNextChainAsync(openGap.Id, snapshot.Id, cancellationToken);
+            var newest = await WaitForSnapshotAsync(openGap, cancellationToken);
+            chain = await increments.ClaimChainStartAsync(Database, startKey, newest.Id, cancellationToken);
         }
 
+        var snapshot = await meta.GetAsync(chain, cancellationToken)
+            ?? throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, has no record in backups_meta.");
+        var snapshotTime = ChangeEventLine.ToClusterTimestamp(snapshot.Manifest!.ClusterTime!);
         LogChainStarting(logger, Database, snapshot.Id);
-        return new ChainPosition(snapshot.Id, 1, snapshotTime, null, null, snapshotTime);
+        return new ChainPosition(snapshot.Id, 1, snapshotTime, null, null, snapshotTime, openGap?.Id);
     }
 
     // A new chain needs a snapshot taken on a replica set after the gap (any, when recording starts for the first time).
+    // One request per gap (kept on the gap) or per process start; asked again only when the requested one failed.
     private async Task<BackupRecord> WaitForSnapshotAsync(HistoryGapRecord? gap, CancellationToken cancellationToken)
     {
-        var requested = gap?.RequestedSnapshotId is not null;
+        var requested = gap?.RequestedSnapshotId ?? _requestedForFirstChain;
         var waitingSince = time.GetUtcNow();
         while (true)
         {
@@ -313,15 +347,17 @@ public sealed partial class ChangeRecorder(
                 return snapshot;
             }
 
-            if (!requested)
+            if (requested is null || (await meta.GetAsync(requested, cancellationToken))?.Status == BackupStatus.Failed)
             {
-                var id = await RequestSnapshotAsync(gap is null ? "recorder-start" : "history-lost", cancellationToken);
+                requested = await RequestSnapshotAsync(gap is null ? "recorder-start" : "history-lost", cancellationToken);
                 if (gap is not null)
                 {
-                    await increments.SetGapSnapshotAsync(gap.Id, id, cancellationToken);
+                    await increments.SetGapSnapshotAsync(gap.Id, requested, cancellationToken);
                 }
-
-                requested = true;
+                else
+                {
+                    _requestedForFirstChain = requested;
+                }
             }
 
             if (time.GetUtcNow() - waitingSince > TimeSpan.FromMinutes(1))
@@ -380,7 +416,9 @@ public sealed partial class ChangeRecorder(
         DateTimeOffset.FromUnixTimeSeconds(t.T).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <param name="StartAfterTime">For a new chain: the snapshot's cluster time, after which the stream starts.</param>
-    private sealed record ChainPosition(string Chain, int Sequence, ClusterTimestamp From, string? PreviousSha256, BsonDocument? ResumeToken, ClusterTimestamp? StartAfterTime);
+    /// <param name="AfterGap">For a new chain after a gap: the gap, told its next chain once the first increment is recorded.</param>
+    private sealed record ChainPosition(string Chain, int Sequence, ClusterTimestamp From, string? PreviousSha256, BsonDocument? ResumeToken,
+        ClusterTimestamp? StartAfterTime, string? AfterGap);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recording the change history of {Database} (instance {Instance})")]
     private static partial void LogRecording(ILogger logger, string database, string instance);
@@ -399,6 +437,9 @@ public sealed partial class ChangeRecorder(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recorded increment {IncrementId}: {Events} events, {Bytes} bytes")]
     private static partial void LogIncrementRecorded(ILogger logger, string incrementId, long events, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Announcing recorded increments is deferred (they are recorded; the next close or start announces them): {Error}")]
+    private static partial void LogAnnounceDeferred(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting a chain of increments of {Database} from snapshot {SnapshotId}")]
     private static partial void LogChainStarting(ILogger logger, string database, string snapshotId);

@@ -161,8 +161,9 @@ public static class IncrementArchive
             }
 
             var clusterTime = ChangeEventLine.ToClusterTimestamp(time.AsBsonTimestamp);
-            // Events of one transaction share a cluster time; otherwise times only go up.
-            if (IncrementManifest.Compare(clusterTime, previous) < 0 || IncrementManifest.Compare(clusterTime, manifest.From) <= 0
+            // Events of one transaction (or one batched write) share a cluster time, and may continue from the previous
+            // increment at exactly its end; otherwise times only go up.
+            if (IncrementManifest.Compare(clusterTime, previous) < 0 || IncrementManifest.Compare(clusterTime, manifest.From) < 0
                 || IncrementManifest.Compare(clusterTime, manifest.To) > 0)
             {
                 throw new InvalidDataException($"Increment {manifest.IncrementId}, event {number}: cluster time out of order or outside the increment's range.");

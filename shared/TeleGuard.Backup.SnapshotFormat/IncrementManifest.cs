@@ -64,7 +64,7 @@ public sealed partial record IncrementManifest
         if (Compare(manifest.To, manifest.From) < 0 || manifest.Events < 0 || manifest.Bytes < 0 || !IsSha256(manifest.Sha256)
             || (manifest.PreviousSha256 is { } previous ? !IsSha256(previous) || manifest.Sequence == 1 : manifest.Sequence > 1)
             || (manifest.Events == 0) != (manifest.FirstEventTime is null) || (manifest.FirstEventTime is null) != (manifest.LastEventTime is null)
-            || (manifest.FirstEventTime is { } first && (Compare(first, manifest.From) <= 0 || Compare(manifest.LastEventTime!, first) < 0 || Compare(manifest.LastEventTime!, manifest.To) > 0)))
+            || (manifest.FirstEventTime is { } first && (Compare(first, manifest.From) < 0 || Compare(manifest.LastEventTime!, first) < 0 || Compare(manifest.LastEventTime!, manifest.To) > 0)))
         {
             throw new InvalidDataException($"{FileName} of {manifest.IncrementId} is inconsistent (times, counts or hashes).");
         }

@@ -26,7 +26,7 @@ public sealed class IncrementRecord
     [BsonElement("closedAt")] public DateTime ClosedAt { get; set; }
     [BsonElement("artifact")] public ArtifactRecord Artifact { get; set; } = new();
 
-    /// <summary>Where the change stream continues after this increment (the server's opaque token; no secret in it).</summary>
+    /// <summary>Where the change stream continues after this increment (the server's opaque token; it encodes the last event's document key, data of the database itself).</summary>
     [BsonElement("resumeToken")] public BsonDocument ResumeToken { get; set; } = [];
 
     /// <summary>When IncrementCreated was published; null after a crash between recording and announcing.</summary>

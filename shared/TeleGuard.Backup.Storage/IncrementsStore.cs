@@ -11,6 +11,10 @@ public sealed class IncrementsStore(IMongoDatabase database)
 {
     private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName);
     private readonly IMongoCollection<HistoryGapRecord> _gaps = database.GetCollection<HistoryGapRecord>(BackupsMetaStore.CollectionName);
+    private readonly IMongoCollection<BsonDocument> _chainStarts = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
+
+    /// <summary>The <c>kind</c> of the record that fixes which snapshot a new chain starts from.</summary>
+    public const string ChainStartKind = "teleguard.chainstart";
 
     private static FilterDefinitionBuilder<IncrementRecord> Increment => Builders<IncrementRecord>.Filter;
     private static FilterDefinitionBuilder<HistoryGapRecord> Gap => Builders<HistoryGapRecord>.Filter;
@@ -56,6 +60,41 @@ public sealed class IncrementsStore(IMongoDatabase database)
         await _increments.Find(OwnIncrements(databaseName) & Increment.Eq(r => r.Chain, chain) & Increment.Gte(r => r.Sequence, fromSequence))
             .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Sequence))
             .ToListAsync(cancellationToken);
+
+    /// <summary>Recorded increments of the database not yet announced (the broker was away, or the recorder died first), oldest first.</summary>
+    public async Task<List<IncrementRecord>> ListUnannouncedAsync(string databaseName, CancellationToken cancellationToken) =>
+        await _increments.Find(OwnIncrements(databaseName) & Increment.Eq(r => r.AnnouncedAt, null))
+            .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Chain).Ascending(r => r.Sequence))
+            .ToListAsync(cancellationToken);
+
+    /// <summary>
+    /// Decides, once for all recorders, which snapshot the chain after <paramref name="startKey"/> (a gap's id, or
+    /// <c>first</c>) starts from: the first claim wins, later ones get its answer, so that two recorders never start two chains.
+    /// </summary>
+    public async Task<string> ClaimChainStartAsync(string databaseName, string startKey, string snapshotId, CancellationToken cancellationToken)
+    {
+        var id = ChainStartId(databaseName, startKey);
+        try
+        {
+            await _chainStarts.InsertOneAsync(new BsonDocument { { "_id", id }, { "kind", ChainStartKind }, { "database", databaseName }, { "chain", snapshotId } },
+                cancellationToken: cancellationToken);
+            return snapshotId;
+        }
+        catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
+        {
+            return (await FindChainStartAsync(databaseName, startKey, cancellationToken))!;
+        }
+    }
+
+    /// <summary>The snapshot the chain after <paramref name="startKey"/> was decided to start from, if it was.</summary>
+    public async Task<string?> FindChainStartAsync(string databaseName, string startKey, CancellationToken cancellationToken)
+    {
+        var found = await _chainStarts.Find(new BsonDocument { { "_id", ChainStartId(databaseName, startKey) }, { "kind", ChainStartKind } })
+            .FirstOrDefaultAsync(cancellationToken);
+        return found?["chain"].AsString;
+    }
+
+    private static string ChainStartId(string databaseName, string startKey) => $"chainstart:{databaseName}:{startKey}";
 
     public Task MarkAnnouncedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>
         _increments.UpdateOneAsync(

@@ -161,7 +161,64 @@ public sealed class ChangeRecorderTests
         Assert.Equal(1, (await deployment.Increments.ListChainAsync(databaseName, newChain.Chain, 1, CancellationToken.None))[0].Sequence);
 
         var status = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status");
-        Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'}", status.StandardOutput);
+        Assert.Contains($"gap after {DateTimeOffset.FromUnixTimeSeconds(gap.CoveredTo!.Timestamp):yyyy-MM-dd'T'HH:mm:ss'Z'} until snapshot {gap.NextChain}", status.StandardOutput);
+        Assert.Contains("  store: from ", status.StandardOutput);
+        var json = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(1), "status", "--json");
+        var pointInTime = System.Text.Json.Nodes.JsonNode.Parse(json.StandardOutput)!["pointInTime"]!;
+        Assert.Equal(gap.NextChain, pointInTime["gaps"]![0]!["nextChain"]!.GetValue<string>());
+        Assert.Equal(2, pointInTime["windows"]!["store"]!.AsArray().Count); // the ended chain's window and the new one
+    }
+
+    [Fact]
+    public async Task A_new_chain_decided_after_a_gap_is_started_by_the_next_recorder_when_the_first_died_before_recording_it()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        var now = DateTime.UtcNow;
+        // What a recorder leaves when it dies after a gap, having chosen the snapshot of the next chain but before that
+        // chain's first increment: the ended chain's last increment, the gap (alerted, snapshot requested), the decision.
+        var ended = SnapshotIds.FromTime(DateTimeOffset.UtcNow.AddHours(-2));
+        await deployment.Increments.TryInsertAsync(new IncrementRecord
+        {
+            Id = IncrementManifest.IdOf(ended, 7), Database = databaseName, Chain = ended, Sequence = 7, BaseSnapshotId = ended,
+            From = new BsonTimestamp(1, 1), To = new BsonTimestamp(2, 1), Sha256 = new string('a', 64), ClosedAt = now.AddHours(-1),
+            Artifact = new ArtifactRecord { Location = "dir:gone" }, ResumeToken = new BsonDocument("_data", "820000000200000001"), AnnouncedAt = now,
+        }, CancellationToken.None);
+        var gap = await deployment.Increments.RecordGapAsync(new HistoryGapRecord
+        {
+            Id = HistoryGapRecord.IdOf(databaseName, ended), Database = databaseName, Chain = ended, CoveredTo = new BsonTimestamp(2, 1),
+            DetectedAt = now.AddMinutes(-5), Reason = "test", AlertedAt = now.AddMinutes(-5),
+        }, CancellationToken.None);
+        var next = SnapshotIds.FromTime(DateTimeOffset.UtcNow.AddMinutes(-4));
+        await deployment.Database.GetCollection<BackupRecord>(BackupsMetaStore.CollectionName).InsertOneAsync(new BackupRecord
+        {
+            Id = next, Status = BackupStatus.Complete, RequestedAt = now, CreatedAt = now,
+            Artifact = new ArtifactRecord { Location = "dir:none", Sha256 = new string('0', 64) },
+            Manifest = new ManifestSummary { FormatVersion = 2, Consistency = "snapshot", ClusterTime = new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client)), DataTime = now },
+        });
+        Assert.Equal(next, await deployment.Increments.ClaimChainStartAsync(databaseName, gap.Id, next, CancellationToken.None));
+        // A newer snapshot appeared since: the decision stands (another recorder may already be recording that chain).
+        var newer = SnapshotIds.FromTime(DateTimeOffset.UtcNow.AddMinutes(-1));
+        await deployment.Database.GetCollection<BackupRecord>(BackupsMetaStore.CollectionName).InsertOneAsync(new BackupRecord
+        {
+            Id = newer, Status = BackupStatus.Complete, RequestedAt = now, CreatedAt = now,
+            Artifact = new ArtifactRecord { Location = "dir:none", Sha256 = new string('0', 64) },
+            Manifest = new ManifestSummary { FormatVersion = 2, Consistency = "snapshot", ClusterTime = new BsonTimestamp(await ClusterTimes.NowAsync(deployment.Client)), DataTime = now },
+        });
+
+        await deployment.StartHostAsync(snapshotService: false);
+        var first = await TestHosts.EventuallyAsync(async () =>
+        {
+            var latest = await deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None);
+            return latest?.Sequence == 1 ? latest : null;
+        }, Patience, "the first increment of a new chain");
+
+        Assert.Equal(next, first.Chain);
+
+        Assert.Equal(1, first.Sequence);
+        Assert.Equal(next, (await deployment.Increments.FindGapAsync(gap.Id, CancellationToken.None))!.NextChain);
+        Assert.Empty(deployment.Published.Of<SnapshotRequested>()); // the decision stood: nothing asked again
+        Assert.Empty(deployment.Published.Of<BackupAlertRaised>()); // alerted before
     }
 
     [Fact]
