@@ -74,6 +74,10 @@ public sealed class GitBranchWriterTests : IDisposable
         Assert.Equal("two", ServerFile(path, second.Sha, "snapshot/data.txt"));
         Assert.Equal("i1\ni2\ni3\n", GitServer.Run(path, "ls-tree", "--name-only", "backups", "increments/").Replace("increments/", ""));
         Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], writer.History().Select(c => c.SnapshotId));
+        // latest is the newest snapshot commit below the increments on top.
+        var latest = Path.Combine(_clones.Path, "latest");
+        Assert.Equal("20261126T030000Z", writer.ExportTree(null, "snapshot", latest));
+        Assert.Equal("three", File.ReadAllText(Path.Combine(latest, "data.txt")));
     }
 
     [Fact]
