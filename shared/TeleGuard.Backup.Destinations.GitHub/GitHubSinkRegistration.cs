@@ -6,16 +6,21 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 
 public static class GitHubSinkRegistration
 {
-    /// <summary>The private repository's service: SnapshotCreated (commit), CleanupRequested (compaction), RestoreDrillRequested.</summary>
+    /// <summary>
+    /// The private repository's service: SnapshotCreated (commit), IncrementCreated (commit beside its base snapshot),
+    /// CleanupRequested (compaction), RestoreDrillRequested.
+    /// </summary>
     public static IHostApplicationBuilder AddGitHubSinkService(this IHostApplicationBuilder builder)
     {
         builder.Services.AddEnvironmentOptions<GitHubSinkOptions, GitHubSinkOptionsValidator>();
         builder.Services.AddGitHubDestination();
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<GitHubSnapshotPublisher>();
+        builder.Services.AddSingleton<GitHubIncrementPublisher>();
         builder.Services.AddBackupConsumers(x =>
         {
             x.AddConsumer<SnapshotCreatedConsumer, SnapshotCreatedConsumerDefinition>();
+            x.AddConsumer<IncrementCreatedConsumer, IncrementCreatedConsumerDefinition>();
             x.AddConsumer<CleanupRequestedConsumer, CleanupRequestedConsumerDefinition>();
             x.AddConsumer<RestoreDrillRequestedConsumer, RestoreDrillRequestedConsumerDefinition>();
         });

@@ -65,7 +65,8 @@ public sealed partial class GitHubSnapshotPublisher(
 
     /// <summary>
     /// Replaces the branch with one parentless commit holding the snapshot with the newest data whose GitHub copy
-    /// succeeded (snapshots above it, if any, stay on top). Nothing happens when there is none: the branch is never
+    /// succeeded (snapshots and increments above it, if any, stay on top). Increments go with the snapshots removed:
+    /// those that end at or before the kept snapshot's cluster time; every one after it stays (see <see cref="IncrementRetention"/>). Nothing happens when there is none: the branch is never
     /// emptied. Compaction force-pushes, so it runs only while holding the branch lock: without it (Redis down) it is
     /// postponed to the next cleanup, and backups_meta says so (<c>status</c> shows it). Returns the new commit, if any.
     /// </summary>
@@ -96,7 +97,9 @@ public sealed partial class GitHubSnapshotPublisher(
             throw new CleanupPostponedException(why);
         }
 
-        var compaction = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}", cancellationToken), cancellationToken);
+        var keptTime = latest.Manifest?.ClusterTime is { } clusterTime ? ChangeEventLine.ToClusterTimestamp(clusterTime) : null;
+        var compaction = await Task.Run(() => Writer().Compact(latest.Id, $"Compacted backups: latest snapshot {latest.Id}",
+            (repository, head) => IncrementRetention.FilesToRemove(repository, head, keptTime), cancellationToken), cancellationToken);
         if (compaction is null)
         {
             LogLatestNotOnBranch(logger, latest.Id, Remote);
@@ -158,8 +161,7 @@ public sealed partial class GitHubSnapshotPublisher(
         }
     }
 
-    // Same key in every instance: derived from the repository URL and branch (the clone folder name is their hash).
-    private string LockKey => $"git:{Path.GetFileName(Writer().ClonePath)}";
+    private string LockKey => Writer().BranchLockKey;
 
     private GitHubLocation Location(string sha) => new() { Repository = Remote.RepositoryUrl.ToString(), Branch = Remote.Branch, Commit = sha };
 

@@ -3,7 +3,7 @@ using TeleGuard.Backup.SnapshotFormat;
 namespace TeleGuard.Backup.Destinations.GitHub;
 
 /// <summary>
-/// The plain snapshot as it is committed: under <c>snapshot/</c>, the same relative paths as in the artifact, with no
+/// The plain snapshot as it is committed (and where increments go): under <c>snapshot/</c>, the same relative paths as in the artifact, with no
 /// file over <see cref="RepositoryFileLimit.MaxBytes"/>. When the artifact's parts are already small enough they are
 /// used as they are; otherwise each collection is re-split at line boundaries and the manifest lists the new parts
 /// (the collection's content hash does not change).
@@ -11,6 +11,19 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 public static class RepositoryLayout
 {
     public const string Folder = "snapshot";
+
+    /// <summary>Increments are kept beside the snapshots, one folder per base snapshot: <c>increments/BASE/ID.json</c> and <c>ID.jsonl</c>.</summary>
+    public const string IncrementsFolder = "increments";
+
+    public const string ManifestExtension = ".json";
+    public const string EventsExtension = ".jsonl";
+
+    /// <summary>The increment's manifest on the branch; its events are beside it with <see cref="EventsExtension"/>.</summary>
+    public static string IncrementManifestPath(string baseSnapshotId, string incrementId) =>
+        $"{IncrementsFolder}/{baseSnapshotId}/{incrementId}{ManifestExtension}";
+
+    public static string IncrementEventsPath(string baseSnapshotId, string incrementId) =>
+        $"{IncrementsFolder}/{baseSnapshotId}/{incrementId}{EventsExtension}";
 
     public static SnapshotManifest Prepare(string extracted, SnapshotManifest manifest, string output, long maxFileBytes)
     {

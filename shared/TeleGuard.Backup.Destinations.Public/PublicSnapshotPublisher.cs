@@ -34,7 +34,7 @@ public sealed partial class PublicSnapshotPublisher(
 
     private GitBranchWriter Writer() => new(Settings.Remote!, workDirectory.Value.Path, logger);
 
-    private string LockKey => $"git:{Path.GetFileName(Writer().ClonePath)}";
+    private string LockKey => Writer().BranchLockKey;
 
     public async Task<PublicLocation> PublishAsync(SnapshotCreated snapshot, CancellationToken cancellationToken)
     {

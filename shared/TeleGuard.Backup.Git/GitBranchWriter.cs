@@ -30,6 +30,7 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
 {
     public const string SnapshotTrailer = "Snapshot-Id: ";
     public const string DataTimeTrailer = "Data-Time: ";
+    public const string IncrementTrailer = "Increment-Id: ";
     private const int PushAttempts = 5;
     private const int HistoryScanLimit = 500;
 
@@ -49,6 +50,9 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
     /// <summary>Where the bare clone of this repository and branch lives.</summary>
     public string ClonePath { get; } = Path.Combine(cloneRoot, "git",
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{remote.RepositoryUrl}#{remote.Branch}")))[..16]);
+
+    /// <summary>The Redis lock of this repository and branch, the same in every instance (the clone folder's name is their hash).</summary>
+    public string BranchLockKey => $"git:{Path.GetFileName(ClonePath)}";
 
     /// <summary>
     /// Commits <paramref name="snapshotId"/> with the tree that <paramref name="buildTree"/> makes from the parent's tree
@@ -74,14 +78,7 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
                     return new SnapshotCommit(snapshotId, existing.Sha, AlreadyPresent: true, Rewrote: false);
                 }
 
-                // Commits holding newer data than this snapshot stay above it: they are replayed on top of it.
-                var newer = new List<Commit>();
-                var parent = head;
-                while (placement != SnapshotPlacement.OnTop && parent is not null && IsNewer(parent, dataTime, snapshotId))
-                {
-                    newer.Insert(0, parent);
-                    parent = parent.Parents.FirstOrDefault();
-                }
+                var (parent, newer) = placement == SnapshotPlacement.OnTop ? (head, new List<Commit>()) : PlaceInDataOrder(head, dataTime, snapshotId);
 
                 if (newer.Count > 0 && placement == SnapshotPlacement.InDataOrderWithoutRewrite)
                 {
@@ -119,7 +116,13 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
     /// commits are no longer on the branch, or null when that snapshot is not on the branch (nothing is changed then).
     /// A force push: call it only while holding the branch lock.
     /// </summary>
-    public CompactionResult? Compact(string keepSnapshotId, string message, CancellationToken cancellationToken = default)
+    /// <param name="filesToRemove">
+    /// Given the head's tree (which holds every file the branch's commits added since), the files (paths from the root)
+    /// that no commit of the compacted branch keeps: they are taken out of the parentless commit's tree and of every
+    /// commit replayed on top.
+    /// </param>
+    public CompactionResult? Compact(string keepSnapshotId, string message, Func<Repository, Tree, IReadOnlyCollection<string>>? filesToRemove = null,
+        CancellationToken cancellationToken = default)
     {
         using var cloneLock = LockClone(cancellationToken);
         for (var attempt = 1; ; attempt++)
@@ -155,11 +158,12 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
                     }
                 }
 
+                var remove = filesToRemove?.Invoke(repository, head.Tree) ?? [];
                 var dataTime = DataTimeOf(keep);
                 var signature = new Signature(Author.Name, Author.Email, dataTime);
-                var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailers(message, keepSnapshotId, dataTime), keep.Tree, [],
-                    prettifyMessage: false);
-                if (!TryPush(repository, Replay(repository, orphan, newer), head, force: true, attempt))
+                var orphan = repository.ObjectDatabase.CreateCommit(signature, signature, WithTrailers(message, keepSnapshotId, dataTime),
+                    Without(repository, keep.Tree, remove), [], prettifyMessage: false);
+                if (!TryPush(repository, Replay(repository, orphan, newer, tree => Without(repository, tree, remove)), head, force: true, attempt))
                 {
                     continue;
                 }
@@ -227,16 +231,27 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
         using var cloneLock = LockClone(CancellationToken.None);
         using var repository = OpenFetched();
         var head = RemoteHead(repository);
-        var commit = snapshotId is null ? head : FindSnapshot(head, snapshotId);
-        if (commit is null)
-        {
-            return null;
-        }
+        var commit = snapshotId is null ? NewestSnapshot(head) : FindSnapshot(head, snapshotId);
+        return commit is null ? null : Export(repository, commit, treePath, destination) ? SnapshotIdOf(commit) : null;
+    }
 
+    /// <summary>
+    /// <see cref="ExportTree"/> of the branch head (which holds the files committed after the newest snapshot too, such
+    /// as increments). Returns false when the head has nothing under <paramref name="treePath"/>.
+    /// </summary>
+    public bool ExportHeadTree(string treePath, string destination)
+    {
+        using var cloneLock = LockClone(CancellationToken.None);
+        using var repository = OpenFetched();
+        return RemoteHead(repository) is { } head && Export(repository, head, treePath, destination);
+    }
+
+    private static bool Export(Repository repository, Commit commit, string treePath, string destination)
+    {
         var tree = treePath.Length == 0 ? commit.Tree : commit[treePath]?.Target as Tree;
         if (tree is null)
         {
-            return null;
+            return false;
         }
 
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
@@ -246,10 +261,10 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
 
         var root = Path.GetFullPath(destination);
         new TreeExport(repository, root, $"the tree of commit {commit.Sha}").Write(tree, treePath, root, depth: 0);
-        return SnapshotIdOf(commit);
+        return true;
     }
 
-    /// <summary>Reads the remote branch's commits, newest first (fetches first).</summary>
+    /// <summary>Reads the remote branch's commits, newest first, leaving out increment commits (fetches first).</summary>
     public IReadOnlyList<BranchCommit> History(int limit = HistoryScanLimit)
     {
         using var cloneLock = LockClone(CancellationToken.None);
@@ -257,10 +272,94 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
         var list = new List<BranchCommit>();
         for (var c = RemoteHead(repository); c is not null && list.Count < limit; c = c.Parents.FirstOrDefault())
         {
-            list.Add(new BranchCommit(c.Sha, SnapshotIdOf(c), DataTimeOf(c), c.Parents.Count()));
+            if (IncrementIdOf(c) is null)
+            {
+                list.Add(new BranchCommit(c.Sha, SnapshotIdOf(c), DataTimeOf(c), c.Parents.Count()));
+            }
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// Commits on top of the branch (a fast-forward push: never a rewrite, so no branch lock is needed) the tree that
+    /// <paramref name="buildTree"/> makes from the head's tree, with an <c>Increment-Id:</c> trailer and no snapshot id.
+    /// A commit with that trailer already on the branch is returned as it is; otherwise <paramref name="buildTree"/> returns
+    /// null when the branch already holds what it would add (a compaction folded the commit in): nothing is pushed then.
+    /// </summary>
+    public IncrementCommit CommitIncrement(string incrementId, string message, DateTimeOffset when,
+        Func<Repository, Tree?, TreeDefinition?> buildTree, CancellationToken cancellationToken = default)
+    {
+        using var cloneLock = LockClone(cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long budget;
+            IncrementCommit result;
+            using (var repository = OpenFetched())
+            {
+                var head = RemoteHead(repository);
+                if (FindIncrement(head, incrementId) is { } existing)
+                {
+                    return new IncrementCommit(existing.Sha, AlreadyPresent: true);
+                }
+
+                var definition = buildTree(repository, head?.Tree);
+                if (definition is null)
+                {
+                    return new IncrementCommit(head?.Sha ?? "", AlreadyPresent: true);
+                }
+
+                var signature = new Signature(Author.Name, Author.Email, when);
+                var commit = repository.ObjectDatabase.CreateCommit(signature, signature,
+                    $"{message.TrimEnd()}\n\n{IncrementTrailer}{incrementId}\n", repository.ObjectDatabase.CreateTree(definition),
+                    head is null ? [] : [head], prettifyMessage: false);
+                if (!TryPush(repository, commit, head, force: false, attempt))
+                {
+                    continue;
+                }
+
+                budget = CloneBudget(repository, commit);
+                result = new IncrementCommit(commit.Sha, AlreadyPresent: false);
+            }
+
+            KeepCloneWithin(budget);
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// Reads the file at <paramref name="path"/> of every snapshot commit on the branch (newest first; fetches first):
+    /// the snapshot id and the file's bytes, or null bytes when the commit has no such file or it is over
+    /// <paramref name="maxBytes"/> (checked on the object's header before it is loaded).
+    /// </summary>
+    public IReadOnlyList<(string SnapshotId, byte[]? Content)> ReadFileOfEachSnapshot(string path, long maxBytes)
+    {
+        using var cloneLock = LockClone(CancellationToken.None);
+        using var repository = OpenFetched();
+        var found = new List<(string, byte[]?)>();
+        var scanned = 0;
+        for (var c = RemoteHead(repository); c is not null && scanned < HistoryScanLimit; c = c.Parents.FirstOrDefault())
+        {
+            if (IncrementIdOf(c) is not null || SnapshotIdOf(c) is not { } id)
+            {
+                continue;
+            }
+
+            scanned++;
+            byte[]? content = null;
+            if (c[path]?.Target is Blob blob && repository.ObjectDatabase.RetrieveObjectMetadata(blob.Id).Size <= maxBytes)
+            {
+                using var stream = blob.GetContentStream();
+                using var bytes = new MemoryStream();
+                stream.CopyTo(bytes);
+                content = bytes.ToArray();
+            }
+
+            found.Add((id, content));
+        }
+
+        return found;
     }
 
     /// <summary>Deletes the local clone (it is fetched anew on next use).</summary>
@@ -271,6 +370,8 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
     }
 
     public static string? SnapshotIdOf(Commit commit) => Trailer(commit, SnapshotTrailer);
+
+    public static string? IncrementIdOf(Commit commit) => Trailer(commit, IncrementTrailer);
 
     /// <summary>
     /// When the commit's data was read: its <c>Data-Time:</c> trailer, else (commits written before the trailer existed,
@@ -306,26 +407,100 @@ public sealed partial class GitBranchWriter(GitRemote remote, string cloneRoot, 
         return byTime > 0 || (byTime == 0 && string.CompareOrdinal(SnapshotIdOf(commit), snapshotId) > 0);
     }
 
-    private static Commit Replay(Repository repository, Commit onto, IEnumerable<Commit> commits)
+    private static Commit Replay(Repository repository, Commit onto, IEnumerable<Commit> commits, Func<Tree, Tree>? mapTree = null)
     {
         var tip = onto;
         foreach (var later in commits)
         {
-            tip = repository.ObjectDatabase.CreateCommit(later.Author, later.Committer, later.Message, later.Tree, [tip], prettifyMessage: false);
+            tip = repository.ObjectDatabase.CreateCommit(later.Author, later.Committer, later.Message, mapTree?.Invoke(later.Tree) ?? later.Tree, [tip],
+                prettifyMessage: false);
         }
 
         return tip;
     }
 
-    // The whole history is scanned (up to the limit): its order is by data time, which says nothing about ids.
-    private static Commit? FindSnapshot(Commit? head, string snapshotId)
+    /// <summary>
+    /// Where a snapshot of <paramref name="dataTime"/> goes: on top of the newest commit that is not above a snapshot with
+    /// newer data, and the commits above that place (replayed on top of it, oldest first). Increment commits do not
+    /// order the branch (each is committed on top when it arrives, and its tree carries the snapshot below it): those
+    /// above the newest snapshot stay below a snapshot that is newer than that one, so the hourly snapshot goes on top
+    /// of the increments committed while it was being made, without a rewrite.
+    /// </summary>
+    private static (Commit? Parent, List<Commit> Newer) PlaceInDataOrder(Commit? head, DateTimeOffset dataTime, string snapshotId)
+    {
+        var above = new List<Commit>(); // newest first
+        var increments = new List<Commit>(); // increment commits passed since the last newer snapshot, newest first
+        var c = head;
+        for (; c is not null; c = c.Parents.FirstOrDefault())
+        {
+            if (IncrementIdOf(c) is not null)
+            {
+                increments.Add(c);
+            }
+            else if (IsNewer(c, dataTime, snapshotId))
+            {
+                above.AddRange(increments);
+                above.Add(c);
+                increments.Clear();
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        above.Reverse();
+        return (increments.Count > 0 ? increments[0] : c, above);
+    }
+
+    private static Tree Without(Repository repository, Tree tree, IReadOnlyCollection<string> paths)
+    {
+        var present = paths.Where(p => tree[p] is not null).ToList();
+        if (present.Count == 0)
+        {
+            return tree;
+        }
+
+        var definition = TreeDefinition.From(tree);
+        foreach (var path in present)
+        {
+            definition.Remove(path);
+        }
+
+        return repository.ObjectDatabase.CreateTree(definition);
+    }
+
+    // The whole history is scanned (up to the limit of snapshot commits): its order is by data time, which says nothing about ids.
+    private static Commit? FindSnapshot(Commit? head, string snapshotId) => FindByTrailer(head, SnapshotTrailer, snapshotId);
+
+    private static Commit? FindIncrement(Commit? head, string incrementId) => FindByTrailer(head, IncrementTrailer, incrementId);
+
+    // The newest commit holding a snapshot: the head, unless increments were committed on top of it.
+    private static Commit? NewestSnapshot(Commit? head)
+    {
+        var c = head;
+        while (c is not null && IncrementIdOf(c) is not null)
+        {
+            c = c.Parents.FirstOrDefault();
+        }
+
+        return c;
+    }
+
+    // Increment commits do not count towards the limit: a day of them is over a thousand commits between two snapshots.
+    private static Commit? FindByTrailer(Commit? head, string trailer, string value)
     {
         var scanned = 0;
-        for (var c = head; c is not null && scanned < HistoryScanLimit; c = c.Parents.FirstOrDefault(), scanned++)
+        for (var c = head; c is not null && scanned < HistoryScanLimit; c = c.Parents.FirstOrDefault())
         {
-            if (SnapshotIdOf(c) == snapshotId)
+            if (Trailer(c, trailer) == value)
             {
                 return c;
+            }
+
+            if (IncrementIdOf(c) is null)
+            {
+                scanned++;
             }
         }
 

@@ -116,6 +116,41 @@ public sealed class IncrementsStore(IMongoDatabase database)
             Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId),
             Builders<IncrementRecord>.Update.Set(r => r.AnnouncedAt, at), cancellationToken: cancellationToken);
 
+    /// <summary>A destination starts (or retries) copying an increment: status running, attempts + 1.</summary>
+    public Task RecordSinkAttemptAsync(string incrementId, string sink, DateTime at, CancellationToken cancellationToken) =>
+        _increments.UpdateOneAsync(
+            ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
+            Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", SinkStatus.Running).Set($"sinks.{sink}.at", at)
+                .Set($"sinks.{sink}.startedAt", at).Inc($"sinks.{sink}.attempts", 1),
+            cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// A destination's outcome for an increment (<c>succeeded</c>, <c>failed</c> or <c>skipped</c>) and where its copy is;
+    /// a recorded success is never overwritten by a failure. <paramref name="error"/> must hold no secret.
+    /// </summary>
+    public Task RecordSinkOutcomeAsync(string incrementId, string sink, string status, string? error, SinkLocation? location, DateTime at,
+        CancellationToken cancellationToken)
+    {
+        if (!SinkStatus.IsFinal(status))
+        {
+            throw new ArgumentOutOfRangeException(nameof(status), status, "A sink outcome is succeeded, failed or skipped.");
+        }
+
+        var filter = status == SinkStatus.Succeeded ? ById(incrementId) : ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded);
+        var update = Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", status).Set($"sinks.{sink}.at", at);
+        update = error is null ? update.Unset($"sinks.{sink}.error") : update.Set($"sinks.{sink}.error", error);
+        update = location is null ? update : update.Set($"sinks.{sink}.location", location.ToBsonDocument());
+        return _increments.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>A failed attempt that will be retried: the error is kept, the status stays <c>running</c>.</summary>
+    public Task RecordSinkErrorAsync(string incrementId, string sink, string error, CancellationToken cancellationToken) =>
+        _increments.UpdateOneAsync(ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
+            Builders<IncrementRecord>.Update.Set($"sinks.{sink}.error", error), cancellationToken: cancellationToken);
+
+    private static FilterDefinition<IncrementRecord> ById(string incrementId) =>
+        Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId);
+
     /// <summary>Records a gap once (a second recorder detecting the same gap changes nothing); returns the stored record.</summary>
     public async Task<HistoryGapRecord> RecordGapAsync(HistoryGapRecord gap, CancellationToken cancellationToken)
     {

@@ -38,6 +38,48 @@ public sealed class GitBranchWriterTests : IDisposable
 
     private static string ServerFile(string path, string commitish, string file) => GitServer.Run(path, "show", $"{commitish}:{file}");
 
+    // Adds increments/NAME (as the GitHub sink files an increment) to the head's tree.
+    private static IncrementCommit Increment(GitBranchWriter writer, string id) =>
+        writer.CommitIncrement(id, $"increment {id}", Hour, (repository, parent) =>
+        {
+            var tree = parent is null ? new TreeDefinition() : TreeDefinition.From(parent);
+            tree.Add($"increments/{id}", repository.ObjectDatabase.CreateBlob(new MemoryStream(Encoding.UTF8.GetBytes(id))), Mode.NonExecutableFile);
+            return tree;
+        });
+
+    [Fact]
+    public void Increment_commits_go_on_top_once_and_a_snapshot_goes_above_them_without_a_rewrite_or_below_a_newer_snapshot_with_them()
+    {
+        var (url, path) = _server.CreateRepository();
+        var writer = Writer(url);
+        Commit(writer, "20261126T010000Z", 1, "one");
+        var first = Increment(writer, "i1");
+        Assert.False(first.AlreadyPresent);
+        Assert.Equal(first.Sha, Increment(Writer(url), "i1").Sha); // found by its trailer: no second commit
+        Increment(writer, "i2");
+
+        // The next hour's snapshot goes on top of the increments committed meanwhile: a fast-forward, allowed without the lock.
+        var third = Commit(writer, "20261126T030000Z", 3, "three", SnapshotPlacement.InDataOrderWithoutRewrite);
+        Assert.False(third.Rewrote);
+        Increment(writer, "i3");
+        Assert.Equal("three", ServerFile(path, "backups", "snapshot/data.txt"));
+
+        // A late snapshot of older data goes below the newer one and the increments above it; the head keeps every increment.
+        var second = Commit(writer, "20261126T020000Z", 2, "two");
+        Assert.True(second.Rewrote);
+        var order = GitServer.Run(path, "log", "--format=%(trailers:key=Snapshot-Id,valueonly,separator=)%(trailers:key=Increment-Id,valueonly,separator=)", "backups")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["i3", "20261126T030000Z", "20261126T020000Z", "i2", "i1", "20261126T010000Z"], order);
+        Assert.Equal("three", ServerFile(path, "backups", "snapshot/data.txt"));
+        Assert.Equal("two", ServerFile(path, second.Sha, "snapshot/data.txt"));
+        Assert.Equal("i1\ni2\ni3\n", GitServer.Run(path, "ls-tree", "--name-only", "backups", "increments/").Replace("increments/", ""));
+        Assert.Equal(["20261126T030000Z", "20261126T020000Z", "20261126T010000Z"], writer.History().Select(c => c.SnapshotId));
+        // latest is the newest snapshot commit below the increments on top.
+        var latest = Path.Combine(_clones.Path, "latest");
+        Assert.Equal("20261126T030000Z", writer.ExportTree(null, "snapshot", latest));
+        Assert.Equal("three", File.ReadAllText(Path.Combine(latest, "data.txt")));
+    }
+
     [Fact]
     public void Snapshots_become_one_commit_each_on_an_empty_remote_and_a_repeat_finds_the_existing_commit()
     {

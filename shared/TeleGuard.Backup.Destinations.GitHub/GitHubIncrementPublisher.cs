@@ -1,0 +1,186 @@
+using System.Formats.Tar;
+using LibGit2Sharp;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Git;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+
+namespace TeleGuard.Backup.Destinations.GitHub;
+
+/// <summary>
+/// Commits an increment to the private repository's backup branch, beside its base snapshot:
+/// <c>increments/BASE/ID.json</c> (its manifest, as in the artifact) and <c>increments/BASE/ID.jsonl</c> (its events,
+/// plain). One commit per increment, on top of the branch (a fast-forward: it never rewrites, so it goes ahead even
+/// without the branch lock, which it takes when it can so that it never races a rewrite). An increment already on the
+/// branch is not committed again, and one is committed only after its predecessor, so that the branch never holds an
+/// increment that a later delivery would have to slip in below it.
+/// </summary>
+public sealed partial class GitHubIncrementPublisher(
+    IOptions<GitHubSinkOptions> options,
+    IOptions<WorkDirectoryOptions> workDirectory,
+    IArtifactStore store,
+    RedisLocks locks,
+    IOptions<SinkLeaseOptions> lease,
+    ILogger<GitHubIncrementPublisher> logger)
+{
+    private GitRemote Remote => options.Value.Remote ?? throw new InvalidOperationException("The GitHub sink is disabled.");
+
+    private GitBranchWriter Writer() => new(Remote, workDirectory.Value.Path, logger);
+
+    /// <param name="predecessorFailed">The previous increment of the chain failed for good here: it will never be on the branch, so this one does not wait for it.</param>
+    public async Task<GitHubLocation> PublishAsync(IncrementCreated increment, bool predecessorFailed, CancellationToken cancellationToken)
+    {
+        using var work = WorkFolder.Create(workDirectory.Value.Path, "github-increment", increment.IncrementId);
+        try
+        {
+            var (manifest, manifestBytes, eventsFile) = await FetchVerifiedAsync(increment, work.Path, cancellationToken);
+            var manifestPath = RepositoryLayout.IncrementManifestPath(manifest.BaseSnapshotId, manifest.IncrementId);
+            var eventsPath = RepositoryLayout.IncrementEventsPath(manifest.BaseSnapshotId, manifest.IncrementId);
+
+            await using var branchLock = await locks.AcquireAsync(Writer().BranchLockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
+            var commit = await Task.Run(() => Writer().CommitIncrement(manifest.IncrementId, CommitMessage(manifest), manifest.ClosedAt, (repository, tree) =>
+            {
+                if (tree?[manifestPath] is { } existing)
+                {
+                    return SameFiles(repository, tree, existing, manifestBytes, eventsPath, eventsFile)
+                        ? null
+                        : throw new PermanentFailureException($"Increment {manifest.IncrementId}: {manifestPath} on {Remote} holds other content than the artifact; nothing was committed.");
+                }
+
+                if (!predecessorFailed && MissingPredecessor(tree, manifest) is { } predecessor)
+                {
+                    throw new IncrementOutOfOrderException(
+                        $"Increment {manifest.IncrementId} waits for {predecessor}: the branch holds earlier increments of chain {manifest.Chain} but not that one yet.");
+                }
+
+                var definition = tree is null ? new TreeDefinition() : TreeDefinition.From(tree);
+                definition.Add(manifestPath, repository.ObjectDatabase.CreateBlob(new MemoryStream(manifestBytes)), Mode.NonExecutableFile);
+                definition.Add(eventsPath, repository.ObjectDatabase.CreateBlob(eventsFile), Mode.NonExecutableFile);
+                return definition;
+            }, cancellationToken), cancellationToken);
+
+            LogCopied(logger, manifest.IncrementId, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, Remote);
+            return new GitHubLocation { Repository = Remote.RepositoryUrl.ToString(), Branch = Remote.Branch, Commit = commit.Sha };
+        }
+        catch (GitPermanentException e)
+        {
+            throw new PermanentFailureException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Downloads the artifact and checks it against the announcement (size, SHA-256) and the format's checks (the events
+    /// against the manifest); returns the manifest, its bytes as stored, and the events file.
+    /// </summary>
+    private async Task<(IncrementManifest Manifest, byte[] ManifestBytes, string EventsFile)> FetchVerifiedAsync(
+        IncrementCreated increment, string folder, CancellationToken cancellationToken)
+    {
+        var artifactFile = Path.Combine(folder, "increment.tar");
+        Stream artifact;
+        try
+        {
+            artifact = await store.OpenReadAsync(increment.ArtifactLocation, cancellationToken);
+        }
+        catch (ArtifactNotFoundException e)
+        {
+            throw new PermanentFailureException(e.Message, e);
+        }
+
+        await using (artifact)
+        await using (var hashing = new HashingStream(artifact))
+        {
+            await using (var output = File.Create(artifactFile))
+            {
+                await hashing.CopyToAsync(output, cancellationToken);
+            }
+
+            var sha256 = hashing.GetSha256();
+            if (hashing.BytesHashed != increment.ArtifactSize || sha256 != increment.ArtifactSha256)
+            {
+                throw new PermanentFailureException(
+                    $"Increment {increment.IncrementId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {increment.ArtifactSize} bytes and {increment.ArtifactSha256}.");
+            }
+        }
+
+        var eventsFile = Path.Combine(folder, RepositoryLayout.EventsExtension.TrimStart('.'));
+        IncrementManifest manifest;
+        byte[] manifestBytes;
+        try
+        {
+            await using (var archive = File.OpenRead(artifactFile))
+            {
+                manifest = await IncrementArchive.ExtractAsync(archive, eventsFile, increment.IncrementId, cancellationToken);
+            }
+
+            manifestBytes = await ReadManifestBytesAsync(artifactFile, cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new PermanentFailureException($"Increment {increment.IncrementId}: unusable artifact: {e.Message}", e);
+        }
+
+        if (manifest.Chain != increment.Chain || manifest.Sequence != increment.Sequence || manifest.BaseSnapshotId != increment.BaseSnapshotId)
+        {
+            throw new PermanentFailureException($"Increment {increment.IncrementId}: the artifact's manifest names another chain, sequence or base snapshot than the announcement.");
+        }
+
+        return (manifest, manifestBytes, eventsFile);
+    }
+
+    // The manifest exactly as the recorder wrote it (the archive's first entry, which ExtractAsync checked).
+    private static async Task<byte[]> ReadManifestBytesAsync(string artifactFile, CancellationToken cancellationToken)
+    {
+        await using var archive = File.OpenRead(artifactFile);
+        await using var tar = new TarReader(archive);
+        var first = await tar.GetNextEntryAsync(copyData: false, cancellationToken)
+            ?? throw new InvalidDataException("Increment archive is empty.");
+        using var bytes = new MemoryStream();
+        await first.DataStream!.CopyToAsync(bytes, cancellationToken);
+        return bytes.ToArray();
+    }
+
+    private static bool SameFiles(Repository repository, Tree tree, TreeEntry manifestEntry, byte[] manifestBytes, string eventsPath, string eventsFile) =>
+        manifestEntry.Target is Blob manifest && manifest.Id == repository.ObjectDatabase.CreateBlob(new MemoryStream(manifestBytes)).Id
+        && tree[eventsPath]?.Target is Blob events && events.Id == repository.ObjectDatabase.CreateBlob(eventsFile).Id;
+
+    /// <summary>
+    /// The id of the previous increment of the chain when the branch holds some increment of that chain but not it;
+    /// null when this one may be committed (the first of its chain, its predecessor there, or nothing of the chain
+    /// there: the sink started mid-chain, or compaction removed the earlier ones).
+    /// </summary>
+    private static string? MissingPredecessor(Tree? tree, IncrementManifest manifest)
+    {
+        if (manifest.Sequence == 1 || tree?[RepositoryLayout.IncrementsFolder]?.Target is not Tree increments)
+        {
+            return null;
+        }
+
+        var predecessor = IncrementManifest.IdOf(manifest.Chain, manifest.Sequence - 1);
+        var chainPrefix = $"{manifest.Chain}-";
+        var chainOnBranch = false;
+        foreach (var baseFolder in increments.Select(e => e.Target).OfType<Tree>())
+        {
+            foreach (var entry in baseFolder)
+            {
+                if (entry.Name == predecessor + RepositoryLayout.ManifestExtension)
+                {
+                    return null;
+                }
+
+                chainOnBranch |= entry.Name.StartsWith(chainPrefix, StringComparison.Ordinal);
+            }
+        }
+
+        return chainOnBranch ? predecessor : null;
+    }
+
+    private static string CommitMessage(IncrementManifest manifest) =>
+        $"Increment {manifest.IncrementId}: {manifest.Events} events, {ClusterTimestamps.Describe(manifest.From)} to {ClusterTimestamps.Describe(manifest.To)}\n\n"
+        + $"chain: {manifest.Chain}\nbase snapshot: {manifest.BaseSnapshotId}\n";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GitHub: increment {IncrementId} {What} commit {Sha} on {Remote}")]
+    private static partial void LogCopied(ILogger logger, string incrementId, string what, string sha, GitRemote remote);
+}

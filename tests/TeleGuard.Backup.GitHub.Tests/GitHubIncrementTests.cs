@@ -1,0 +1,351 @@
+using System.Formats.Tar;
+using System.Globalization;
+using LibGit2Sharp;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.GitHub.Tests;
+
+/// <summary>
+/// Increments through RabbitMQ to the private branch, and back: the snapshot service and the GitHub sink in one host
+/// against the replica-set server and the git smart-HTTP server; increments recorded from the server's change stream
+/// (<see cref="RecordedHistory"/>), stored in the artifact store and announced as the change recorder does; restores
+/// to a time with the real program.
+/// </summary>
+public sealed class GitHubIncrementTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly TemporaryDirectory _work = new();
+    private readonly GitServer _git = GitServer.FromEnvironment();
+    private readonly CapturedLogs _logs = new();
+    private IHost? _host;
+    private RabbitMqVirtualHost? _vhost;
+
+    private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
+        Uri RepositoryUrl, string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
+
+    private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
+    {
+        var uri = await TestServices.MongoReplicaSetUriAsync();
+        var client = new MongoClient(uri);
+        var database = client.GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        _vhost = await TestServices.RabbitMqVirtualHostAsync();
+        var (url, path) = _git.CreateRepository();
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["RABBITMQ_URI"] = _vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["ARTIFACT_STORE"] = "directory",
+            ["ARTIFACT_DIR"] = Path.Combine(_work.Path, "artifacts"),
+            ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = _git.Token,
+            ["RETRY_LIMIT"] = "1",
+            ["RETRY_MIN_SECONDS"] = "0",
+            ["RETRY_MAX_SECONDS"] = "1",
+            ["LOG_LEVEL"] = "Trace",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
+        builder.AddBackupDefaults();
+        builder.Logging.AddProvider(_logs);
+        builder.AddAllBackupServices(includeScheduler: false);
+        builder.AddBackupBus();
+        _host = builder.Build();
+        await _host.StartAsync();
+        var cli = new Dictionary<string, string?>
+        {
+            ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = _git.Token,
+            ["SNAPSHOT_DIR"] = Path.Combine(_work.Path, "cli"),
+            ["LOG_FORMAT"] = "text",
+        };
+        return new Pipeline(_host, client, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
+            _host.Services.GetRequiredService<IBus>(), url, path, cli, settings);
+    }
+
+    private static async Task<(string Id, ClusterTimestamp ClusterTime)> SnapshotAsync(Pipeline pipeline, string id)
+    {
+        await pipeline.Bus.Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var record = await TestHosts.EventuallyAsync(
+            async () => await pipeline.Meta.GetAsync(id, CancellationToken.None) is { } r && BackupStatus.IsFinal(r.Status) ? r : null, Timeout, $"snapshot {id}");
+        Assert.Equal(BackupStatus.Complete, record.Status);
+        return (id, ChangeEventLine.ToClusterTimestamp(record.Manifest!.ClusterTime!));
+    }
+
+    /// <summary>Stores the increment in the artifact store and backups_meta as the recorder does; returns its announcement.</summary>
+    private static async Task<IncrementCreated> StoreAsync(Pipeline pipeline, ExtractedIncrement increment)
+    {
+        var manifest = increment.Manifest;
+        var stored = await pipeline.Host.Services.GetRequiredService<IArtifactStore>().SaveAsync(manifest.IncrementId,
+            (stream, ct) => IncrementArchive.WriteAsync(manifest, increment.EventsFile, stream, ct), CancellationToken.None);
+        Assert.True(await pipeline.Increments.TryInsertAsync(new IncrementRecord
+        {
+            Id = manifest.IncrementId, Database = manifest.Database, Chain = manifest.Chain, Sequence = manifest.Sequence, BaseSnapshotId = manifest.BaseSnapshotId,
+            From = ChangeEventLine.ToBsonTimestamp(manifest.From), To = ChangeEventLine.ToBsonTimestamp(manifest.To), Events = manifest.Events,
+            Sha256 = manifest.Sha256, PreviousSha256 = manifest.PreviousSha256, ClosedAt = manifest.ClosedAt.UtcDateTime,
+            Artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 },
+            ResumeToken = new BsonDocument("_data", "test"), Recorder = "test",
+        }, CancellationToken.None));
+        return new IncrementCreated(manifest.IncrementId, manifest.Chain, manifest.Sequence, manifest.BaseSnapshotId, manifest.ClosedAt,
+            manifest.From.T, manifest.To.T, manifest.Events, stored.Location, stored.Size, stored.Sha256);
+    }
+
+    private static Task<IncrementRecord> CopiedAsync(Pipeline pipeline, string incrementId) =>
+        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(incrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status is SinkStatus.Succeeded or SinkStatus.Failed ? r : null, Timeout, $"increment {incrementId} on github");
+
+    /// <summary>The artifact's two entries as stored: the manifest's and the events' bytes.</summary>
+    private static async Task<(byte[] Manifest, byte[] Events)> ArtifactEntriesAsync(Pipeline pipeline, IncrementCreated increment)
+    {
+        await using var artifact = await pipeline.Host.Services.GetRequiredService<IArtifactStore>().OpenReadAsync(increment.ArtifactLocation, CancellationToken.None);
+        await using var tar = new TarReader(artifact);
+        var entries = new List<byte[]>();
+        while (await tar.GetNextEntryAsync() is { } entry)
+        {
+            using var bytes = new MemoryStream();
+            await entry.DataStream!.CopyToAsync(bytes);
+            entries.Add(bytes.ToArray());
+        }
+
+        Assert.Equal(2, entries.Count);
+        return (entries[0], entries[1]);
+    }
+
+    private static List<string> IncrementFiles(Pipeline pipeline) =>
+        GitServer.Run(pipeline.RepositoryPath, "ls-tree", "-r", "--name-only", "backups", "increments/").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+
+    private static List<string> IncrementTrailers(Pipeline pipeline) =>
+        GitServer.Run(pipeline.RepositoryPath, "log", "--format=%(trailers:key=Increment-Id,valueonly,separator=)", "backups")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+
+    // What a restore of everything gives: the database without the live backups_meta.
+    private static async Task<SortedDictionary<string, List<byte[]>>> ContentAsync(IMongoDatabase database)
+    {
+        var content = await RecordedHistory.ContentAsync(database);
+        content.Remove("backups_meta");
+        return content;
+    }
+
+    private static async Task NextSecondAsync(IMongoClient client, ClusterTimestamp after)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((uint)new BsonTimestamp(await ClusterTimes.NowAsync(client)).Timestamp <= after.T)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server's cluster time did not reach the next second");
+            await Task.Delay(100);
+        }
+    }
+
+    private static string Iso(ClusterTimestamp time) =>
+        DateTimeOffset.FromUnixTimeSeconds(time.T).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private static async Task<(string Uri, IMongoDatabase Database)> TargetAsync()
+    {
+        var uri = await TestServices.MongoUriAsync();
+        return (uri, new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName));
+    }
+
+    /// <summary>Changes one byte of a file at the branch head on the server, as anyone with push access could.</summary>
+    private static void Tamper(Pipeline pipeline, string file)
+    {
+        using var repository = new Repository(pipeline.RepositoryPath);
+        var head = repository.Branches["backups"].Tip;
+        var bytes = ((Blob)head[file].Target).GetContentText().ToCharArray();
+        var at = Array.IndexOf(bytes, '"', bytes.Length / 2);
+        bytes[at + 1] = bytes[at + 1] == 'x' ? 'y' : 'x';
+        var tree = TreeDefinition.From(head.Tree);
+        tree.Add(file, repository.ObjectDatabase.CreateBlob(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(bytes))), Mode.NonExecutableFile);
+        var signature = new LibGit2Sharp.Signature("mallory", "m@example.org", DateTimeOffset.UtcNow);
+        var commit = repository.ObjectDatabase.CreateCommit(signature, signature, "tampered", repository.ObjectDatabase.CreateTree(tree), [head], false);
+        repository.Refs.UpdateTarget(repository.Refs["refs/heads/backups"], commit.Id, "tamper");
+    }
+
+    [Fact]
+    public async Task Increments_are_committed_once_beside_their_base_snapshot_restore_to_a_time_compaction_keeps_those_after_the_kept_snapshot_and_tampering_is_refused()
+    {
+        var pipeline = await StartAsync();
+        var users = pipeline.Database.GetCollection<BsonDocument>("users");
+        await users.InsertManyAsync(Enumerable.Range(1, 20).Select(i => new BsonDocument
+        {
+            { "_id", i }, { "name", $"user {i}" }, { "tags", new BsonArray { "a", "b", "c" } }, { "profile", new BsonDocument("city", "Berlin") },
+        }));
+        var first = await SnapshotAsync(pipeline, "20261130T050000Z");
+
+        // Phase 1 after the first snapshot, the second snapshot, then phases 2 and 3 in later seconds.
+        using var history = await RecordedHistory.StartAsync(pipeline.Database, first.ClusterTime);
+        var session = history.Session;
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 1), new BsonDocument { { "$set", new BsonDocument("profile.city", "Paris") }, { "$unset", new BsonDocument("name", "") } });
+        await users.InsertOneAsync(session, new BsonDocument { { "_id", 21 }, { "name", "new" } });
+        await users.DeleteOneAsync(session, new BsonDocument("_id", 3));
+        var phase1 = history.Now;
+        var atPhase1 = await ContentAsync(pipeline.Database);
+        await NextSecondAsync(pipeline.Client, phase1);
+        var second = await SnapshotAsync(pipeline, "20261130T060000Z");
+        await NextSecondAsync(pipeline.Client, second.ClusterTime);
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 2), new BsonDocument("$pop", new BsonDocument("tags", 1)));
+        await pipeline.Database.GetCollection<BsonDocument>("fresh").InsertOneAsync(session, new BsonDocument { { "_id", 1 }, { "v", 1.5 } });
+        var phase2 = history.Now;
+        await NextSecondAsync(pipeline.Client, phase2);
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 21), new BsonDocument("$push", new BsonDocument("tags", "z")));
+        await users.DeleteOneAsync(session, new BsonDocument("_id", 4));
+        var phase3 = history.Now;
+        var atPhase3 = await ContentAsync(pipeline.Database);
+        await history.CatchUpAsync(phase3);
+
+        // Increment 1 (first, phase1] and 2 (phase1, phase2] start before the second snapshot: their base is the first;
+        // increment 2 ends after the second snapshot, so compaction must keep it. Increment 3's base is the second.
+        var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            first.Id, first.ClusterTime, phase1, phase2, phase3);
+        written[2] = written[2] with { Manifest = written[2].Manifest with { BaseSnapshotId = second.Id } };
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(pipeline, increment));
+        }
+
+        foreach (var increment in announced)
+        {
+            await pipeline.Bus.Publish(increment);
+            var record = await CopiedAsync(pipeline, increment.IncrementId);
+            var github = record.Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+            Assert.Equal(1, github.Attempts);
+            Assert.Equal(GitServer.Run(pipeline.RepositoryPath, "rev-parse", "backups").Trim(), github.LocationAs<GitHubLocation>()!.Commit);
+        }
+
+        // Each in its base snapshot's folder, with the artifact's bytes.
+        foreach (var increment in announced)
+        {
+            var (manifest, events) = await ArtifactEntriesAsync(pipeline, increment);
+            Assert.Equal(manifest, GitServer.ReadBlob(pipeline.RepositoryPath, "backups", $"increments/{increment.BaseSnapshotId}/{increment.IncrementId}.json"));
+            Assert.Equal(events, GitServer.ReadBlob(pipeline.RepositoryPath, "backups", $"increments/{increment.BaseSnapshotId}/{increment.IncrementId}.jsonl"));
+        }
+
+        Assert.Equal(6, IncrementFiles(pipeline).Count);
+        Assert.Equal(2, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{second.Id}/", StringComparison.Ordinal)));
+        Assert.True(written[0].Manifest.Events >= 3 && written[1].Manifest.Events >= 2 && written[2].Manifest.Events >= 2);
+
+        // A redelivery finds its increment on the branch: no second commit.
+        await pipeline.Bus.Publish(announced[0]);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already in") ? "seen" : null),
+            Timeout, "the redelivery to be handled");
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+
+        // status: the window of a restore to a time from the branch, from the first snapshot to the last increment.
+        var status = await CliProcess.RunAsync(pipeline.Settings, Timeout, "status");
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Contains($"github: from {Iso(first.ClusterTime)} to {Iso(phase3)}", status.Output);
+
+        // Restore to the end of phase 1 (from the first snapshot) equals the database then, byte for byte.
+        var (thenUri, then) = await TargetAsync();
+        var restoreThen = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", Iso(phase1), "--to-uri", thenUri);
+        Assert.True(restoreThen.ExitCode == 0, restoreThen.Output);
+        Assert.Contains($"as of {Iso(phase1)}: snapshot {first.Id}", restoreThen.Output);
+        Assert.Equal(atPhase1, await ContentAsync(then));
+
+        // Compaction keeps the second snapshot and the increments that end after it (2, filed under the first, and 3).
+        await pipeline.Bus.Publish(new CleanupRequested("20261130T063000Z", DateTimeOffset.UtcNow, "schedule"));
+        await TestHosts.EventuallyAsync(async () => (await pipeline.Meta.GetAsync(second.Id, CancellationToken.None))!
+            .Sinks[BackupSinks.GitHub].LocationAs<GitHubLocation>()!.CompactedAt, Timeout, "the compaction");
+        Assert.Equal(
+            [$"increments/{first.Id}/{announced[1].IncrementId}.json", $"increments/{first.Id}/{announced[1].IncrementId}.jsonl",
+             $"increments/{second.Id}/{announced[2].IncrementId}.json", $"increments/{second.Id}/{announced[2].IncrementId}.jsonl"],
+            IncrementFiles(pipeline));
+        Assert.DoesNotContain(first.Id, GitServer.Run(pipeline.RepositoryPath, "log", "--format=%(trailers:key=Snapshot-Id,valueonly,separator=)", "backups"));
+
+        // Restore to the latest time after compaction: the second snapshot and increments 2 and 3.
+        var (latestUri, latest) = await TargetAsync();
+        var restoreLatest = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", "latest", "--to-uri", latestUri);
+        Assert.True(restoreLatest.ExitCode == 0, restoreLatest.Output);
+        Assert.Contains($"snapshot {second.Id}, then", restoreLatest.Output);
+        Assert.Contains("of 2 increments", restoreLatest.Output);
+        Assert.Equal(atPhase3, await ContentAsync(latest));
+
+        // One byte of increment 3's events changed on the branch: verify and restore refuse, the target keeps what it had.
+        Tamper(pipeline, $"increments/{second.Id}/{announced[2].IncrementId}.jsonl");
+        var verify = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "github", "--to-time", "latest");
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}", verify.Output);
+        var (targetUri, target) = await TargetAsync();
+        await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
+        var before = await RecordedHistory.ContentAsync(target);
+        var tampered = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", "latest", "--to-uri", targetUri, "--drop");
+        Assert.Equal(1, tampered.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}", tampered.Output);
+        Assert.Equal(before, await RecordedHistory.ContentAsync(target));
+        Assert.DoesNotContain(_git.Token, _logs.All);
+    }
+
+    [Fact]
+    public async Task An_increment_announced_before_its_predecessor_waits_for_it_and_the_branch_gets_them_in_order()
+    {
+        var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "8", ["RETRY_MIN_SECONDS"] = "1", ["RETRY_MAX_SECONDS"] = "3" });
+        const string chain = "20261130T070000Z";
+        var start = new ClusterTimestamp(1_796_000_000, 1);
+        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
+        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            chain, start, [], ends);
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(pipeline, increment));
+        }
+
+        await pipeline.Bus.Publish(announced[0]);
+        await CopiedAsync(pipeline, announced[0].IncrementId);
+
+        // The third before the second: it waits (its attempt fails, to be retried) until the second is on the branch.
+        await pipeline.Bus.Publish(announced[2]);
+        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && (github.Error is not null || github.Status == SinkStatus.Succeeded) ? github : null,
+            Timeout, "the third increment to wait or be committed");
+        Assert.Equal(SinkStatus.Running, waiting.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
+        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+
+        await pipeline.Bus.Publish(announced[1]);
+        foreach (var increment in announced.Skip(1))
+        {
+            var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+        }
+
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+        Assert.True((await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None))!.Sinks[BackupSinks.GitHub].Attempts >= 2);
+        Assert.Equal(6, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        if (_vhost is not null)
+        {
+            await _vhost.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
