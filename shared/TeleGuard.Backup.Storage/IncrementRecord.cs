@@ -34,4 +34,7 @@ public sealed class IncrementRecord
 
     /// <summary>The recorder instance that wrote it.</summary>
     [BsonElement("recorder")] public string Recorder { get; set; } = "";
+
+    /// <summary>Each destination's copy of the increment, as for a snapshot (status, attempts, error, where it is).</summary>
+    [BsonElement("sinks")] public Dictionary<string, SinkRecord> Sinks { get; set; } = [];
 }
