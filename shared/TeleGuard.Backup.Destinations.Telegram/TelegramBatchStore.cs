@@ -69,11 +69,11 @@ public sealed class TelegramBatchStore(IMongoDatabase database, TimeProvider tim
     public Task RecordOrphansAsync(string id, IReadOnlyList<int> messageIds, CancellationToken cancellationToken) =>
         _batches.UpdateOneAsync(Own & Filter.Eq(b => b.Id, id), Update.AddToSetEach(b => b.OrphanMessageIds, messageIds), cancellationToken: cancellationToken);
 
-    /// <summary>Every part is recorded: the batch is sent (only by its sender).</summary>
-    public async Task<bool> MarkSentAsync(string id, string owner, CancellationToken cancellationToken)
+    /// <summary>Every part is recorded: the batch is sent, at <paramref name="location"/> (only by its sender).</summary>
+    public async Task<bool> MarkSentAsync(string id, string owner, TelegramLocation location, CancellationToken cancellationToken)
     {
         var result = await _batches.UpdateOneAsync(Own & Filter.Eq(b => b.Id, id) & Filter.Eq(b => b.Owner, owner),
-            Update.Set(b => b.Status, TelegramIncrementBatch.Sent).Set(b => b.SentAt, Now), cancellationToken: cancellationToken);
+            Update.Set(b => b.Status, TelegramIncrementBatch.Sent).Set(b => b.SentAt, Now).Set(b => b.Location, location), cancellationToken: cancellationToken);
         return result.MatchedCount == 1;
     }
 

@@ -88,7 +88,7 @@ public sealed partial class TelegramIncrementBatcher(
 
         var copied = new TelegramIncrementLocation { BatchId = batch.Id, ChatId = options.Value.Channel, MessageIds = location.MessageIds ?? [] };
         await increments.RecordSinkBatchCopiedAsync(batch.IncrementIds, BackupSinks.Telegram, copied, time.GetUtcNow().UtcDateTime, CancellationToken.None);
-        if (!await batches.MarkSentAsync(batch.Id, batch.Owner, CancellationToken.None))
+        if (!await batches.MarkSentAsync(batch.Id, batch.Owner, location, CancellationToken.None))
         {
             throw Lost();
         }
