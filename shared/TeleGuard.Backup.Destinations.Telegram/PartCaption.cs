@@ -19,7 +19,25 @@ public static class PartCaption
             throw new ArgumentException("A part caption needs a snapshot id, 1 ≤ index ≤ count, the archive size, its SHA-256 in hex and any key id.");
         }
 
-        var caption = $"TeleGuard snapshot {snapshotId} · part {index}/{count} · archive {archiveSize} bytes · sha256 {archiveSha256}";
+        return Compose($"snapshot {snapshotId}", index, count, archiveSize, archiveSha256, keyId);
+    }
+
+    /// <summary>A part of a batch of increments: the first and last increment it holds (in chain order) instead of a snapshot.</summary>
+    public static string ForIncrements(string firstIncrementId, string lastIncrementId, int index, int count, long archiveSize, string archiveSha256, string? keyId = null)
+    {
+        if (!TeleGuard.Backup.Crypto.StreamingEncryption.IsValidSnapshotId(firstIncrementId) || !TeleGuard.Backup.Crypto.StreamingEncryption.IsValidSnapshotId(lastIncrementId) || index < 1 || index > count || archiveSize < 0
+            || archiveSha256.Length != 64 || keyId is { Length: not 16 })
+        {
+            throw new ArgumentException("A part caption needs increment ids, 1 ≤ index ≤ count, the archive size, its SHA-256 in hex and any key id.");
+        }
+
+        var what = firstIncrementId == lastIncrementId ? $"increment {firstIncrementId}" : $"increments {firstIncrementId} to {lastIncrementId}";
+        return Compose(what, index, count, archiveSize, archiveSha256, keyId);
+    }
+
+    private static string Compose(string what, int index, int count, long archiveSize, string archiveSha256, string? keyId)
+    {
+        var caption = $"TeleGuard {what} · part {index}/{count} · archive {archiveSize} bytes · sha256 {archiveSha256}";
         return keyId is null ? caption : $"{caption} · encrypted with key {keyId}";
     }
 }

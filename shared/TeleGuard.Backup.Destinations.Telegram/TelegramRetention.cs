@@ -14,9 +14,14 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// hours old, and <c>deleteMessages</c> answers true for the ids it skips, so only messages safely younger than that are
 /// sent; older ones are recorded as undeletable (not retried; an administrator of the channel can still delete them by
 /// hand), and reported. The sink runs this at start-up too, so a service that was down catches up before that limit.
+/// Increment batches go with the snapshots they follow: once the snapshot copies are removed, a sent batch whose every
+/// increment ends at or before the oldest snapshot still kept in the channel is deleted the same way (no restore from a
+/// kept snapshot needs it). Batches after the last good snapshot are therefore never deleted, and none is deleted while
+/// the channel keeps no snapshot at all.
 /// </summary>
 public sealed partial class TelegramRetention(
-    TelegramChannel channel, BackupsMetaStore meta, IOptions<RetentionOptions> retention, TimeProvider time, ILogger<TelegramRetention> logger)
+    TelegramChannel channel, BackupsMetaStore meta, TelegramMessageRecords records, TelegramBatchStore batches, IncrementsStore increments,
+    IOptions<RetentionOptions> retention, TimeProvider time, ILogger<TelegramRetention> logger)
 {
     // A message is dated by Telegram when it arrives, sentAt by this service once it hears back: the margin covers that
     // delay and the clocks' difference, so a message sent for deletion is certainly still deletable.
@@ -50,7 +55,7 @@ public sealed partial class TelegramRetention(
 
             try
             {
-                var (deleted, undeletable, removal) = await RemoveAsync(record, now, UpperBoundAsync, cancellationToken);
+                var (deleted, undeletable, removal) = await RemoveCopyAsync(record, now, UpperBoundAsync, cancellationToken);
                 await meta.RecordSinkRemovalAsync(record.Id, BackupSinks.Telegram, removal, cancellationToken);
                 deletedTotal += deleted;
                 undeletableTotal += undeletable;
@@ -62,6 +67,45 @@ public sealed partial class TelegramRetention(
             }
         }
 
+        var (batchesDeleted, batchesUndeletable) = await RemoveBatchesAsync(now, UpperBoundAsync, cancellationToken);
+        return (deletedTotal + batchesDeleted, undeletableTotal + batchesUndeletable);
+    }
+
+    // The sent batches no kept snapshot needs: every increment in them ends at or before the oldest snapshot the channel
+    // keeps. Only one sender writes a batch at a time and a sent batch is never written again, so no lease is needed.
+    private async Task<(int Deleted, int Undeletable)> RemoveBatchesAsync(DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
+    {
+        var kept = await batches.ListKeptAsync(cancellationToken);
+        if (kept.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        var oldestKept = (await meta.ListKeptSinkCopiesAsync(BackupSinks.Telegram, cancellationToken))
+            .Where(r => r.Sinks[BackupSinks.Telegram].Status == SinkStatus.Succeeded && r.Manifest?.ClusterTime is not null)
+            .Select(r => r.Manifest!.ClusterTime!)
+            .DefaultIfEmpty()
+            .Min();
+        if (oldestKept is null)
+        {
+            return (0, 0); // no snapshot kept in the channel: every batch may still be needed
+        }
+
+        var deletedTotal = 0;
+        var undeletableTotal = 0;
+        foreach (var database in kept.GroupBy(b => b.Database))
+        {
+            var ends = (await increments.ListAsync(database.Key, cancellationToken)).ToDictionary(i => i.Id, i => i.To);
+            foreach (var batch in database.Where(b => b.Location is not null && b.IncrementIds.All(id => ends.TryGetValue(id, out var to) && to <= oldestKept)))
+            {
+                var (deleted, undeletable, removal) = await RemoveAsync($"increment batch {batch.Id}", batch.Location!, batch.OrphanMessageIds, batch.SentAt ?? batch.CreatedAt, now,
+                    upperBound, cancellationToken);
+                await batches.RecordRemovalAsync(batch.Id, removal, cancellationToken);
+                deletedTotal += deleted;
+                undeletableTotal += undeletable;
+            }
+        }
+
         return (deletedTotal, undeletableTotal);
     }
 
@@ -70,16 +114,24 @@ public sealed partial class TelegramRetention(
         "a bot can delete messages only while they are under 48 hours old; these stay in the channel: delete them by hand as its administrator";
 
     /// <param name="upperBound">Closes a gap no retry closed (see <see cref="SafeUpperBoundAsync"/>).</param>
-    private async Task<(int Deleted, int Undeletable, TelegramRemoval Removal)> RemoveAsync(
+    private Task<(int Deleted, int Undeletable, TelegramRemoval Removal)> RemoveCopyAsync(
         BackupRecord record, DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
     {
         var copy = record.Sinks[BackupSinks.Telegram];
         var location = copy.LocationAs<TelegramLocation>()!; // listed because it has one
+        return RemoveAsync($"snapshot {record.Id}", location, copy.OrphanMessageIds ?? [], copy.At ?? now.UtcDateTime, now, upperBound, cancellationToken);
+    }
+
+    /// <param name="copy">The snapshot or batch the messages belong to (for the log).</param>
+    /// <param name="orphanIds">Messages sent outside its parts, dated <paramref name="orphansAt"/>.</param>
+    private async Task<(int Deleted, int Undeletable, TelegramRemoval Removal)> RemoveAsync(string copy, TelegramLocation location, List<int> orphanIds,
+        DateTime orphansAt, DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
+    {
         if (location.ChatId is { } chat && chat != channel.ChannelId)
         {
             // Message ids are per chat: deleting these ids in the channel configured now would delete other messages.
             var ids = location.Parts.Select(p => p.MessageId).ToList();
-            LogSentToOtherChat(logger, record.Id, ids.Count);
+            LogSentToOtherChat(logger, copy, ids.Count);
             return (0, ids.Count, new TelegramRemoval
             {
                 UndeletableMessageIds = ids,
@@ -92,7 +144,7 @@ public sealed partial class TelegramRetention(
 
         var parts = location.Parts
             .Select(p => (Id: p.MessageId, p.SentAt))
-            .Concat((copy.OrphanMessageIds ?? []).Select(o => (Id: o, SentAt: copy.At ?? now.UtcDateTime)))
+            .Concat(orphanIds.Select(o => (Id: o, SentAt: orphansAt)))
             .ToList();
         var deletable = parts.Where(p => Deletable(p.SentAt)).Select(p => p.Id).ToList();
         var tooOld = parts.Select(p => p.Id).Except(deletable).ToList();
@@ -117,11 +169,8 @@ public sealed partial class TelegramRetention(
             }
         }
 
-        // Ids another snapshot recorded are its messages, not orphans.
-        var others = (await meta.ListSinkCopiesReferencingAsync(BackupSinks.Telegram, TelegramLocation.PartMessageIdPath, inGaps, cancellationToken))
-            .Where(r => r.Id != record.Id)
-            .SelectMany(r => r.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!.Parts.Select(p => p.MessageId))
-            .ToHashSet();
+        // Ids another snapshot or batch recorded are its messages, not orphans.
+        var others = await records.RecordedAmongAsync(inGaps, cancellationToken);
         var orphanCandidates = inGaps.Where(i => !others.Contains(i)).Except(parts.Select(p => p.Id)).ToList();
 
         foreach (var batch in deletable.Concat(orphanCandidates).Chunk(TelegramLimits.DeleteBatchSize))
@@ -129,10 +178,10 @@ public sealed partial class TelegramRetention(
             await channel.DeleteMessagesAsync(batch, cancellationToken);
         }
 
-        LogMessagesDeleted(logger, record.Id, deletable.Count, orphanCandidates.Count);
+        LogMessagesDeleted(logger, copy, deletable.Count, orphanCandidates.Count);
         if (tooOld.Count > 0)
         {
-            LogTooOldToDelete(logger, record.Id, tooOld.Count, string.Join(", ", tooOld));
+            LogTooOldToDelete(logger, copy, tooOld.Count, string.Join(", ", tooOld));
         }
 
         return (deletable.Count, tooOld.Count, new TelegramRemoval
@@ -150,23 +199,21 @@ public sealed partial class TelegramRetention(
     {
         var position = await channel.MarkPositionAsync(cancellationToken);
         // Read after the marker: an upload whose message is below it has its intent recorded by now.
-        return (await meta.ListSinkCopiesInProgressAsync(BackupSinks.Telegram, cancellationToken))
-            .Select(r => r.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()?.Sending)
-            .OfType<TelegramSendIntent>()
+        return (await records.OpenIntentsAsync(cancellationToken))
             .Select(sending => sending.After + 1)
             .Append(position)
             .Min();
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Telegram: snapshot {SnapshotId} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there")]
-    private static partial void LogSentToOtherChat(ILogger logger, string snapshotId, int count);
+        Message = "Telegram: {Copy} was sent to another chat than TELEGRAM_CHANNEL_ID now names; its {Count} messages are left there")]
+    private static partial void LogSentToOtherChat(ILogger logger, string copy, int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram: snapshot {SnapshotId}: deleted {Deleted} messages, {Searched} ids searched for orphans")]
-    private static partial void LogMessagesDeleted(ILogger logger, string snapshotId, int deleted, int searched);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram: {Copy}: deleted {Deleted} messages, {Searched} ids searched for orphans")]
+    private static partial void LogMessagesDeleted(ILogger logger, string copy, int deleted, int searched);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Telegram: snapshot {SnapshotId}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
+        Message = "Telegram: {Copy}: {TooOld} messages ({MessageIds}) are too old for a bot to delete and stay in the channel; " +
             "delete them by hand (recorded in backups_meta)")]
-    private static partial void LogTooOldToDelete(ILogger logger, string snapshotId, int tooOld, string messageIds);
+    private static partial void LogTooOldToDelete(ILogger logger, string copy, int tooOld, string messageIds);
 }

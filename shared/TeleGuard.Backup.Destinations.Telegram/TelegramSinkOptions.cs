@@ -14,6 +14,8 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// <c>TELEGRAM_ENCRYPTION_KEY</c> (optional, base64 of 32 bytes, a key of its own): Telegram's cloud chats are not
 /// end-to-end encrypted, so with it the copy is encrypted before upload, in the format of the public copies;
 /// <c>TELEGRAM_ENCRYPTION_PREVIOUS_KEYS</c> (comma-separated) still decrypt copies made before a rotation.
+/// <c>TELEGRAM_INCREMENT_MINUTES</c> (1–60, default 10): increments are sent as one message per that many minutes,
+/// to stay far inside Telegram's flood limits.
 /// </summary>
 public sealed class TelegramSinkOptions
 {
@@ -25,6 +27,9 @@ public sealed class TelegramSinkOptions
     public const string AlertChatVariable = "TELEGRAM_ALERT_CHAT_ID";
     public const string EncryptionKeyVariable = "TELEGRAM_ENCRYPTION_KEY";
     public const string EncryptionPreviousKeysVariable = "TELEGRAM_ENCRYPTION_PREVIOUS_KEYS";
+    public const string IncrementMinutesVariable = "TELEGRAM_INCREMENT_MINUTES";
+    public const int DefaultIncrementMinutes = 10;
+    public const int MaxIncrementMinutes = 60;
 
     [ConfigurationKeyName(TokenVariable)]
     [BotToken]
@@ -56,6 +61,13 @@ public sealed class TelegramSinkOptions
 
     [ConfigurationKeyName(EncryptionPreviousKeysVariable)]
     public string? EncryptionPreviousKeys { get; set => field = Setting.Clean(value); }
+
+    /// <summary>Checked by <see cref="TelegramSinkOptionsValidator"/>: a whole number of minutes from 1 to 60.</summary>
+    [ConfigurationKeyName(IncrementMinutesVariable)]
+    public string? IncrementMinutesText { get; set => field = Setting.Clean(value); }
+
+    /// <summary>How often the increments due are sent as one batch.</summary>
+    public TimeSpan IncrementPeriod => TimeSpan.FromMinutes(Setting.WholeNumber(IncrementMinutesText, DefaultIncrementMinutes));
 
     /// <summary>Any setting of the sink itself (the alert chat alone is not one).</summary>
     public bool Enabled =>

@@ -20,6 +20,12 @@ public sealed class TelegramSinkOptionsValidator : IValidateOptions<TelegramSink
         ArgumentNullException.ThrowIfNull(options);
         var result = new ValidateOptionsResultBuilder();
         result.AddResult(_settingRules.Validate(name, options));
+        if (options.IncrementMinutesText is { } minutes && !Setting.IsWholeNumber(minutes, 1, TelegramSinkOptions.MaxIncrementMinutes))
+        {
+            result.AddError(Setting.Problem(TelegramSinkOptions.IncrementMinutesVariable,
+                $"must be a whole number of minutes from 1 to {TelegramSinkOptions.MaxIncrementMinutes} (how often increments are sent as one message)"));
+        }
+
         if (!options.Enabled)
         {
             if (options.AlertChat is not null)

@@ -7,7 +7,7 @@ namespace TeleGuard.Backup.Storage;
 /// The change recorder's records in <c>backups_meta</c>: increments and history gaps, each with its own <c>kind</c>, so
 /// that they never mix with snapshot records or with documents other programs keep there.
 /// </summary>
-public sealed class IncrementsStore(IMongoDatabase database)
+public sealed partial class IncrementsStore(IMongoDatabase database)
 {
     private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName);
     private readonly IMongoCollection<HistoryGapRecord> _gaps = database.GetCollection<HistoryGapRecord>(BackupsMetaStore.CollectionName);

@@ -1,0 +1,202 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Destinations.Telegram;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+
+namespace TeleGuard.Backup.Telegram.Tests;
+
+/// <summary>
+/// Increments in Telegram: announced with IncrementCreated, sent by the periodic sender as one message per
+/// TELEGRAM_INCREMENT_MINUTES (1 here, on a fake clock), through the fake Bot API with the real client and RabbitMQ.
+/// </summary>
+public sealed class TelegramIncrementTests : IAsyncDisposable
+{
+    private readonly TemporaryDirectory _work = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 0, 0, 30, TimeSpan.Zero));
+    private readonly List<IAsyncDisposable> _disposables = [];
+    private IHost? _host;
+
+    private async Task<(IHost Host, FakeTelegramBotApi Telegram, Dictionary<string, string?> Settings)> StartAsync()
+    {
+        var telegram = await FakeTelegramBotApi.StartAsync(_time);
+        _disposables.Add(telegram);
+        var vhost = await TestServices.RabbitMqVirtualHostAsync();
+        _disposables.Add(vhost);
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = await TestServices.MongoReplicaSetUriAsync(),
+            ["RABBITMQ_URI"] = vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["ARTIFACT_STORE"] = "directory",
+            ["ARTIFACT_DIR"] = Path.Combine(_work.Path, "artifacts"),
+            ["TELEGRAM_BOT_TOKEN"] = telegram.Token,
+            ["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(),
+            ["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl,
+            ["TELEGRAM_INCREMENT_MINUTES"] = "1",
+            ["RETRY_LIMIT"] = "1",
+            ["RETRY_MIN_SECONDS"] = "0",
+        };
+        var builder = TestHosts.CreateBuilder(settings);
+        builder.Services.AddSingleton<TimeProvider>(_time);
+        builder.AddBackupDefaults();
+        builder.AddAllBackupServices(includeScheduler: false);
+        builder.AddBackupBus();
+        _host = builder.Build();
+        await _host.StartAsync();
+        return (_host, telegram, settings);
+    }
+
+    // Increments as the recorder leaves them: the archive in the artifact store and the record in backups_meta.
+    private static async Task<List<IncrementRecord>> StoreAsync(IServiceProvider services, IReadOnlyList<ExtractedIncrement> increments)
+    {
+        var store = services.GetRequiredService<IArtifactStore>();
+        var records = new List<IncrementRecord>();
+        foreach (var increment in increments)
+        {
+            var manifest = increment.Manifest;
+            var stored = await store.SaveAsync(manifest.IncrementId, (stream, ct) => IncrementArchive.WriteAsync(manifest, increment.EventsFile, stream, ct), CancellationToken.None);
+            var record = new IncrementRecord
+            {
+                Id = manifest.IncrementId, Database = manifest.Database, Chain = manifest.Chain, Sequence = manifest.Sequence, BaseSnapshotId = manifest.BaseSnapshotId,
+                From = ChangeEventLine.ToBsonTimestamp(manifest.From), To = ChangeEventLine.ToBsonTimestamp(manifest.To), Events = manifest.Events,
+                Sha256 = manifest.Sha256, PreviousSha256 = manifest.PreviousSha256, ClosedAt = manifest.ClosedAt.UtcDateTime,
+                Artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 },
+                ResumeToken = new BsonDocument("_data", "test"), Recorder = "test",
+            };
+            Assert.True(await services.GetRequiredService<IncrementsStore>().TryInsertAsync(record, CancellationToken.None));
+            records.Add(record);
+        }
+
+        return records;
+    }
+
+    private static IncrementCreated Announcement(IncrementRecord record) =>
+        new(record.Id, record.Chain, record.Sequence, record.BaseSnapshotId, record.ClosedAt, record.From.Timestamp, record.To.Timestamp, record.Events,
+            record.Artifact.Location, record.Artifact.Size, record.Artifact.Sha256);
+
+    private static Task<List<IncrementRecord>> DueAsync(IServiceProvider services, IReadOnlyList<IncrementRecord> expected) =>
+        TestHosts.EventuallyAsync(async () =>
+        {
+            var found = await Task.WhenAll(expected.Select(e => services.GetRequiredService<IncrementsStore>().GetAsync(e.Id, CancellationToken.None)));
+            return found.All(f => f!.Sinks.ContainsKey(BackupSinks.Telegram)) ? found.Select(f => f!).ToList() : null;
+        }, TimeSpan.FromSeconds(60), "the increments to be due in Telegram");
+
+    // Moves the clock a period on until the channel holds `count` batch messages.
+    private async Task<List<FakeMessage>> BatchesAsync(FakeTelegramBotApi telegram, int count) =>
+        await TestHosts.EventuallyAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromMinutes(1));
+            var batches = telegram.Messages.Where(m => m.Caption.StartsWith("TeleGuard increment", StringComparison.Ordinal)).ToList();
+            return Task.FromResult(batches.Count >= count ? batches : null);
+        }, TimeSpan.FromSeconds(60), $"{count} increment batches in the channel");
+
+    // The batch recorded as holding the increment (recorded just after its message is sent).
+    private static Task<string> BatchOfAsync(IServiceProvider services, string incrementId) =>
+        TestHosts.EventuallyAsync(async () =>
+            (await services.GetRequiredService<IncrementsStore>().GetAsync(incrementId, CancellationToken.None))!
+                .Sinks[BackupSinks.Telegram].LocationAs<TelegramIncrementLocation>()?.BatchId, TimeSpan.FromSeconds(30), $"increment {incrementId} to be recorded as sent");
+
+    [Fact]
+    public async Task Increments_announced_in_a_period_go_as_one_message_and_a_redelivered_announcement_sends_nothing_again()
+    {
+        var (host, telegram, _) = await StartAsync();
+        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
+        var chain = "20261126T000000Z";
+        var start = new ClusterTimestamp(1_795_000_000, 1);
+        var ends = Enumerable.Range(1, 4).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
+        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, chain, start, [], ends));
+        var bus = host.Services.GetRequiredService<IBus>();
+
+        foreach (var record in records.Take(3).Append(records[0]))
+        {
+            await bus.Publish(Announcement(record)); // the first one twice: a redelivery
+        }
+
+        await DueAsync(host.Services, records.Take(3).ToList());
+        var first = Assert.Single(await BatchesAsync(telegram, 1));
+        Assert.StartsWith($"TeleGuard increments {records[0].Id} to {records[2].Id} · part 1/1", first.Caption);
+        var batchId = await BatchOfAsync(host.Services, records[0].Id);
+        Assert.Equal([batchId, batchId, batchId], await Task.WhenAll(records.Take(3).Select(r => BatchOfAsync(host.Services, r.Id))));
+
+        // Redelivered after it was sent, then the next increment: the next period's message holds that one alone.
+        await bus.Publish(Announcement(records[1]));
+        await bus.Publish(Announcement(records[3]));
+        await DueAsync(host.Services, [records[3]]);
+        var both = await BatchesAsync(telegram, 2);
+        Assert.Equal(2, both.Count);
+        Assert.StartsWith($"TeleGuard increment {records[3].Id} · part 1/1", both[1].Caption);
+        Assert.NotEqual(batchId, await BatchOfAsync(host.Services, records[3].Id));
+        Assert.Equal(batchId, await BatchOfAsync(host.Services, records[1].Id));
+    }
+
+    [Fact]
+    public async Task A_batch_whose_answer_never_came_is_continued_by_the_next_run_and_each_increment_stays_in_one_message()
+    {
+        var (host, telegram, _) = await StartAsync();
+        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
+        var start = new ClusterTimestamp(1_795_000_000, 1);
+        var ends = Enumerable.Range(1, 3).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
+        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, "20261126T000000Z", start, [], ends));
+        var increments = host.Services.GetRequiredService<IncrementsStore>();
+        foreach (var record in records)
+        {
+            Assert.True(await increments.MarkSinkDueAsync(record.Id, BackupSinks.Telegram, DateTime.UtcNow, CancellationToken.None));
+        }
+
+        // Telegram takes the batch but its answer never reaches the sender (it died): the intent is recorded, the message is not.
+        var accepted = new SendHold(call: 1);
+        telegram.HoldResponseOnSend = accepted;
+        var batcher = host.Services.GetRequiredService<TelegramIncrementBatcher>();
+        var dying = batcher.SendDueAsync(CancellationToken.None);
+        await accepted.Arrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var batch = (await host.Services.GetRequiredService<TelegramBatchStore>().ListSendingAsync(database, CancellationToken.None)).Single();
+        Assert.NotNull(batch.Location?.Sending);
+
+        // The next run continues that batch (same increments) instead of starting another.
+        Assert.Equal(3, await batcher.SendDueAsync(CancellationToken.None));
+        var sent = (await host.Services.GetRequiredService<TelegramBatchStore>().GetAsync(batch.Id, CancellationToken.None))!;
+        Assert.Equal(TelegramIncrementBatch.Sent, sent.Status);
+        Assert.Equal(records.Select(r => r.Id), sent.IncrementIds);
+        var gap = Assert.Single(sent.Location!.Gaps);
+        Assert.InRange(accepted.Accepted!.Id, gap.After + 1, gap.Before!.Value - 1); // where retention looks for it
+
+        // The dead sender's answer arrives after all: it no longer owns the batch, records nothing and deletes its message.
+        accepted.Release.TrySetResult();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => dying);
+        Assert.Contains(accepted.Accepted.Id, telegram.Deleted);
+        var message = Assert.Single(telegram.Messages, m => m.Caption.StartsWith("TeleGuard increment", StringComparison.Ordinal));
+        Assert.Equal(sent.Location.MessageIds, [message.Id]);
+        Assert.Equal(0, await batcher.SendDueAsync(CancellationToken.None));
+        foreach (var record in records)
+        {
+            Assert.Equal(batch.Id, await BatchOfAsync(host.Services, record.Id));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        foreach (var disposable in _disposables)
+        {
+            await disposable.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
