@@ -65,10 +65,12 @@ public static class TelegramUploadBenchmark
             var telegramOptions = configuration.Get<TelegramSinkOptions>()!;
             var workOptions = configuration.Get<WorkDirectoryOptions>()!;
             var uri = Environment.GetEnvironmentVariable("MONGODB_URI") ?? "mongodb://127.0.0.1:27017/";
-            var meta = new BackupsMetaStore(new MongoClient(uri).GetDatabase("bench_telegram"), TimeProvider.System);
+            var benchDatabase = new MongoClient(uri).GetDatabase("bench_telegram");
+            var meta = new BackupsMetaStore(benchDatabase, TimeProvider.System);
             using var channel = new TelegramChannel(Options.Create(telegramOptions), TimeProvider.System, NullLogger<TelegramChannel>.Instance);
-            var uploader = new TelegramUploader(channel, new SnapshotArtifactFetcher(store), meta, Options.Create(telegramOptions),
-                Options.Create(workOptions), TimeProvider.System, NullLogger<TelegramUploader>.Instance);
+            var sender = new TelegramArchiveSender(channel, new TelegramMessageRecords(meta, new TelegramBatchStore(benchDatabase, TimeProvider.System)),
+                TimeProvider.System, NullLogger<TelegramArchiveSender>.Instance);
+            var uploader = new TelegramUploader(sender, new SnapshotArtifactFetcher(store), meta, Options.Create(telegramOptions), Options.Create(workOptions));
 
             // The uploader records its progress only while it holds the sink's lease, as the sink runner arranges.
             await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "benchmark", CancellationToken.None);
