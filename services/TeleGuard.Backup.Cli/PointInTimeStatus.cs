@@ -13,7 +13,7 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
     IReadOnlyList<HistoryGapRecord> Gaps)
 {
     /// <summary>Destinations that keep snapshots only (no increments yet).</summary>
-    public static readonly IReadOnlyList<string> SnapshotsOnly = [BackupSinks.Public, BackupSinks.Telegram];
+    public static readonly IReadOnlyList<string> SnapshotsOnly = [BackupSinks.Public];
 
     public static async Task<PointInTimeStatus> ReadAsync(BackupsMetaStore meta, IncrementsStore increments, string database, CancellationToken cancellationToken)
     {
@@ -36,15 +36,16 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
             new Dictionary<string, IReadOnlyList<(DateTimeOffset, DateTimeOffset)>>
             {
                 [TeleGuard.Backup.Hosting.CleanupReporter.ArtifactStoreDestination] = windows,
-                [BackupSinks.GitHub] = GitHubWindows(all, await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken)),
+                [BackupSinks.GitHub] = CopiedWindows(BackupSinks.GitHub, all, await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken)),
+                [BackupSinks.Telegram] = CopiedWindows(BackupSinks.Telegram, all, await meta.ListKeptSinkCopiesAsync(BackupSinks.Telegram, cancellationToken)),
             }, gaps);
     }
 
     /// <summary>
-    /// Per chain, from the oldest snapshot kept on the branch inside the chain's range to the end of the unbroken run of
-    /// increments copied there after it.
+    /// Per chain, from the oldest snapshot the destination keeps inside the chain's range to the end of the unbroken run
+    /// of increments copied there after it.
     /// </summary>
-    private static List<(DateTimeOffset, DateTimeOffset)> GitHubWindows(IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
+    private static List<(DateTimeOffset, DateTimeOffset)> CopiedWindows(string sink, IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
     {
         var windows = new List<(DateTimeOffset, DateTimeOffset)>();
         foreach (var chain in all.GroupBy(i => i.Chain).OrderBy(c => c.Key, StringComparer.Ordinal))
@@ -53,13 +54,13 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
             var start = keptSnapshots.Where(s => s.Manifest?.ClusterTime is { } t && t >= ordered[0].From && t <= ordered[^1].To)
                 .Select(s => s.Manifest!.ClusterTime!).Order().FirstOrDefault();
             var first = start is null ? -1 : ordered.FindIndex(i => i.To > start);
-            if (first < 0 || !CopiedToGitHub(ordered[first]))
+            if (first < 0 || !CopiedTo(sink, ordered[first]))
             {
                 continue;
             }
 
             var last = first;
-            while (last + 1 < ordered.Count && ordered[last + 1].Sequence == ordered[last].Sequence + 1 && CopiedToGitHub(ordered[last + 1]))
+            while (last + 1 < ordered.Count && ordered[last + 1].Sequence == ordered[last].Sequence + 1 && CopiedTo(sink, ordered[last + 1]))
             {
                 last++;
             }
@@ -70,8 +71,8 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
         return windows;
     }
 
-    private static bool CopiedToGitHub(IncrementRecord increment) =>
-        increment.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status == SinkStatus.Succeeded;
+    private static bool CopiedTo(string sink, IncrementRecord increment) =>
+        increment.Sinks.GetValueOrDefault(sink)?.Status == SinkStatus.Succeeded;
 
     public void Print()
     {

@@ -178,9 +178,9 @@ public sealed partial class RestoreToTimeTests : IDisposable
         Assert.Equal(2, badTime.ExitCode);
         Assert.Contains("--to-time must be a UTC time like 2026-11-30T13:42:10Z, or latest", badTime.Output);
 
-        var noHistory = await CliProcess.RunAsync(history.Environment, Timeout, "verify", "--from", "telegram", "--to-time", "latest");
+        var noHistory = await CliProcess.RunAsync(history.Environment, Timeout, "verify", "--from", "public", "--to-time", "latest");
         Assert.Equal(2, noHistory.ExitCode);
-        Assert.Contains("telegram holds whole snapshots only", noHistory.Output);
+        Assert.Contains("public holds whole snapshots only", noHistory.Output);
 
         // One byte of the second increment's events changed in the store: the artifact no longer matches its record.
         var file = Path.Combine(history.ArtifactDirectory, history.Increments[1].Artifact.Location["dir:".Length..]);
