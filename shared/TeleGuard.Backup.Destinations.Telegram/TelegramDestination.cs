@@ -67,6 +67,7 @@ public sealed class TelegramDestination(IOptions<TelegramSinkOptions> configured
         var keys = location.Encrypted ? TelegramKeysFor($"Snapshot {record.Id}", location, options) : null;
         using var channel = new TelegramChannel(configured, TimeProvider.System, NullLogger<TelegramChannel>.Instance);
         var archive = folder + ".telegram";
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(folder))!); // the download goes beside the folder
         try
         {
             await using var tar = await DownloadAsync(channel, $"Snapshot {record.Id}", record.Id, location, keys, archive, cancellationToken);

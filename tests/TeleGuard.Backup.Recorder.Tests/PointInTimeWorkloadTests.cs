@@ -18,9 +18,9 @@ public sealed class PointInTimeWorkloadTests
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task Restores_to_five_times_from_the_store_equal_the_database_at_those_times_byte_for_byte()
+    public async Task Restores_to_six_times_from_the_store_the_private_branch_and_Telegram_equal_the_database_at_those_times_byte_for_byte()
     {
-        await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 5);
+        await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 5, withDestinations: true);
         var host = await deployment.StartHostAsync();
         var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
         await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
@@ -31,7 +31,14 @@ public sealed class PointInTimeWorkloadTests
         var secondSnapshot = await RequestSnapshotAsync(deployment, host);
         await workload.RunAsync(TimeSpan.FromSeconds(35));
         var end = await workload.LastWriteTimeAsync();
-        await deployment.WaitForCoverageAsync(new BsonTimestamp((int)end, int.MaxValue), Patience);
+        var covered = await deployment.WaitForCoverageAsync(new BsonTimestamp((int)end, int.MaxValue), Patience);
+        // Every increment up to the end copied to the branch and (in its next batch) to the channel.
+        await TestHosts.EventuallyAsync(async () =>
+        {
+            var all = await deployment.Increments.ListAsync(databaseName, CancellationToken.None);
+            return all.Take(covered.Count).All(i => i.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status == SinkStatus.Succeeded
+                && i.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Status == SinkStatus.Succeeded) ? "copied" : null;
+        }, Patience, "every increment on the private branch and in the Telegram channel");
 
         var secondSnapshotSecond = (uint)(await new BackupsMetaStore(deployment.Database, TimeProvider.System).GetAsync(secondSnapshot, CancellationToken.None))!
             .Manifest!.ClusterTime!.Timestamp;
@@ -45,11 +52,11 @@ public sealed class PointInTimeWorkloadTests
             end - 2,                      // in the last minute
             end,
         ];
-        foreach (var target in targets.Distinct())
+        foreach (var (from, target) in new[] { "store", BackupSinks.GitHub, BackupSinks.Telegram }.SelectMany(d => targets.Distinct().Select(t => (d, t))))
         {
             var targetUri = TestServices.WithDatabase(deployment.Uri, TestServices.UniqueName("pit"));
             var time = DateTimeOffset.FromUnixTimeSeconds(target).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-            var restore = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(2), "restore", "--from", "store", "--to-time", time, "--to-uri", targetUri);
+            var restore = await CliProcess.RunAsync(deployment.Settings, TimeSpan.FromMinutes(2), "restore", "--from", from, "--to-time", time, "--to-uri", targetUri);
             Assert.True(restore.ExitCode == 0, restore.Output);
 
             var restored = new MongoClient(targetUri).GetDatabase(MongoUrl.Create(targetUri).DatabaseName).GetCollection<RawBsonDocument>(Workload.Collection);
@@ -57,7 +64,7 @@ public sealed class PointInTimeWorkloadTests
                 .Select(d => Convert.ToHexString(d.ToBson())).ToList();
             var expected = workload.ModelAt(target).Select(d => Convert.ToHexString(d.ToBson())).ToList();
             Assert.True(expected.SequenceEqual(actual),
-                $"restore to {time}: {actual.Count} documents, the model has {expected.Count}; first difference at {expected.Zip(actual).TakeWhile(p => p.First == p.Second).Count()}\n{restore.Output}");
+                $"restore from {from} to {time}: {actual.Count} documents, the model has {expected.Count}; first difference at {expected.Zip(actual).TakeWhile(p => p.First == p.Second).Count()}\n{restore.Output}");
         }
     }
 

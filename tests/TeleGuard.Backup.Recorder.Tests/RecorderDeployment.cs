@@ -4,6 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.Recording;
@@ -21,6 +23,7 @@ public sealed class RecorderDeployment : IAsyncDisposable
 {
     private readonly List<IHost> _hosts = [];
     private readonly List<CliProcess> _processes = [];
+    private FakeTelegramBotApi? _telegram;
 
     private RecorderDeployment(string uri, string databaseName, RabbitMqVirtualHost broker, Dictionary<string, string?> settings)
     {
@@ -42,7 +45,10 @@ public sealed class RecorderDeployment : IAsyncDisposable
     public CapturedLogs Logs { get; } = new();
     public PublishedMessages Published { get; } = new();
 
-    public static async Task<RecorderDeployment> CreateAsync(int incrementSeconds = 1)
+    /// <summary>Whether the private repository and the Telegram channel are configured (their services run in <see cref="StartHostAsync"/>).</summary>
+    public bool WithDestinations { get; private set; }
+
+    public static async Task<RecorderDeployment> CreateAsync(int incrementSeconds = 1, bool withDestinations = false)
     {
         var name = TestServices.UniqueName("rec");
         var uri = await TestServices.MongoReplicaSetUriAsync(name);
@@ -57,8 +63,21 @@ public sealed class RecorderDeployment : IAsyncDisposable
             ["INCREMENT_SECONDS"] = incrementSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["RECORDER_LEASE_SECONDS"] = "3",
         };
-        var deployment = new RecorderDeployment(uri, name, broker, settings);
+        var deployment = new RecorderDeployment(uri, name, broker, settings) { WithDestinations = withDestinations };
         settings["SNAPSHOT_DIR"] = deployment.Work.Path;
+        if (withDestinations)
+        {
+            var git = GitServer.FromEnvironment();
+            var (repository, _) = git.CreateRepository();
+            settings["GITHUB_REPO"] = repository.ToString();
+            settings["GITHUB_TOKEN"] = git.Token;
+            deployment._telegram = await FakeTelegramBotApi.StartAsync(TimeProvider.System);
+            settings["TELEGRAM_BOT_TOKEN"] = deployment._telegram.Token;
+            settings["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["TELEGRAM_API_BASE_URL"] = deployment._telegram.BaseUrl;
+            settings["TELEGRAM_INCREMENT_MINUTES"] = "1";
+        }
+
         await deployment.Database.GetCollection<BsonDocument>("items").InsertOneAsync(new BsonDocument { { "_id", -1 }, { "seed", true } });
         return deployment;
     }
@@ -78,6 +97,12 @@ public sealed class RecorderDeployment : IAsyncDisposable
         if (recorder)
         {
             builder.AddChangeRecorderService();
+        }
+
+        if (WithDestinations && snapshotService)
+        {
+            builder.AddGitHubSinkService();
+            builder.AddTelegramSinkService();
         }
 
         builder.AddBackupBus();
@@ -164,6 +189,11 @@ public sealed class RecorderDeployment : IAsyncDisposable
         }
 
         await Broker.DisposeAsync();
+        if (_telegram is not null)
+        {
+            await _telegram.DisposeAsync();
+        }
+
         Work.Dispose();
     }
 }
