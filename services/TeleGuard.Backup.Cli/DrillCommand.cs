@@ -63,13 +63,13 @@ public static class DrillCommand
         var work = Path.Combine(Path.GetTempPath(), $"teleguard-drill-{Guid.NewGuid():N}");
         try
         {
-            var copy = await ((IPointInTimeSource)destination).FetchToTimeAsync(toTime.Time, work, CancellationToken.None);
+            var copy = await RestoreDrill.CheckHistoryAsync((IPointInTimeSource)destination, toTime.Time, work, CancellationToken.None);
             Console.WriteLine($"{destination.Name}: history to {TeleGuard.Backup.SnapshotFormat.ClusterTimestamps.Describe(copy.PointInTime.Target)} verified (snapshot {copy.Snapshot.SnapshotId} and {copy.PointInTime.Increments.Count} increments)");
             return true;
         }
-        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or TeleGuard.Backup.Storage.ArtifactNotFoundException)
+        catch (InvalidDataException e)
         {
-            Console.WriteLine($"{destination.Name}: history to {toTime} FAILED ({ErrorText.OneLine(e)})");
+            Console.WriteLine($"{destination.Name}: history to {toTime} FAILED ({e.Message})");
             return false;
         }
         finally

@@ -69,7 +69,7 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IncrementsStore 
             if (includeHistory && destination is IPointInTimeSource history
                 && await increments.FindLatestAsync(mongo.Value.DatabaseName, limit.Token) is not null)
             {
-                await CheckHistoryAsync(history, Path.Combine(work.Path, "history"), limit.Token);
+                await CheckHistoryAsync(history, target: null, Path.Combine(work.Path, "history"), limit.Token);
             }
 
             await meta.RecordDrillAsync(manifest.SnapshotId, destination.Name, ok: true, error: null, cancellationToken);
@@ -98,11 +98,15 @@ public sealed partial class RestoreDrill(BackupsMetaStore meta, IncrementsStore 
         }
     }
 
-    private static async Task CheckHistoryAsync(IPointInTimeSource history, string folder, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches and checks the change history up to <paramref name="target"/> (null: its end) as a restore to that time
+    /// would, writing nothing; what does not verify throws <see cref="InvalidDataException"/> saying so.
+    /// </summary>
+    public static async Task<PointInTimeCopy> CheckHistoryAsync(IPointInTimeSource history, ClusterTimestamp? target, string folder, CancellationToken cancellationToken)
     {
         try
         {
-            await history.FetchToTimeAsync(target: null, folder, cancellationToken);
+            return await history.FetchToTimeAsync(target, folder, cancellationToken);
         }
         catch (Exception e) when (e is InvalidDataException or InvalidOperationException or IOException or ArtifactNotFoundException)
         {
