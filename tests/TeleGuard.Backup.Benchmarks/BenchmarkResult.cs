@@ -13,6 +13,18 @@ public static class BenchmarkResult
     public static void Report(string name, double value) =>
         Console.WriteLine($"{Prefix}{name} {value.ToString("0.###", CultureInfo.InvariantCulture)}");
 
+    /// <summary>
+    /// CPU time this process has used, user + system, in seconds, from <c>/proc/self/stat</c> (utime and stime, in clock
+    /// ticks of 1/100 s): the client's own cost of a step, whatever the server's speed.
+    /// </summary>
+    public static double ProcessCpuSeconds()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // After "pid (comm) ", field 3 (state) is index 0: utime is field 14 (index 11), stime field 15 (index 12).
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     /// <summary>Peak resident memory of this process in MiB (the kernel's high-water mark, VmHWM).</summary>
     public static double PeakResidentMiB()
     {
