@@ -35,13 +35,15 @@ public static class RestoreCommands
         };
         var drop = new Option<bool>("--drop") { Description = "replace collections that already exist in the target (without it the restore refuses them)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "fetch and check everything and say what would be restored; write nothing" };
+        var parallel = CommandOptions.Number("--parallel-collections", "how many collections are written at the same time (default 4)", 1, 64, 4);
         command.Options.Add(toUri);
         command.Options.Add(database);
         command.Options.Add(collections);
         command.Options.Add(drop);
         command.Options.Add(dryRun);
+        command.Options.Add(parallel);
         command.SetAction(result => RestoreAsync(readSource(result), result.GetRequiredValue(toUri), result.GetValue(database),
-            result.GetValue(collections), result.GetValue(drop), result.GetValue(dryRun)));
+            result.GetValue(collections), result.GetValue(drop), result.GetValue(dryRun), (int)result.GetValue(parallel)));
         return command;
     }
 
@@ -58,7 +60,8 @@ public static class RestoreCommands
         return command;
     }
 
-    public static async Task<int> RestoreAsync(SnapshotSource source, string toUri, string? databaseOverride, string[]? collections, bool drop, bool dryRun)
+    public static async Task<int> RestoreAsync(SnapshotSource source, string toUri, string? databaseOverride, string[]? collections, bool drop, bool dryRun,
+        int parallelCollections = 4)
     {
         MongoUrl target;
         try
@@ -80,7 +83,7 @@ public static class RestoreCommands
                 var time = ClusterTimestamps.Describe(pointInTime.Target);
                 var result = await OperatorProgress.RunAsync($"restoring snapshot {copy.Snapshot.SnapshotId} and {pointInTime.Increments.Count} increments into {databaseName}, as of {time}", report =>
                     new SnapshotRestorer(NullLogger.Instance).RestoreToTimeAsync(copy.SnapshotFolder, copy.Snapshot, pointInTime, new MongoClient(target), databaseName,
-                        new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, cancellation.Token));
+                        new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun, ParallelCollections = parallelCollections }, report, cancellation.Token));
                 if (dryRun)
                 {
                     var refused = result.Snapshot.Where(r => r.Action == SnapshotRestorer.Refused).Select(r => r.Name).ToList();
@@ -102,7 +105,7 @@ public static class RestoreCommands
             var restorer = new SnapshotRestorer(NullLogger.Instance);
             var restored = await OperatorProgress.RunAsync($"restoring snapshot {manifest.SnapshotId} into {databaseName}", report =>
                 restorer.RestoreAsync(folder, manifest, new MongoClient(target), databaseName,
-                    new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun }, report, cancellation.Token));
+                    new RestoreOptions { Collections = collections, Drop = drop, DryRun = dryRun, ParallelCollections = parallelCollections }, report, cancellation.Token));
             if (dryRun)
             {
                 var refused = restored.Where(r => r.Action == SnapshotRestorer.Refused).Select(r => r.Name).ToList();

@@ -116,6 +116,10 @@ public sealed class CommandLineTests
         Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(Lines(result.StandardError));
         Assert.Contains("--timeout must be a number from 1 to 604800", line);
+
+        var parallel = await CliProcess.RunAsync(NoConfiguration, Timeout, "restore", "--from", "store", "--to-uri", "mongodb://localhost/x", "--parallel-collections", "0");
+        Assert.Equal(2, parallel.ExitCode);
+        Assert.Contains("--parallel-collections must be a number from 1 to 64", Assert.Single(Lines(parallel.StandardError)));
     }
 
     [Theory]
