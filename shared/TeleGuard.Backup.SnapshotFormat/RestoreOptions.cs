@@ -14,6 +14,9 @@ public sealed record RestoreOptions
     /// <summary>Documents per insert (also bounded by <see cref="SnapshotRestorer.MaxBatchBytes"/>).</summary>
     public int BatchSize { get; init; } = 1000;
 
+    /// <summary>Insert batches of one collection in flight at the same time (a time-series collection always takes one).</summary>
+    public int BatchesInFlight { get; init; } = 4;
+
     /// <summary>Collections written at the same time.</summary>
     public int ParallelCollections { get; init; } = 4;
 

@@ -331,23 +331,29 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         return new CollectionRestoreResult(collection.Name, inserted, indexes.Count, verified, action);
     }
 
-    // Decodes the parts straight into BSON and inserts them in batches, one batch in flight while the next is decoded.
+    // Decodes the parts straight into BSON and inserts them in batches, several in flight while the next is decoded
+    // (unordered: a collection's order does not matter; a time-series collection takes one batch at a time, in order).
     private static async Task<long> InsertAsync(string snapshotDirectory, SnapshotManifest manifest, CollectionEntry collection, IMongoCollection<RawBsonDocument> target,
         RestoreOptions options, CancellationToken cancellationToken)
     {
-        // Order does not matter to a collection (reads sort by _id); a time-series collection buckets measurements as they come.
-        var insertOptions = new InsertManyOptions { IsOrdered = collection.Type == SnapshotExporter.TimeSeriesType, BypassDocumentValidation = true };
+        var timeSeries = collection.Type == SnapshotExporter.TimeSeriesType;
+        var insertOptions = new InsertManyOptions { IsOrdered = timeSeries, BypassDocumentValidation = true };
+        var maxInFlight = timeSeries ? 1 : Math.Max(1, options.BatchesInFlight);
+        var inFlight = new Queue<Task>();
         var batch = new List<RawBsonDocument>(options.BatchSize);
         var batchBytes = 0;
-        Task pending = Task.CompletedTask;
         long inserted = 0;
 
         async ValueTask SendAsync()
         {
-            await pending;
+            while (inFlight.Count >= maxInFlight)
+            {
+                await inFlight.Dequeue();
+            }
+
             var sending = batch;
             inserted += sending.Count;
-            pending = target.InsertManyAsync(sending, insertOptions, cancellationToken);
+            inFlight.Enqueue(target.InsertManyAsync(sending, insertOptions, cancellationToken));
             batch = new List<RawBsonDocument>(options.BatchSize);
             batchBytes = 0;
         }
@@ -371,19 +377,19 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         }
         finally
         {
-            // An insert still in flight must land (or fail) before the caller drops the work collection, or it would
+            // Inserts still in flight must land (or fail) before the caller drops the work collection, or they would
             // recreate it after the drop.
             try
             {
-                await pending;
+                await Task.WhenAll(inFlight);
             }
             catch (Exception)
             {
-                // The failure that matters is the one being thrown; the successful path awaits it again below.
+                // The failure that matters is the one being thrown; the successful path awaits them again below.
             }
         }
 
-        await pending;
+        await Task.WhenAll(inFlight);
         return inserted;
     }
 

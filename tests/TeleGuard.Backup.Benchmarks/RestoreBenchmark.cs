@@ -15,7 +15,8 @@ public static class RestoreBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var documents = args.Length >= 2 && args[0] == "--documents" ? int.Parse(args[1]) : 1_000_000;
+        var documents = (int)BenchmarkOptions.Number(args, "--documents", 1_000_000);
+        var inFlight = (int)BenchmarkOptions.Number(args, "--in-flight", 4); // insert batches in flight (1: the restorer before round two)
         // The stand-in copies a whole query result when a cursor opens: verifying 1,000,000 documents through it stalls it.
         var verify = !args.Contains("--no-verify");
         var folder = Path.Combine(Path.GetTempPath(), $"bench-restore-{Guid.NewGuid():N}");
@@ -59,7 +60,7 @@ public static class RestoreBenchmark
             var stopwatch = Stopwatch.StartNew();
             var cpuBefore = BenchmarkResult.ProcessCpuSeconds();
             var phases = new List<string>();
-            var restored = await new SnapshotRestorer(NullLogger.Instance).RestoreAsync(folder, manifest, client, database, new RestoreOptions { VerifyAfterRestore = verify },
+            var restored = await new SnapshotRestorer(NullLogger.Instance).RestoreAsync(folder, manifest, client, database, new RestoreOptions { VerifyAfterRestore = verify, BatchesInFlight = inFlight },
                 line =>
                 {
                     phases.Add($"{stopwatch.Elapsed.TotalSeconds:F0} s: {line}");
@@ -71,6 +72,7 @@ public static class RestoreBenchmark
             process.Refresh();
             var insertSeconds = double.Parse(phases[0].Split(' ')[0]);
             Console.WriteLine($"restored {restored.Single().Documents:N0} documents ({entry.Bytes / 1048576.0:F0} MiB of JSONL), verified: {restored.Single().Verified}");
+            Console.WriteLine($"insert batches in flight: {inFlight}");
             Console.WriteLine($"insert phase {insertSeconds:F0} s = {documents / Math.Max(1, insertSeconds):N0} documents/s through this server; total with the verification export {total:F0} s");
             Console.WriteLine($"memory: working set {before / 1048576.0:F0} MiB before, peak working set {process.PeakWorkingSet64 / 1048576.0:F0} MiB");
             Console.WriteLine($"client CPU: {cpu:F1} s user+system for the restore{(verify ? " and its verification" : "")} = {cpu / (entry.Bytes / 1073741824.0):F1} CPU s per GiB of JSONL");
