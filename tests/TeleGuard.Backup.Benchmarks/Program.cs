@@ -47,9 +47,10 @@ static int Usage()
                                      process, MONGODB_URI, REDIS_URL, GIT_HTTP_*): after each hour and at its peak, in snapshots
           seed-baseline [--mb 100]   BASELINE: the seed's in-memory JSON (indent=2, default=str) + whole-file AES-GCM + base64
           ours-baseline [--mb 100]   this project's streaming export + gzip + AES-256-GCM on the same database
-          recorder [--seconds 60] [--rate 0] [--increment-seconds 10]
+          recorder [--seconds 60] [--rate 0] [--increment-seconds 10] [--destinations]
                                      the change recorder as a process on MONGODB_RS_URI while a writer inserts and updates
-                                     (--rate events/s, 0: as fast as it can): events/s recorded, write-to-record lag, peak memory
+                                     (--rate events/s, 0: as fast as it can): events/s recorded, write-to-record lag, peak memory;
+                                     --destinations: also the GitHub and Telegram services, and the lag to each
           restore-mongo [--documents 1000000] [--no-verify]
                                      restore a snapshot of that many small documents into MONGODB_URI; documents/s, memory
         """);

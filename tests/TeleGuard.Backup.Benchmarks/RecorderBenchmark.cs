@@ -20,6 +20,9 @@ public static class RecorderBenchmark
         var seconds = (int)BenchmarkOptions.Number(args, "--seconds", 60);
         var rate = BenchmarkOptions.Number(args, "--rate", 0); // events per second; 0: as fast as the writer goes
         var incrementSeconds = (int)BenchmarkOptions.Number(args, "--increment-seconds", 10);
+        // --destinations: the GitHub and Telegram services run too (git server of services.env, a fake Bot API with the
+        // hosted limits, TELEGRAM_INCREMENT_MINUTES=1), and the lag is measured to each of them as well.
+        var destinations = args.Contains("--destinations");
         var name = $"bench_rec_{Guid.NewGuid():N}"[..20];
         var uri = TestServices.WithDatabase(Environment.GetEnvironmentVariable("MONGODB_RS_URI") ?? throw new InvalidOperationException("MONGODB_RS_URI is not set."), name);
         var client = new MongoClient(uri);
@@ -47,6 +50,24 @@ public static class RecorderBenchmark
             ["INCREMENT_SECONDS"] = incrementSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["LOG_LEVEL"] = "Warning",
         };
+        await using var telegram = destinations ? await FakeTelegramBotApi.StartAsync(TimeProvider.System) : null;
+        var services = new List<CliProcess>();
+        if (telegram is not null)
+        {
+            var git = GitServer.FromEnvironment();
+            settings["GITHUB_REPO"] = git.CreateRepository().Url.ToString();
+            settings["GITHUB_TOKEN"] = git.Token;
+            settings["TELEGRAM_BOT_TOKEN"] = telegram.Token;
+            settings["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl;
+            settings["TELEGRAM_INCREMENT_MINUTES"] = "1";
+            foreach (var assembly in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Telegram" })
+            {
+                services.Add(CliProcess.StartService(assembly, settings));
+                await services[^1].WaitForOutputAsync("Application started", TimeSpan.FromMinutes(1));
+            }
+        }
+
         using var recorder = CliProcess.StartService("TeleGuard.Backup.Recorder", settings);
         await recorder.WaitForOutputAsync("Application started", TimeSpan.FromMinutes(1));
         var increments = new IncrementsStore(database);
@@ -101,6 +122,37 @@ public static class RecorderBenchmark
         BenchmarkResult.Report("recorder_lag_median_seconds", lags[lags.Count / 2]);
         BenchmarkResult.Report("recorder_lag_max_seconds", maxLag);
         BenchmarkResult.Report("recorder_peak_mib", peak);
+        if (destinations)
+        {
+            var copied = await TestHosts.EventuallyAsync(async () =>
+            {
+                var all = (await increments.ListAsync(name, CancellationToken.None)).Take(records.Count).ToList();
+                return all.All(i => i.Sinks.GetValueOrDefault("github")?.Status == "succeeded" && i.Sinks.GetValueOrDefault("telegram")?.Status == "succeeded") ? all : null;
+            }, TimeSpan.FromMinutes(10), "every increment copied to the branch and the channel");
+            foreach (var sink in new[] { "github", "telegram" })
+            {
+                var sinkLags = new List<double>();
+                var sinkMax = 0.0;
+                foreach (var record in copied.Where(r => r.Events > 0))
+                {
+                    var at = new DateTimeOffset(DateTime.SpecifyKind(record.Sinks[sink].At!.Value, DateTimeKind.Utc)).ToUnixTimeMilliseconds() / 1000.0;
+                    var from = Math.Max(record.From.Timestamp, start.Timestamp);
+                    sinkLags.Add(at - ((double)from + record.To.Timestamp) / 2.0);
+                    sinkMax = Math.Max(sinkMax, at - from);
+                }
+
+                sinkLags.Sort();
+                Console.WriteLine($"recorder: lag from write to its increment recorded in {sink}: median {sinkLags[sinkLags.Count / 2]:F1} s, max {sinkMax:F1} s");
+                BenchmarkResult.Report($"recorder_lag_{sink}_median_seconds", sinkLags[sinkLags.Count / 2]);
+                BenchmarkResult.Report($"recorder_lag_{sink}_max_seconds", sinkMax);
+            }
+        }
+
+        foreach (var service in services)
+        {
+            service.Dispose();
+        }
+
         await client.DropDatabaseAsync(name);
         return events >= written ? 0 : 1;
     }
