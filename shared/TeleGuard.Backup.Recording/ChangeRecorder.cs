@@ -80,6 +80,7 @@ public sealed partial class ChangeRecorder(
             catch (RecorderFencedException e)
             {
                 LogFenced(logger, Database, e.Message);
+                await Task.Delay(Retry, time, stoppingToken); // the other recorder goes on meanwhile
             }
             catch (Exception e)
             {
