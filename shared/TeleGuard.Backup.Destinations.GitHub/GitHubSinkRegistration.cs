@@ -17,6 +17,7 @@ public static class GitHubSinkRegistration
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<GitHubSnapshotPublisher>();
         builder.Services.AddSingleton<GitHubIncrementPublisher>();
+        builder.Services.AddSingleton<IncrementArtifactFetcher>();
         builder.Services.AddBackupConsumers(x =>
         {
             x.AddConsumer<SnapshotCreatedConsumer, SnapshotCreatedConsumerDefinition>();
