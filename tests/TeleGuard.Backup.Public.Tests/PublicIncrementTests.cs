@@ -225,6 +225,15 @@ public sealed class PublicIncrementTests : IAsyncDisposable
             Assert.Equal(increment.ArtifactSha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(archive))));
         }
 
+        // As the branch's README says, the program's decrypt gives the archive back from a downloaded file.
+        var downloaded = Path.Combine(_work.Path, "downloaded.tgb");
+        await File.WriteAllBytesAsync(downloaded, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, $"increments/{first.Id}/{announced[0].IncrementId}.tgb"));
+        var decrypted = Path.Combine(_work.Path, "downloaded.tar");
+        var decrypt = await CliProcess.RunAsync(new Dictionary<string, string?> { ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key) }, Timeout,
+            "decrypt", "--in", downloaded, "--out", decrypted);
+        Assert.True(decrypt.ExitCode == 0, decrypt.Output);
+        Assert.Equal(announced[0].ArtifactSha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(decrypted))));
+
         Assert.Equal(3, IncrementFiles(pipeline).Count);
         Assert.True(written[0].Manifest.Events >= 3 && written[1].Manifest.Events >= 2 && written[2].Manifest.Events >= 2);
 
