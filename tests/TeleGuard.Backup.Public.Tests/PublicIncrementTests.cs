@@ -38,7 +38,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
     private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
         string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
 
-    private async Task<Pipeline> StartAsync()
+    private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
     {
         var uri = await TestServices.MongoReplicaSetUriAsync();
         var client = new MongoClient(uri);
@@ -64,6 +64,11 @@ public sealed class PublicIncrementTests : IAsyncDisposable
             ["RETRY_MAX_SECONDS"] = "1",
             ["LOG_LEVEL"] = "Trace",
         };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
         var builder = TestHosts.CreateBuilder(settings);
         builder.AddBackupDefaults();
         builder.Logging.AddProvider(_logs);
@@ -150,16 +155,15 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         return (uri, new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName));
     }
 
-    /// <summary>Cuts the last bytes off a file at the branch head on the server, as anyone with push access could.</summary>
-    private static void Truncate(Pipeline pipeline, string file)
+    /// <summary>Replaces a file at the branch head on the server, as anyone with push access could.</summary>
+    private static void Replace(Pipeline pipeline, string file, byte[] content)
     {
         using var repository = new LibGit2Sharp.Repository(pipeline.RepositoryPath);
         var head = repository.Branches[Branch].Tip;
-        var bytes = GitServer.ReadBlob(pipeline.RepositoryPath, Branch, file);
         var tree = LibGit2Sharp.TreeDefinition.From(head.Tree);
-        tree.Add(file, repository.ObjectDatabase.CreateBlob(new MemoryStream(bytes[..^7])), LibGit2Sharp.Mode.NonExecutableFile);
+        tree.Add(file, repository.ObjectDatabase.CreateBlob(new MemoryStream(content)), LibGit2Sharp.Mode.NonExecutableFile);
         var signature = new LibGit2Sharp.Signature("mallory", "m@example.org", DateTimeOffset.UtcNow);
-        var commit = repository.ObjectDatabase.CreateCommit(signature, signature, "truncated", repository.ObjectDatabase.CreateTree(tree), [head], false);
+        var commit = repository.ObjectDatabase.CreateCommit(signature, signature, "replaced", repository.ObjectDatabase.CreateTree(tree), [head], false);
         repository.Refs.UpdateTarget(repository.Refs[$"refs/heads/{Branch}"], commit.Id, "tamper");
     }
 
@@ -280,7 +284,8 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         Assert.Equal(atPhase3, await ContentAsync(latest));
 
         // Increment 3's file truncated on the branch: verify and restore refuse, the target keeps what it had.
-        Truncate(pipeline, $"increments/{second.Id}/{announced[2].IncrementId}.tgb");
+        var truncatedFile = $"increments/{second.Id}/{announced[2].IncrementId}.tgb";
+        Replace(pipeline, truncatedFile, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, truncatedFile)[..^7]);
         var verify = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains($"Increment {announced[2].IncrementId}", verify.Output);
@@ -293,6 +298,54 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         Assert.Equal(before, await RecordedHistory.ContentAsync(target));
         Assert.DoesNotContain(_git.Token, _logs.All);
         Assert.DoesNotContain(Convert.ToBase64String(_key), _logs.All);
+    }
+
+    [Fact]
+    public async Task An_increment_announced_before_its_predecessor_waits_for_it_and_a_file_moved_to_another_increments_name_is_refused()
+    {
+        var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "8", ["RETRY_MIN_SECONDS"] = "1", ["RETRY_MAX_SECONDS"] = "3" });
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "name", "one" } });
+        var snapshot = await SnapshotAsync(pipeline, "20261130T070000Z");
+        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(snapshot.ClusterTime.T + (uint)(60 * k), 1)).ToArray();
+        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            snapshot.Id, snapshot.ClusterTime, [], ends);
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
+        }
+
+        await pipeline.Bus.Publish(announced[0]);
+        await CopiedAsync(pipeline, announced[0].IncrementId);
+
+        // The third before the second: it waits (its attempt fails, to be retried) until the second is on the branch.
+        await pipeline.Bus.Publish(announced[2]);
+        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.Public) is { } copy && (copy.Error is not null || copy.Status == SinkStatus.Succeeded) ? copy : null,
+            Timeout, "the third increment to wait or be committed");
+        Assert.Equal(SinkStatus.Running, waiting.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
+        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+
+        await pipeline.Bus.Publish(announced[1]);
+        foreach (var increment in announced.Skip(1))
+        {
+            var copy = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.Public];
+            Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
+        }
+
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+        var verified = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        Assert.True(verified.ExitCode == 0, verified.Output);
+
+        // The second increment's file put in place of the third (a rollback by someone with push access): refused by its header.
+        var third = $"increments/{snapshot.Id}/{announced[2].IncrementId}.tgb";
+        Replace(pipeline, third, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, $"increments/{snapshot.Id}/{announced[1].IncrementId}.tgb"));
+        var swapped = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        Assert.Equal(1, swapped.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}: {third}", swapped.Output);
+        Assert.Contains($"holds snapshot {announced[1].IncrementId}, not the requested snapshot {announced[2].IncrementId}", swapped.Output);
     }
 
     public async ValueTask DisposeAsync()
