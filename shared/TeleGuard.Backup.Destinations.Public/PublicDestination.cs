@@ -73,7 +73,7 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
             Directory.CreateDirectory(incrementsFolder);
             var onBranch = await DecryptIncrementsAsync(Path.Combine(download, PublicIncrements.Folder), incrementsFolder, remote, keys, cancellationToken);
             var links = onBranch.Select(i => IncrementLink.Of(i.Manifest)).ToList();
-            var databases = string.Join(", ", onBranch.Select(i => i.Manifest.Database).Distinct(StringComparer.Ordinal));
+            var databases = onBranch.Count == 0 ? "(none on the branch)" : string.Join(", ", onBranch.Select(i => i.Manifest.Database).Distinct(StringComparer.Ordinal));
 
             // index.json keeps each snapshot's data time in whole seconds (it is not authenticated: it only chooses). Taken
             // as the end of that second, a snapshot is never chosen for a time before its data.
