@@ -12,9 +12,6 @@ namespace TeleGuard.Backup.Cli;
 public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)>> Windows,
     IReadOnlyList<HistoryGapRecord> Gaps)
 {
-    /// <summary>Destinations that keep snapshots only (no increments yet).</summary>
-    public static readonly IReadOnlyList<string> SnapshotsOnly = [BackupSinks.Public];
-
     public static async Task<PointInTimeStatus> ReadAsync(BackupsMetaStore meta, IncrementsStore increments, string database, CancellationToken cancellationToken)
     {
         var all = await increments.ListAsync(database, cancellationToken);
@@ -37,6 +34,7 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
             {
                 [TeleGuard.Backup.Hosting.CleanupReporter.ArtifactStoreDestination] = windows,
                 [BackupSinks.GitHub] = CopiedWindows(BackupSinks.GitHub, all, await meta.ListKeptSinkCopiesAsync(BackupSinks.GitHub, cancellationToken)),
+                [BackupSinks.Public] = CopiedWindows(BackupSinks.Public, all, await meta.ListKeptSinkCopiesAsync(BackupSinks.Public, cancellationToken)),
                 [BackupSinks.Telegram] = CopiedWindows(BackupSinks.Telegram, all, await meta.ListKeptSinkCopiesAsync(BackupSinks.Telegram, cancellationToken)),
             }, gaps);
     }
@@ -90,7 +88,6 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
                 : $"  {destination}: {string.Join("; ", windows.Select(w => $"from {Format(w.From)} to {Format(w.To)}"))}");
         }
 
-        Console.WriteLine($"  {string.Join(", ", SnapshotsOnly)}: snapshots only (increments are not copied there yet)");
         foreach (var gap in Gaps)
         {
             Console.WriteLine($"  gap after {(gap.CoveredTo is { } t ? Format(Time(t)) : "?")} {Until(gap)}: {gap.Reason}");

@@ -30,7 +30,7 @@ public sealed record SnapshotSource(string From, string? Path, string Snapshot, 
         var path = new Option<string?>("--path") { Description = "with --from file: an artifact .tar or a snapshot folder", HelpName = "P" };
         var snapshot = new Option<string>("--snapshot") { Description = "the snapshot id, or latest", HelpName = "ID|latest", DefaultValueFactory = _ => "latest" };
         var toTime = ToTimeOption(
-            "restore to this time instead of a snapshot: UTC as 2026-11-30T13:42:10Z (every change of that second included), or latest (the end of the recorded history); needs a destination that holds increments (store, github, telegram)");
+            "restore to this time instead of a snapshot: UTC as 2026-11-30T13:42:10Z (every change of that second included), or latest (the end of the recorded history); needs a destination that holds increments (store, github, public, telegram)");
         command.Options.Add(from);
         command.Options.Add(path);
         command.Options.Add(snapshot);

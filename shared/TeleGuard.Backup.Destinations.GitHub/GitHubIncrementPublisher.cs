@@ -1,4 +1,3 @@
-using System.Formats.Tar;
 using LibGit2Sharp;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
@@ -21,7 +20,7 @@ namespace TeleGuard.Backup.Destinations.GitHub;
 public sealed partial class GitHubIncrementPublisher(
     IOptions<GitHubSinkOptions> options,
     IOptions<WorkDirectoryOptions> workDirectory,
-    IArtifactStore store,
+    IncrementArtifactFetcher fetcher,
     RedisLocks locks,
     IOptions<SinkLeaseOptions> lease,
     ILogger<GitHubIncrementPublisher> logger)
@@ -36,7 +35,7 @@ public sealed partial class GitHubIncrementPublisher(
         using var work = WorkFolder.Create(workDirectory.Value.Path, "github-increment", increment.IncrementId);
         try
         {
-            var (manifest, manifestBytes, eventsFile) = await FetchVerifiedAsync(increment, work.Path, cancellationToken);
+            var (manifest, manifestBytes, _, eventsFile) = await fetcher.FetchVerifiedAsync(increment, work.Path, cancellationToken);
             var manifestPath = RepositoryLayout.IncrementManifestPath(manifest.BaseSnapshotId, manifest.IncrementId);
             var eventsPath = RepositoryLayout.IncrementEventsPath(manifest.BaseSnapshotId, manifest.IncrementId);
 
@@ -50,7 +49,7 @@ public sealed partial class GitHubIncrementPublisher(
                         : throw new PermanentFailureException($"Increment {manifest.IncrementId}: {manifestPath} on {Remote} holds other content than the artifact; nothing was committed.");
                 }
 
-                if (!predecessorFailed && MissingPredecessor(tree, manifest) is { } predecessor)
+                if (!predecessorFailed && IncrementsOnBranch.MissingPredecessor(tree, RepositoryLayout.IncrementsFolder, RepositoryLayout.ManifestExtension, manifest) is { } predecessor)
                 {
                     throw new IncrementOutOfOrderException(
                         $"Increment {manifest.IncrementId} waits for {predecessor}: the branch holds earlier increments of chain {manifest.Chain} but not that one yet.");
@@ -71,111 +70,9 @@ public sealed partial class GitHubIncrementPublisher(
         }
     }
 
-    /// <summary>
-    /// Downloads the artifact and checks it against the announcement (size, SHA-256) and the format's checks (the events
-    /// against the manifest); returns the manifest, its bytes as stored, and the events file.
-    /// </summary>
-    private async Task<(IncrementManifest Manifest, byte[] ManifestBytes, string EventsFile)> FetchVerifiedAsync(
-        IncrementCreated increment, string folder, CancellationToken cancellationToken)
-    {
-        var artifactFile = Path.Combine(folder, "increment.tar");
-        Stream artifact;
-        try
-        {
-            artifact = await store.OpenReadAsync(increment.ArtifactLocation, cancellationToken);
-        }
-        catch (ArtifactNotFoundException e)
-        {
-            throw new PermanentFailureException(e.Message, e);
-        }
-
-        await using (artifact)
-        await using (var hashing = new HashingStream(artifact))
-        {
-            await using (var output = File.Create(artifactFile))
-            {
-                await hashing.CopyToAsync(output, cancellationToken);
-            }
-
-            var sha256 = hashing.GetSha256();
-            if (hashing.BytesHashed != increment.ArtifactSize || sha256 != increment.ArtifactSha256)
-            {
-                throw new PermanentFailureException(
-                    $"Increment {increment.IncrementId}: the artifact has {hashing.BytesHashed} bytes and SHA-256 {sha256}, the announcement said {increment.ArtifactSize} bytes and {increment.ArtifactSha256}.");
-            }
-        }
-
-        var eventsFile = Path.Combine(folder, RepositoryLayout.EventsExtension.TrimStart('.'));
-        IncrementManifest manifest;
-        byte[] manifestBytes;
-        try
-        {
-            await using (var archive = File.OpenRead(artifactFile))
-            {
-                manifest = await IncrementArchive.ExtractAsync(archive, eventsFile, increment.IncrementId, cancellationToken);
-            }
-
-            manifestBytes = await ReadManifestBytesAsync(artifactFile, cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new PermanentFailureException($"Increment {increment.IncrementId}: unusable artifact: {e.Message}", e);
-        }
-
-        if (manifest.Chain != increment.Chain || manifest.Sequence != increment.Sequence || manifest.BaseSnapshotId != increment.BaseSnapshotId)
-        {
-            throw new PermanentFailureException($"Increment {increment.IncrementId}: the artifact's manifest names another chain, sequence or base snapshot than the announcement.");
-        }
-
-        return (manifest, manifestBytes, eventsFile);
-    }
-
-    // The manifest exactly as the recorder wrote it (the archive's first entry, which ExtractAsync checked).
-    private static async Task<byte[]> ReadManifestBytesAsync(string artifactFile, CancellationToken cancellationToken)
-    {
-        await using var archive = File.OpenRead(artifactFile);
-        await using var tar = new TarReader(archive);
-        var first = await tar.GetNextEntryAsync(copyData: false, cancellationToken)
-            ?? throw new InvalidDataException("Increment archive is empty.");
-        using var bytes = new MemoryStream();
-        await first.DataStream!.CopyToAsync(bytes, cancellationToken);
-        return bytes.ToArray();
-    }
-
     private static bool SameFiles(Repository repository, Tree tree, TreeEntry manifestEntry, byte[] manifestBytes, string eventsPath, string eventsFile) =>
         manifestEntry.Target is Blob manifest && manifest.Id == repository.ObjectDatabase.CreateBlob(new MemoryStream(manifestBytes)).Id
         && tree[eventsPath]?.Target is Blob events && events.Id == repository.ObjectDatabase.CreateBlob(eventsFile).Id;
-
-    /// <summary>
-    /// The id of the previous increment of the chain when the branch holds some increment of that chain but not it;
-    /// null when this one may be committed (the first of its chain, its predecessor there, or nothing of the chain
-    /// there: the sink started mid-chain, or compaction removed the earlier ones).
-    /// </summary>
-    private static string? MissingPredecessor(Tree? tree, IncrementManifest manifest)
-    {
-        if (manifest.Sequence == 1 || tree?[RepositoryLayout.IncrementsFolder]?.Target is not Tree increments)
-        {
-            return null;
-        }
-
-        var predecessor = IncrementManifest.IdOf(manifest.Chain, manifest.Sequence - 1);
-        var chainPrefix = $"{manifest.Chain}-";
-        var chainOnBranch = false;
-        foreach (var baseFolder in increments.Select(e => e.Target).OfType<Tree>())
-        {
-            foreach (var entry in baseFolder)
-            {
-                if (entry.Name == predecessor + RepositoryLayout.ManifestExtension)
-                {
-                    return null;
-                }
-
-                chainOnBranch |= entry.Name.StartsWith(chainPrefix, StringComparison.Ordinal);
-            }
-        }
-
-        return chainOnBranch ? predecessor : null;
-    }
 
     private static string CommitMessage(IncrementManifest manifest) =>
         $"Increment {manifest.IncrementId}: {manifest.Events} events, {ClusterTimestamps.Describe(manifest.From)} to {ClusterTimestamps.Describe(manifest.To)}\n\n"

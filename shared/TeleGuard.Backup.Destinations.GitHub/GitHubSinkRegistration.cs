@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MassTransit;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Hosting;
@@ -17,6 +18,7 @@ public static class GitHubSinkRegistration
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<GitHubSnapshotPublisher>();
         builder.Services.AddSingleton<GitHubIncrementPublisher>();
+        builder.Services.TryAddSingleton<IncrementArtifactFetcher>();
         builder.Services.AddBackupConsumers(x =>
         {
             x.AddConsumer<SnapshotCreatedConsumer, SnapshotCreatedConsumerDefinition>();

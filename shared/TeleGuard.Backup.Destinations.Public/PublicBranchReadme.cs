@@ -15,6 +15,8 @@ public static class PublicBranchReadme
           45 MiB is stored as `snapshots/<id>.tgb.part-0001`, `.part-0002`, …: concatenate them in order.
         - `index.json` lists every snapshot with the size and SHA-256 of the whole encrypted file, the id of the key it
           was encrypted with, and the size and SHA-256 of each part.
+        - `increments/<base snapshot id>/<increment id>.tgb` is the change history after a snapshot (one increment
+          about every minute), encrypted the same way, for a restore to any second.
 
         Check a snapshot without the key:
 

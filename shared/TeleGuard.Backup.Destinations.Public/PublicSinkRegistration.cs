@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MassTransit;
 using TeleGuard.Backup.Configuration;
 using TeleGuard.Backup.Hosting;
@@ -6,16 +7,19 @@ namespace TeleGuard.Backup.Destinations.Public;
 
 public static class PublicSinkRegistration
 {
-    /// <summary>The public destination's service: SnapshotCreated (encrypt + commit), CleanupRequested (retention), RestoreDrillRequested.</summary>
+    /// <summary>The public destination's service: SnapshotCreated and IncrementCreated (encrypt + commit), CleanupRequested (retention), RestoreDrillRequested.</summary>
     public static IHostApplicationBuilder AddPublicSinkService(this IHostApplicationBuilder builder)
     {
         builder.Services.AddEnvironmentOptions<PublicSinkOptions, PublicSinkOptionsValidator>();
         builder.Services.AddPublicDestination();
         builder.Services.AddSnapshotSinkDefaults();
         builder.Services.AddSingleton<PublicSnapshotPublisher>();
+        builder.Services.AddSingleton<PublicIncrementPublisher>();
+        builder.Services.TryAddSingleton<IncrementArtifactFetcher>();
         builder.Services.AddBackupConsumers(x =>
         {
             x.AddConsumer<SnapshotCreatedConsumer, SnapshotCreatedConsumerDefinition>();
+            x.AddConsumer<IncrementCreatedConsumer, IncrementCreatedConsumerDefinition>();
             x.AddConsumer<CleanupRequestedConsumer, CleanupRequestedConsumerDefinition>();
             x.AddConsumer<RestoreDrillRequestedConsumer, RestoreDrillRequestedConsumerDefinition>();
         });

@@ -1,4 +1,5 @@
 using LibGit2Sharp;
+using MongoDB.Driver;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Crypto;
@@ -23,6 +24,8 @@ public sealed partial class PublicSnapshotPublisher(
     IOptions<RetentionOptions> retention,
     SnapshotArtifactFetcher fetcher,
     BackupsMetaStore meta,
+    IncrementsStore increments,
+    IMongoDatabase database,
     RedisLocks locks,
     IOptions<SinkLeaseOptions> lease,
     TimeProvider time,
@@ -87,7 +90,8 @@ public sealed partial class PublicSnapshotPublisher(
 
     /// <summary>
     /// Removes snapshots older than <c>RETENTION_HOURS</c> (by their id, as every destination's retention) from the
-    /// branch, never the one with the newest data, and rewrites the branch as one commit so its history stays bounded.
+    /// branch, never the one with the newest data, and the increments that end at or before the oldest snapshot kept
+    /// (see <see cref="PublicIncrementRetention"/>), and rewrites the branch as one commit so its history stays bounded.
     /// That is a force push, so it runs only while holding the branch lock: without it (Redis down) it is postponed to
     /// the next cleanup, and backups_meta says so. Returns the snapshot ids removed.
     /// </summary>
@@ -109,6 +113,11 @@ public sealed partial class PublicSnapshotPublisher(
 
         // Retention never touches work in progress: a snapshot pushed but not yet recorded stays.
         var copying = (await meta.ListSinkCopiesHeldAsync(BackupSinks.Public, cancellationToken)).Select(r => r.Id).ToHashSet();
+        var snapshotTimes = (await meta.ListKeptSinkCopiesAsync(BackupSinks.Public, cancellationToken))
+            .Where(r => r.Manifest?.ClusterTime is not null)
+            .ToDictionary(r => r.Id, r => ChangeEventLine.ToClusterTimestamp(r.Manifest!.ClusterTime!), StringComparer.Ordinal);
+        var incrementEnds = (await increments.ListAsync(database.DatabaseNamespace.DatabaseName, cancellationToken))
+            .ToDictionary(r => r.Id, r => ChangeEventLine.ToClusterTimestamp(r.To), StringComparer.Ordinal);
         var removed = new List<string>();
         PublicSnapshot? newest = null;
         await Task.Run(() =>
@@ -136,6 +145,13 @@ public sealed partial class PublicSnapshotPublisher(
 
                         index.Snapshots.Remove(old);
                         removed.Add(old.Id);
+                    }
+
+                    var oldestKept = index.Snapshots.OrderBy(s => s.DataTimeOrIdTime).ThenBy(s => s.Id, StringComparer.Ordinal).FirstOrDefault();
+                    var keptTime = oldestKept is not null && snapshotTimes.TryGetValue(oldestKept.Id, out var clusterTime) ? clusterTime : null;
+                    foreach (var file in PublicIncrementRetention.FilesToRemove(parent, keptTime, incrementEnds))
+                    {
+                        tree.Remove(file);
                     }
 
                     AddBlob(repository, tree, PublicIndex.FileName, index.ToJsonBytes());

@@ -178,9 +178,10 @@ public sealed partial class RestoreToTimeTests : IDisposable
         Assert.Equal(2, badTime.ExitCode);
         Assert.Contains("--to-time must be a UTC time like 2026-11-30T13:42:10Z, or latest", badTime.Output);
 
-        var noHistory = await CliProcess.RunAsync(history.Environment, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        // Every destination holds increments; a file holds one snapshot only.
+        var noHistory = await CliProcess.RunAsync(history.Environment, Timeout, "verify", "--from", "file", "--path", history.ArtifactDirectory, "--to-time", "latest");
         Assert.Equal(2, noHistory.ExitCode);
-        Assert.Contains("public holds whole snapshots only", noHistory.Output);
+        Assert.Contains("--to-time needs the increments a destination holds (--from store), not a file", noHistory.Output);
 
         // One byte of the second increment's events changed in the store: the artifact no longer matches its record.
         var file = Path.Combine(history.ArtifactDirectory, history.Increments[1].Artifact.Location["dir:".Length..]);

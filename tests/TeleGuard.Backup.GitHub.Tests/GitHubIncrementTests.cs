@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.Globalization;
 using LibGit2Sharp;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,6 +13,7 @@ using TeleGuard.Backup.Hosting;
 using TeleGuard.Backup.SnapshotFormat;
 using TeleGuard.Backup.Storage;
 using TeleGuard.Backup.TestSupport;
+using static TeleGuard.Backup.TestSupport.AnnouncedIncrements;
 
 namespace TeleGuard.Backup.GitHub.Tests;
 
@@ -90,23 +90,8 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         return (id, ChangeEventLine.ToClusterTimestamp(record.Manifest!.ClusterTime!));
     }
 
-    /// <summary>Stores the increment in the artifact store and backups_meta as the recorder does; returns its announcement.</summary>
-    private static async Task<IncrementCreated> StoreAsync(Pipeline pipeline, ExtractedIncrement increment)
-    {
-        var manifest = increment.Manifest;
-        var stored = await pipeline.Host.Services.GetRequiredService<IArtifactStore>().SaveAsync(manifest.IncrementId,
-            (stream, ct) => IncrementArchive.WriteAsync(manifest, increment.EventsFile, stream, ct), CancellationToken.None);
-        Assert.True(await pipeline.Increments.TryInsertAsync(new IncrementRecord
-        {
-            Id = manifest.IncrementId, Database = manifest.Database, Chain = manifest.Chain, Sequence = manifest.Sequence, BaseSnapshotId = manifest.BaseSnapshotId,
-            From = ChangeEventLine.ToBsonTimestamp(manifest.From), To = ChangeEventLine.ToBsonTimestamp(manifest.To), Events = manifest.Events,
-            Sha256 = manifest.Sha256, PreviousSha256 = manifest.PreviousSha256, ClosedAt = manifest.ClosedAt.UtcDateTime,
-            Artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 },
-            ResumeToken = new BsonDocument("_data", "test"), Recorder = "test",
-        }, CancellationToken.None));
-        return new IncrementCreated(manifest.IncrementId, manifest.Chain, manifest.Sequence, manifest.BaseSnapshotId, manifest.ClosedAt,
-            manifest.From.T, manifest.To.T, manifest.Events, stored.Location, stored.Size, stored.Sha256);
-    }
+    private static Task<IncrementCreated> StoreAsync(Pipeline pipeline, ExtractedIncrement increment) =>
+        AnnouncedIncrements.StoreAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, increment);
 
     private static Task<IncrementRecord> CopiedAsync(Pipeline pipeline, string incrementId) =>
         TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(incrementId, CancellationToken.None) is { } r
@@ -143,19 +128,6 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         content.Remove("backups_meta");
         return content;
     }
-
-    private static async Task NextSecondAsync(IMongoClient client, ClusterTimestamp after)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((uint)new BsonTimestamp(await ClusterTimes.NowAsync(client)).Timestamp <= after.T)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the server's cluster time did not reach the next second");
-            await Task.Delay(100);
-        }
-    }
-
-    private static string Iso(ClusterTimestamp time) =>
-        DateTimeOffset.FromUnixTimeSeconds(time.T).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static async Task<(string Uri, IMongoDatabase Database)> TargetAsync()
     {

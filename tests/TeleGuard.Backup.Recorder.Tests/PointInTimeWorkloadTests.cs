@@ -18,7 +18,7 @@ public sealed class PointInTimeWorkloadTests
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
     [Fact]
-    public async Task Restores_to_six_times_from_the_store_the_private_branch_and_Telegram_equal_the_database_at_those_times_byte_for_byte()
+    public async Task Restores_to_six_times_from_four_destinations_the_store_the_private_branch_the_public_branch_and_Telegram_equal_the_database_at_those_times_byte_for_byte()
     {
         await using var deployment = await RecorderDeployment.CreateAsync(incrementSeconds: 5, withDestinations: true);
         var host = await deployment.StartHostAsync();
@@ -32,13 +32,14 @@ public sealed class PointInTimeWorkloadTests
         await workload.RunAsync(TimeSpan.FromSeconds(35));
         var end = await workload.LastWriteTimeAsync();
         var covered = await deployment.WaitForCoverageAsync(new BsonTimestamp((int)end, int.MaxValue), Patience);
-        // Every increment up to the end copied to the branch and (in its next batch) to the channel.
+        // Every increment up to the end copied to both branches and (in its next batch) to the channel.
         await TestHosts.EventuallyAsync(async () =>
         {
             var all = await deployment.Increments.ListAsync(databaseName, CancellationToken.None);
             return all.Take(covered.Count).All(i => i.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status == SinkStatus.Succeeded
+                && i.Sinks.GetValueOrDefault(BackupSinks.Public)?.Status == SinkStatus.Succeeded
                 && i.Sinks.GetValueOrDefault(BackupSinks.Telegram)?.Status == SinkStatus.Succeeded) ? "copied" : null;
-        }, Patience, "every increment on the private branch and in the Telegram channel");
+        }, Patience, "every increment on the private and public branches and in the Telegram channel");
 
         var secondSnapshotSecond = (uint)(await new BackupsMetaStore(deployment.Database, TimeProvider.System).GetAsync(secondSnapshot, CancellationToken.None))!
             .Manifest!.ClusterTime!.Timestamp;
@@ -52,7 +53,7 @@ public sealed class PointInTimeWorkloadTests
             end - 2,                      // in the last minute
             end,
         ];
-        foreach (var (from, target) in new[] { "store", BackupSinks.GitHub, BackupSinks.Telegram }.SelectMany(d => targets.Distinct().Select(t => (d, t))))
+        foreach (var (from, target) in new[] { "store", BackupSinks.GitHub, BackupSinks.Public, BackupSinks.Telegram }.SelectMany(d => targets.Distinct().Select(t => (d, t))))
         {
             var targetUri = TestServices.WithDatabase(deployment.Uri, TestServices.UniqueName("pit"));
             var time = DateTimeOffset.FromUnixTimeSeconds(target).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Destinations.GitHub;
+using TeleGuard.Backup.Destinations.Public;
 using TeleGuard.Backup.Destinations.Telegram;
 using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
@@ -45,7 +46,7 @@ public sealed class RecorderDeployment : IAsyncDisposable
     public CapturedLogs Logs { get; } = new();
     public PublishedMessages Published { get; } = new();
 
-    /// <summary>Whether the private repository and the Telegram channel are configured (their services run in <see cref="StartHostAsync"/>).</summary>
+    /// <summary>Whether the private repository, the public branch and the Telegram channel are configured (their services run in <see cref="StartHostAsync"/>).</summary>
     public bool WithDestinations { get; private set; }
 
     public static async Task<RecorderDeployment> CreateAsync(int incrementSeconds = 1, bool withDestinations = false)
@@ -71,6 +72,8 @@ public sealed class RecorderDeployment : IAsyncDisposable
             var (repository, _) = git.CreateRepository();
             settings["GITHUB_REPO"] = repository.ToString();
             settings["GITHUB_TOKEN"] = git.Token;
+            settings["GITHUB_PUBLIC_REPO"] = repository.ToString();
+            settings["ENCRYPTION_KEY"] = Convert.ToBase64String(TeleGuard.Backup.Crypto.EncryptionKeyRing.GenerateKey());
             deployment._telegram = await FakeTelegramBotApi.StartAsync(TimeProvider.System);
             settings["TELEGRAM_BOT_TOKEN"] = deployment._telegram.Token;
             settings["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -102,6 +105,7 @@ public sealed class RecorderDeployment : IAsyncDisposable
         if (WithDestinations && snapshotService)
         {
             builder.AddGitHubSinkService();
+            builder.AddPublicSinkService();
             builder.AddTelegramSinkService();
         }
 

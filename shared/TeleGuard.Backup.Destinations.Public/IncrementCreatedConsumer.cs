@@ -1,0 +1,44 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.Storage;
+
+namespace TeleGuard.Backup.Destinations.Public;
+
+/// <summary>Copies each increment, encrypted, to the public branch; the outcome goes to the increment's <c>sinks.public</c>.</summary>
+public sealed class IncrementCreatedConsumer(
+    PublicIncrementPublisher publisher,
+    IncrementsStore increments,
+    IOptions<PublicSinkOptions> options,
+    IOptions<BusOptions> bus,
+    TimeProvider time,
+    ILogger<IncrementCreatedConsumer> logger) : IncrementCreatedConsumerBase(increments, bus.Value, time, logger)
+{
+    protected override string Sink => BackupSinks.Public;
+
+    protected override bool Enabled => options.Value.Enabled;
+
+    protected override async Task<SinkLocation> PublishAsync(IncrementCreated increment, bool predecessorFailed, CancellationToken cancellationToken) =>
+        await publisher.PublishAsync(increment, predecessorFailed, cancellationToken);
+}
+
+/// <summary>
+/// Several at a time, unlike the snapshot queue: an increment that arrived before its predecessor is retried in place,
+/// and with one message at a time the predecessor queued behind it could never get through. Commits still go one at a
+/// time (the clone's lock and the branch lock), and a redelivery finds its increment on the branch.
+/// </summary>
+public sealed class IncrementCreatedConsumerDefinition : ConsumerDefinition<IncrementCreatedConsumer>
+{
+    public IncrementCreatedConsumerDefinition()
+    {
+        EndpointName = "teleguard-public-increments";
+        ConcurrentMessageLimit = 4;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<IncrementCreatedConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = 4;
+    }
+}

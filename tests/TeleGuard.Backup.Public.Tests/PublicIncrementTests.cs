@@ -1,0 +1,366 @@
+using System.Text;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using TeleGuard.Backup.Cli;
+using TeleGuard.Backup.Contracts;
+using TeleGuard.Backup.Crypto;
+using TeleGuard.Backup.Destinations;
+using TeleGuard.Backup.Destinations.Public;
+using TeleGuard.Backup.Hosting;
+using TeleGuard.Backup.SnapshotFormat;
+using TeleGuard.Backup.Storage;
+using TeleGuard.Backup.TestSupport;
+using static TeleGuard.Backup.TestSupport.AnnouncedIncrements;
+
+namespace TeleGuard.Backup.Public.Tests;
+
+/// <summary>
+/// Increments through RabbitMQ to the public branch, encrypted, and back: the snapshot service and the sinks in one host
+/// against the replica-set server and the git smart-HTTP server; increments recorded from the server's change stream
+/// (<see cref="RecordedHistory"/>), stored and announced as the change recorder does; restores to a time with the real program.
+/// </summary>
+public sealed class PublicIncrementTests : IAsyncDisposable
+{
+    private const string Branch = "public-snapshots";
+    private const string Secret = "zebra-kept-secret-4711";
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly TemporaryDirectory _work = new();
+    private readonly GitServer _git = GitServer.FromEnvironment();
+    private readonly CapturedLogs _logs = new();
+    private readonly byte[] _key = EncryptionKeyRing.GenerateKey();
+    private IHost? _host;
+    private RabbitMqVirtualHost? _vhost;
+
+    private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
+        string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
+
+    private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
+    {
+        var uri = await TestServices.MongoReplicaSetUriAsync();
+        var client = new MongoClient(uri);
+        var database = client.GetDatabase(MongoUrl.Create(uri).DatabaseName);
+        _vhost = await TestServices.RabbitMqVirtualHostAsync();
+        var (url, path) = _git.CreateRepository();
+        var settings = new Dictionary<string, string?>
+        {
+            ["MONGODB_URI"] = uri,
+            ["RABBITMQ_URI"] = _vhost.AmqpUri,
+            ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
+            ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
+            ["SNAPSHOT_DIR"] = _work.Path,
+            ["ARTIFACT_STORE"] = "directory",
+            ["ARTIFACT_DIR"] = Path.Combine(_work.Path, "artifacts"),
+            ["GITHUB_REPO"] = url.ToString(),
+            ["GITHUB_PUBLIC_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = _git.Token,
+            ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key),
+            ["RETENTION_HOURS"] = "1",
+            ["RETRY_LIMIT"] = "1",
+            ["RETRY_MIN_SECONDS"] = "0",
+            ["RETRY_MAX_SECONDS"] = "1",
+            ["LOG_LEVEL"] = "Trace",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+
+        var builder = TestHosts.CreateBuilder(settings);
+        builder.AddBackupDefaults();
+        builder.Logging.AddProvider(_logs);
+        builder.AddAllBackupServices(includeScheduler: false);
+        builder.AddBackupBus();
+        _host = builder.Build();
+        await _host.StartAsync();
+        var cli = new Dictionary<string, string?>
+        {
+            ["GITHUB_PUBLIC_REPO"] = url.ToString(),
+            ["GITHUB_TOKEN"] = _git.Token,
+            ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key),
+            ["SNAPSHOT_DIR"] = Path.Combine(_work.Path, "cli"),
+            ["LOG_FORMAT"] = "text",
+        };
+        return new Pipeline(_host, client, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
+            _host.Services.GetRequiredService<IBus>(), path, cli, settings);
+    }
+
+    private static async Task<(string Id, ClusterTimestamp ClusterTime)> SnapshotAsync(Pipeline pipeline, string id)
+    {
+        await pipeline.Bus.Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var record = await TestHosts.EventuallyAsync(
+            async () => await pipeline.Meta.GetAsync(id, CancellationToken.None) is { } r && BackupStatus.IsFinal(r.Status) ? r : null, Timeout, $"snapshot {id}");
+        Assert.Equal(BackupStatus.Complete, record.Status);
+        Assert.Equal(SinkStatus.Succeeded, record.Sinks[BackupSinks.Public].Status);
+        return (id, ChangeEventLine.ToClusterTimestamp(record.Manifest!.ClusterTime!));
+    }
+
+    private static Task<IncrementRecord> CopiedAsync(Pipeline pipeline, string incrementId) =>
+        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(incrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.Public)?.Status is SinkStatus.Succeeded or SinkStatus.Failed ? r : null, Timeout, $"increment {incrementId} on public");
+
+    private static List<string> IncrementFiles(Pipeline pipeline) =>
+        GitServer.Run(pipeline.RepositoryPath, "ls-tree", "-r", "--name-only", Branch, "increments/").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+
+    private static List<string> IncrementTrailers(Pipeline pipeline) =>
+        GitServer.Run(pipeline.RepositoryPath, "log", "--format=%(trailers:key=Increment-Id,valueonly,separator=)", Branch)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+
+    /// <summary>Every blob of every commit on the public branch, and every commit message.</summary>
+    private static List<byte[]> EverythingOnTheBranch(Pipeline pipeline)
+    {
+        using var repository = new LibGit2Sharp.Repository(pipeline.RepositoryPath);
+        var all = new List<byte[]>();
+        foreach (var commit in repository.Commits.QueryBy(new LibGit2Sharp.CommitFilter { IncludeReachableFrom = repository.Branches[Branch] }))
+        {
+            all.Add(Encoding.UTF8.GetBytes(commit.Message));
+            AddBlobs(commit.Tree, all);
+        }
+
+        Assert.True(all.Count > 10, "the branch holds the snapshots and increments");
+        return all;
+    }
+
+    private static void AddBlobs(LibGit2Sharp.Tree tree, List<byte[]> all)
+    {
+        foreach (var entry in tree)
+        {
+            if (entry.Target is LibGit2Sharp.Tree subtree)
+            {
+                AddBlobs(subtree, all);
+            }
+            else if (entry.Target is LibGit2Sharp.Blob blob)
+            {
+                using var content = blob.GetContentStream();
+                using var bytes = new MemoryStream();
+                content.CopyTo(bytes);
+                all.Add(bytes.ToArray());
+            }
+        }
+    }
+
+    private static async Task<SortedDictionary<string, List<byte[]>>> ContentAsync(IMongoDatabase database)
+    {
+        var content = await RecordedHistory.ContentAsync(database);
+        content.Remove("backups_meta");
+        return content;
+    }
+
+    private static async Task<(string Uri, IMongoDatabase Database)> TargetAsync()
+    {
+        var uri = await TestServices.MongoUriAsync();
+        return (uri, new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName));
+    }
+
+    /// <summary>Replaces a file at the branch head on the server, as anyone with push access could.</summary>
+    private static void Replace(Pipeline pipeline, string file, byte[] content)
+    {
+        using var repository = new LibGit2Sharp.Repository(pipeline.RepositoryPath);
+        var head = repository.Branches[Branch].Tip;
+        var tree = LibGit2Sharp.TreeDefinition.From(head.Tree);
+        tree.Add(file, repository.ObjectDatabase.CreateBlob(new MemoryStream(content)), LibGit2Sharp.Mode.NonExecutableFile);
+        var signature = new LibGit2Sharp.Signature("mallory", "m@example.org", DateTimeOffset.UtcNow);
+        var commit = repository.ObjectDatabase.CreateCommit(signature, signature, "replaced", repository.ObjectDatabase.CreateTree(tree), [head], false);
+        repository.Refs.UpdateTarget(repository.Refs[$"refs/heads/{Branch}"], commit.Id, "tamper");
+    }
+
+    [Fact]
+    public async Task Increments_are_committed_encrypted_once_restore_to_a_time_equals_the_database_then_retention_keeps_those_after_the_kept_snapshot_and_a_truncated_file_is_refused()
+    {
+        var pipeline = await StartAsync();
+        var users = pipeline.Database.GetCollection<BsonDocument>("users");
+        await users.InsertManyAsync(Enumerable.Range(1, 20).Select(i => new BsonDocument
+        {
+            { "_id", i }, { "name", $"user {i}" }, { "tags", new BsonArray { "a", "b", "c" } }, { "profile", new BsonDocument("city", "Berlin") },
+        }));
+        var first = await SnapshotAsync(pipeline, "20261130T050000Z");
+
+        using var history = await RecordedHistory.StartAsync(pipeline.Database, first.ClusterTime);
+        var session = history.Session;
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 1), new BsonDocument { { "$set", new BsonDocument("profile.city", "Paris") }, { "$unset", new BsonDocument("name", "") } });
+        await users.InsertOneAsync(session, new BsonDocument { { "_id", 21 }, { "name", Secret } });
+        await users.DeleteOneAsync(session, new BsonDocument("_id", 3));
+        var phase1 = history.Now;
+        var atPhase1 = await ContentAsync(pipeline.Database);
+        await NextSecondAsync(pipeline.Client, phase1);
+        var second = await SnapshotAsync(pipeline, "20261130T060000Z");
+        await NextSecondAsync(pipeline.Client, second.ClusterTime);
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 2), new BsonDocument("$pop", new BsonDocument("tags", 1)));
+        await pipeline.Database.GetCollection<BsonDocument>("fresh").InsertOneAsync(session, new BsonDocument { { "_id", 1 }, { "v", 1.5 } });
+        var phase2 = history.Now;
+        await NextSecondAsync(pipeline.Client, phase2);
+        await users.UpdateOneAsync(session, new BsonDocument("_id", 21), new BsonDocument("$push", new BsonDocument("tags", "z")));
+        await users.DeleteOneAsync(session, new BsonDocument("_id", 4));
+        var phase3 = history.Now;
+        var atPhase3 = await ContentAsync(pipeline.Database);
+        await history.CatchUpAsync(phase3);
+
+        // Increments 1 and 2 start before the second snapshot (base: the first); 2 ends after it, so retention must keep it.
+        var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            first.Id, first.ClusterTime, phase1, phase2, phase3);
+        written[2] = written[2] with { Manifest = written[2].Manifest with { BaseSnapshotId = second.Id } };
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
+        }
+
+        foreach (var increment in announced)
+        {
+            await pipeline.Bus.Publish(increment);
+            var copy = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.Public];
+            Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
+            Assert.Equal(1, copy.Attempts);
+            Assert.Equal(GitServer.Run(pipeline.RepositoryPath, "rev-parse", Branch).Trim(), copy.LocationAs<PublicLocation>()!.Commit);
+        }
+
+        // Each under its base snapshot, its header naming it, decrypting with the key to exactly the artifact.
+        foreach (var increment in announced)
+        {
+            var encrypted = GitServer.ReadBlob(pipeline.RepositoryPath, Branch, $"increments/{increment.BaseSnapshotId}/{increment.IncrementId}.tgb");
+            var header = StreamingEncryption.ParseHeader(encrypted);
+            Assert.Equal((2, increment.IncrementId, EncryptionKeyRing.KeyIdOf(_key)), (header.Version, header.SnapshotId, header.KeyId));
+            var archive = Path.Combine(_work.Path, increment.IncrementId + ".tar");
+            await EncryptedArchive.DecryptAsync(new MemoryStream(encrypted), archive, new EncryptionKeyRing(_key), increment.IncrementId);
+            Assert.Equal(increment.ArtifactSha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(archive))));
+        }
+
+        // As the branch's README says, the program's decrypt gives the archive back from a downloaded file.
+        var downloaded = Path.Combine(_work.Path, "downloaded.tgb");
+        await File.WriteAllBytesAsync(downloaded, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, $"increments/{first.Id}/{announced[0].IncrementId}.tgb"));
+        var decrypted = Path.Combine(_work.Path, "downloaded.tar");
+        var decrypt = await CliProcess.RunAsync(new Dictionary<string, string?> { ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key) }, Timeout,
+            "decrypt", "--in", downloaded, "--out", decrypted);
+        Assert.True(decrypt.ExitCode == 0, decrypt.Output);
+        Assert.Equal(announced[0].ArtifactSha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(decrypted))));
+
+        Assert.Equal(3, IncrementFiles(pipeline).Count);
+        Assert.True(written[0].Manifest.Events >= 3 && written[1].Manifest.Events >= 2 && written[2].Manifest.Events >= 2);
+
+        // Nothing in plaintext: no document value, no manifest (its field names, its hashes) in any blob or commit message.
+        var plaintexts = new[] { Secret, "Paris", "teleguard-increment", "\"events\"", written[0].Manifest.Sha256, written[2].Manifest.Sha256 };
+        foreach (var blob in EverythingOnTheBranch(pipeline))
+        {
+            foreach (var plaintext in plaintexts)
+            {
+                Assert.True(blob.AsSpan().IndexOf(Encoding.UTF8.GetBytes(plaintext)) < 0, $"the public branch holds \"{plaintext}\" in plaintext");
+            }
+        }
+
+        // A redelivery finds its increment on the branch: no second commit.
+        await pipeline.Bus.Publish(announced[0]);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already in") ? "seen" : null),
+            Timeout, "the redelivery to be handled");
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+
+        var status = await CliProcess.RunAsync(pipeline.Settings, Timeout, "status");
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Contains($"public: from {Iso(first.ClusterTime)} to {Iso(phase3)}", status.Output);
+
+        // Restore to the end of phase 1 (from the first snapshot) equals the database then, byte for byte.
+        var (thenUri, then) = await TargetAsync();
+        var restoreThen = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", Iso(phase1), "--to-uri", thenUri);
+        Assert.True(restoreThen.ExitCode == 0, restoreThen.Output);
+        Assert.Contains($"as of {Iso(phase1)}: snapshot {first.Id}", restoreThen.Output);
+        Assert.Equal(atPhase1, await ContentAsync(then));
+
+        // Retention removes the first snapshot and increment 1 (it ends before the second snapshot), keeps 2 and 3.
+        await pipeline.Bus.Publish(new CleanupRequested("20261130T063000Z", DateTimeOffset.UtcNow, "schedule"));
+        await TestHosts.EventuallyAsync(async () => (await pipeline.Meta.GetAsync(first.Id, CancellationToken.None))!.Sinks[BackupSinks.Public].RemovedAt,
+            Timeout, "the public retention");
+        Assert.Equal([$"increments/{first.Id}/{announced[1].IncrementId}.tgb", $"increments/{second.Id}/{announced[2].IncrementId}.tgb"], IncrementFiles(pipeline));
+        Assert.Equal("1", GitServer.Run(pipeline.RepositoryPath, "rev-list", "--count", Branch).Trim());
+
+        // Restore to the latest time after retention: the second snapshot and increments 2 and 3.
+        var (latestUri, latest) = await TargetAsync();
+        var restoreLatest = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", latestUri);
+        Assert.True(restoreLatest.ExitCode == 0, restoreLatest.Output);
+        Assert.Contains($"snapshot {second.Id}, then", restoreLatest.Output);
+        Assert.Contains("of 2 increments", restoreLatest.Output);
+        Assert.Equal(atPhase3, await ContentAsync(latest));
+
+        // Increment 3's file truncated on the branch: verify and restore refuse, the target keeps what it had.
+        var truncatedFile = $"increments/{second.Id}/{announced[2].IncrementId}.tgb";
+        Replace(pipeline, truncatedFile, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, truncatedFile)[..^7]);
+        var verify = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}", verify.Output);
+        var (targetUri, target) = await TargetAsync();
+        await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
+        var before = await RecordedHistory.ContentAsync(target);
+        var truncated = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", targetUri, "--drop");
+        Assert.Equal(1, truncated.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}", truncated.Output);
+        Assert.Equal(before, await RecordedHistory.ContentAsync(target));
+        Assert.DoesNotContain(_git.Token, _logs.All);
+        Assert.DoesNotContain(Convert.ToBase64String(_key), _logs.All);
+    }
+
+    [Fact]
+    public async Task An_increment_announced_before_its_predecessor_waits_for_it_and_a_file_moved_to_another_increments_name_is_refused()
+    {
+        var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "8", ["RETRY_MIN_SECONDS"] = "1", ["RETRY_MAX_SECONDS"] = "3" });
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "name", "one" } });
+        var snapshot = await SnapshotAsync(pipeline, "20261130T070000Z");
+        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(snapshot.ClusterTime.T + (uint)(60 * k), 1)).ToArray();
+        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            snapshot.Id, snapshot.ClusterTime, [], ends);
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
+        }
+
+        await pipeline.Bus.Publish(announced[0]);
+        await CopiedAsync(pipeline, announced[0].IncrementId);
+
+        // The third before the second: it waits (its attempt fails, to be retried) until the second is on the branch.
+        await pipeline.Bus.Publish(announced[2]);
+        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.Public) is { } copy && (copy.Error is not null || copy.Status == SinkStatus.Succeeded) ? copy : null,
+            Timeout, "the third increment to wait or be committed");
+        Assert.Equal(SinkStatus.Running, waiting.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
+        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+
+        await pipeline.Bus.Publish(announced[1]);
+        foreach (var increment in announced.Skip(1))
+        {
+            var copy = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.Public];
+            Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
+        }
+
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+        var verified = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        Assert.True(verified.ExitCode == 0, verified.Output);
+
+        // The second increment's file put in place of the third (a rollback by someone with push access): refused by its header.
+        var third = $"increments/{snapshot.Id}/{announced[2].IncrementId}.tgb";
+        Replace(pipeline, third, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, $"increments/{snapshot.Id}/{announced[1].IncrementId}.tgb"));
+        var swapped = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
+        Assert.Equal(1, swapped.ExitCode);
+        Assert.Contains($"Increment {announced[2].IncrementId}: {third}", swapped.Output);
+        Assert.Contains($"holds snapshot {announced[1].IncrementId}, not the requested snapshot {announced[2].IncrementId}", swapped.Output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        if (_vhost is not null)
+        {
+            await _vhost.DisposeAsync();
+        }
+
+        _work.Dispose();
+    }
+}
