@@ -35,8 +35,12 @@ public static class PointInTimePlanner
             throw new InvalidOperationException($"No increments of database {databaseName} are recorded: there is no history to restore to a time (only whole snapshots; use --snapshot).");
         }
 
-        var end = increments.Select(i => i.To).Aggregate((a, b) => IncrementManifest.Compare(a, b) >= 0 ? a : b);
-        var time = target ?? end;
+        var newest = increments.Aggregate((a, b) => IncrementManifest.Compare(a.To, b.To) >= 0 ? a : b);
+        var end = newest.To;
+        // "latest": the end of the history, except when the newest increment closed right at an event: events that share
+        // a cluster time (a transaction, a batched delete) may go on at the start of the next increment, not yet here,
+        // so that time is left out whole rather than restored in part.
+        var time = target ?? (newest.LastEventTime is { } last && IncrementManifest.Compare(last, end) == 0 ? JustBefore(end) : end);
         if (IncrementManifest.Compare(time, end) > 0)
         {
             throw new InvalidDataException($"The history reaches only to {ClusterTimestamps.Describe(end)}; {ClusterTimestamps.Describe(time)} is after it.");
@@ -77,5 +81,9 @@ public static class PointInTimePlanner
     public static ClusterTimestamp ToClusterTimestamp(BsonTimestamp time) => ChangeEventLine.ToClusterTimestamp(time);
 
     private static IncrementLink ToLink(IncrementRecord record) =>
-        new(record.Id, record.Chain, record.Sequence, ToClusterTimestamp(record.From), ToClusterTimestamp(record.To), record.Sha256, record.PreviousSha256);
+        new(record.Id, record.Chain, record.Sequence, ToClusterTimestamp(record.From), ToClusterTimestamp(record.To), record.Sha256, record.PreviousSha256,
+            record.LastEventTime is { } last ? ToClusterTimestamp(last) : null);
+
+    private static ClusterTimestamp JustBefore(ClusterTimestamp time) =>
+        time.I > 0 ? new ClusterTimestamp(time.T, time.I - 1) : new ClusterTimestamp(time.T - 1, uint.MaxValue);
 }

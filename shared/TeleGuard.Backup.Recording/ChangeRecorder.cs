@@ -245,6 +245,7 @@ public sealed partial class ChangeRecorder(
             From = ChangeEventLine.ToBsonTimestamp(manifest.From),
             To = ChangeEventLine.ToBsonTimestamp(manifest.To),
             Events = manifest.Events,
+            LastEventTime = manifest.LastEventTime is { } last ? ChangeEventLine.ToBsonTimestamp(last) : null,
             Sha256 = manifest.Sha256,
             PreviousSha256 = manifest.PreviousSha256,
             ClosedAt = manifest.ClosedAt.UtcDateTime,

@@ -97,14 +97,17 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
     private static string ChainStartId(string databaseName, string startKey) => $"chainstart:{databaseName}:{startKey}";
 
     /// <summary>
-    /// Increments whose artifact is still in the store, that end at or before <paramref name="toAtOrBefore"/> and were
-    /// closed before <paramref name="closedBefore"/>: what store retention may remove.
+    /// Increments whose artifact is still in the store, that end at or before <paramref name="toAtOrBefore"/>, were
+    /// closed before <paramref name="closedBefore"/> and that no destination is copying: what store retention may remove.
     /// </summary>
     public async Task<List<IncrementRecord>> ListRemovableAsync(string databaseName, BsonTimestamp toAtOrBefore, DateTime closedBefore, CancellationToken cancellationToken) =>
-        await _increments.Find(OwnIncrements(databaseName) & Increment.Lte(r => r.To, toAtOrBefore) & Increment.Lt(r => r.ClosedAt, closedBefore)
+        (await _increments.Find(OwnIncrements(databaseName) & Increment.Lte(r => r.To, toAtOrBefore) & Increment.Lt(r => r.ClosedAt, closedBefore)
                 & Increment.Eq(r => r.Artifact.DeletedAt, null))
             .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Chain).Ascending(r => r.Sequence))
-            .ToListAsync(cancellationToken);
+            .ToListAsync(cancellationToken))
+        // Not while a destination is still to copy it (a Telegram batch due, a retried commit): its artifact is the source.
+        .Where(r => !r.Sinks.Values.Any(s => s.Status == SinkStatus.Running))
+        .ToList();
 
     public Task MarkArtifactDeletedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>
         _increments.UpdateOneAsync(

@@ -12,7 +12,7 @@ namespace TeleGuard.Backup.Recorder.Tests;
 
 /// <summary>
 /// The artifact store's retention removes increments with the snapshots before them, and never one after the oldest
-/// snapshot it still holds, nor one younger than the retention window.
+/// snapshot it still holds, nor one younger than the retention window, nor one a destination is still copying.
 /// </summary>
 public sealed class IncrementRetentionTests
 {
@@ -39,12 +39,17 @@ public sealed class IncrementRetentionTests
         var endingAtSnapshot = await IncrementAsync(store, increments, name, chain, 2, from: 150, to: 200, closedAt: now.AddHours(-29));
         var after = await IncrementAsync(store, increments, name, chain, 3, from: 200, to: 250, closedAt: now.AddHours(-28));
         var recentBefore = await IncrementAsync(store, increments, name, "20261101T003000Z", 1, from: 120, to: 190, closedAt: now.AddHours(-1));
+        // Still to be copied by a destination (a Telegram batch due): its artifact stays whatever its age.
+        var stillCopying = await IncrementAsync(store, increments, name, "20261101T003000Z", 2, from: 190, to: 195, closedAt: now.AddHours(-29));
+        await database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName).UpdateOneAsync(
+            Builders<IncrementRecord>.Filter.Eq(r => r.Id, stillCopying),
+            Builders<IncrementRecord>.Update.Set("sinks.telegram", new SinkRecord { Status = SinkStatus.Running }));
 
         var retention = new ArtifactRetention(meta, increments, store, Options.Create(new RetentionOptions()),
             Options.Create(new MongoOptions { Uri = uri }), TimeProvider.System, NullLogger<ArtifactRetention>.Instance);
         await retention.ApplyAsync(CancellationToken.None);
 
-        foreach (var (id, removed) in new[] { (before, true), (endingAtSnapshot, true), (after, false), (recentBefore, false) })
+        foreach (var (id, removed) in new[] { (before, true), (endingAtSnapshot, true), (after, false), (recentBefore, false), (stillCopying, false) })
         {
             var record = (await increments.GetAsync(id, CancellationToken.None))!;
             Assert.True(removed == record.Artifact.DeletedAt is not null, $"{id}: removed {record.Artifact.DeletedAt is not null}, expected {removed}");
