@@ -15,13 +15,15 @@ namespace TeleGuard.Backup.Benchmarks;
 /// </summary>
 public static class RecorderBenchmark
 {
+    private static readonly string[] Sinks = ["github", "public", "telegram"];
+
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = (int)BenchmarkOptions.Number(args, "--seconds", 60);
         var rate = BenchmarkOptions.Number(args, "--rate", 0); // events per second; 0: as fast as the writer goes
         var incrementSeconds = (int)BenchmarkOptions.Number(args, "--increment-seconds", 10);
-        // --destinations: the GitHub and Telegram services run too (git server of services.env, a fake Bot API with the
-        // hosted limits, TELEGRAM_INCREMENT_MINUTES=1), and the lag is measured to each of them as well.
+        // --destinations: the GitHub, public and Telegram services run too (git server of services.env, a fake Bot API with
+        // the hosted limits, TELEGRAM_INCREMENT_MINUTES=1), and the lag is measured to each of them as well.
         var destinations = args.Contains("--destinations");
         var name = $"bench_rec_{Guid.NewGuid():N}"[..20];
         var uri = TestServices.WithDatabase(Environment.GetEnvironmentVariable("MONGODB_RS_URI") ?? throw new InvalidOperationException("MONGODB_RS_URI is not set."), name);
@@ -52,18 +54,22 @@ public static class RecorderBenchmark
         };
         await using var telegram = destinations ? await FakeTelegramBotApi.StartAsync(TimeProvider.System) : null;
         var services = new List<CliProcess>();
+        var serviceNames = new List<string>();
         if (telegram is not null)
         {
             var git = GitServer.FromEnvironment();
             settings["GITHUB_REPO"] = git.CreateRepository().Url.ToString();
             settings["GITHUB_TOKEN"] = git.Token;
+            settings["GITHUB_PUBLIC_REPO"] = git.CreateRepository().Url.ToString();
+            settings["ENCRYPTION_KEY"] = Convert.ToBase64String(TeleGuard.Backup.Crypto.EncryptionKeyRing.GenerateKey());
             settings["TELEGRAM_BOT_TOKEN"] = telegram.Token;
             settings["TELEGRAM_CHANNEL_ID"] = FakeTelegramBotApi.ChatId.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["TELEGRAM_API_BASE_URL"] = telegram.BaseUrl;
             settings["TELEGRAM_INCREMENT_MINUTES"] = "1";
-            foreach (var assembly in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Telegram" })
+            foreach (var assembly in new[] { "TeleGuard.Backup.GitHub", "TeleGuard.Backup.Public", "TeleGuard.Backup.Telegram" })
             {
                 services.Add(CliProcess.StartService(assembly, settings));
+                serviceNames.Add(assembly);
                 await services[^1].WaitForOutputAsync("Application started", TimeSpan.FromMinutes(1));
             }
         }
@@ -99,6 +105,7 @@ public static class RecorderBenchmark
         }, TimeSpan.FromMinutes(10), "increments up to the last write");
         var recordedSeconds = clock.Elapsed.TotalSeconds;
         var peak = PipelineBenchmark.PeakResidentMiB(recorder.Id);
+        var servicePeaks = services.Select((s, i) => (Name: serviceNames[i], MiB: PipelineBenchmark.PeakResidentMiB(s.Id))).ToList();
 
         // Lag: from a write (its cluster time, the server's clock, seconds) to its increment being recorded. An
         // increment's events lie in (From, To]: its middle stands for the typical one, its start for the oldest.
@@ -118,6 +125,11 @@ public static class RecorderBenchmark
         Console.WriteLine($"recorder: every write recorded {recordedSeconds - writeSeconds:F1} s after the last one; {events / recordedSeconds:F0} events/s recorded end to end");
         Console.WriteLine($"recorder: lag from write to recorded increment (INCREMENT_SECONDS={incrementSeconds}): median {lags[lags.Count / 2]:F1} s, max {maxLag:F1} s");
         Console.WriteLine($"recorder: peak resident memory {peak:F0} MiB");
+        foreach (var (service, mib) in servicePeaks)
+        {
+            Console.WriteLine($"recorder: peak resident memory of {service} {mib:F0} MiB");
+        }
+
         BenchmarkResult.Report("recorder_events_per_second", events / recordedSeconds);
         BenchmarkResult.Report("recorder_lag_median_seconds", lags[lags.Count / 2]);
         BenchmarkResult.Report("recorder_lag_max_seconds", maxLag);
@@ -127,9 +139,9 @@ public static class RecorderBenchmark
             var copied = await TestHosts.EventuallyAsync(async () =>
             {
                 var all = (await increments.ListAsync(name, CancellationToken.None)).Take(records.Count).ToList();
-                return all.All(i => i.Sinks.GetValueOrDefault("github")?.Status == "succeeded" && i.Sinks.GetValueOrDefault("telegram")?.Status == "succeeded") ? all : null;
-            }, TimeSpan.FromMinutes(10), "every increment copied to the branch and the channel");
-            foreach (var sink in new[] { "github", "telegram" })
+                return all.All(i => Sinks.All(sink => i.Sinks.GetValueOrDefault(sink)?.Status == "succeeded")) ? all : null;
+            }, TimeSpan.FromMinutes(10), "every increment copied to both branches and the channel");
+            foreach (var sink in Sinks)
             {
                 var sinkLags = new List<double>();
                 var sinkMax = 0.0;
