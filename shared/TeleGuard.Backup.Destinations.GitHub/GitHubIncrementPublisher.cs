@@ -38,6 +38,12 @@ public sealed partial class GitHubIncrementPublisher(
             var (manifest, manifestBytes, _, eventsFile) = await fetcher.FetchVerifiedAsync(increment, work.Path, cancellationToken);
             var manifestPath = RepositoryLayout.IncrementManifestPath(manifest.BaseSnapshotId, manifest.IncrementId);
             var eventsPath = RepositoryLayout.IncrementEventsPath(manifest.BaseSnapshotId, manifest.IncrementId);
+            // Events are kept plain for diffs, in one file: GitHub refuses the push of a file over its limit, every time.
+            if (new FileInfo(eventsFile).Length is var eventsBytes && eventsBytes > GitHubFileLimit.MaxBytes)
+            {
+                throw new PermanentFailureException(
+                    $"Increment {manifest.IncrementId}: its events are {eventsBytes} bytes, over GitHub's {GitHubFileLimit.MaxBytes}-byte file limit; nothing was committed (the artifact store and the other destinations keep it).");
+            }
 
             await using var branchLock = await locks.AcquireAsync(Writer().BranchLockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
             var commit = await Task.Run(() => Writer().CommitIncrement(manifest.IncrementId, CommitMessage(manifest), manifest.ClosedAt, (repository, tree) =>

@@ -12,8 +12,9 @@ public sealed class IncrementCreatedConsumer(
     IncrementsStore increments,
     IOptions<PublicSinkOptions> options,
     IOptions<BusOptions> bus,
+    IOptions<SinkLeaseOptions> lease,
     TimeProvider time,
-    ILogger<IncrementCreatedConsumer> logger) : IncrementCreatedConsumerBase(increments, bus.Value, time, logger)
+    ILogger<IncrementCreatedConsumer> logger) : IncrementCreatedConsumerBase(increments, bus.Value, lease.Value, time, logger)
 {
     protected override string Sink => BackupSinks.Public;
 
@@ -24,8 +25,8 @@ public sealed class IncrementCreatedConsumer(
 }
 
 /// <summary>
-/// Several at a time, unlike the snapshot queue: an increment that arrived before its predecessor is retried in place,
-/// and with one message at a time the predecessor queued behind it could never get through. Commits still go one at a
+/// Several at a time, unlike the snapshot queue: an increment that arrived before its predecessor waits in place for
+/// it, and with one message at a time the predecessor queued behind it could never get through. Commits still go one at a
 /// time (the clone's lock and the branch lock), and a redelivery finds its increment on the branch.
 /// </summary>
 public sealed class IncrementCreatedConsumerDefinition : ConsumerDefinition<IncrementCreatedConsumer>

@@ -11,7 +11,7 @@ internal sealed class TreeExport(Repository repository, string root, string sour
 {
     public const int MaxDepth = 32;
     public const int MaxEntries = 200_000;
-    public const long MaxFileBytes = 100L * 1024 * 1024; // GitHub refuses larger files; snapshot parts are at most 45 MiB
+    public const long MaxFileBytes = GitHubFileLimit.MaxBytes;
 
     private int _entries;
 

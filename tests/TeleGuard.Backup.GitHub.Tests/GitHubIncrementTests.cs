@@ -114,6 +114,15 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         return (entries[0], entries[1]);
     }
 
+    /// <summary>Publishes an increment again and waits until this destination has handled the delivery.</summary>
+    private async Task RedeliverAsync(Pipeline pipeline, IncrementCreated increment)
+    {
+        var handled = $"github: increment {increment.IncrementId} was already copied";
+        var before = _logs.All.Split(handled).Length;
+        await pipeline.Bus.Publish(increment);
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Split(handled).Length > before ? "seen" : null), Timeout, $"the redelivery of {increment.IncrementId} to be handled");
+    }
+
     private static List<string> IncrementFiles(Pipeline pipeline) =>
         GitServer.Run(pipeline.RepositoryPath, "ls-tree", "-r", "--name-only", "backups", "increments/").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
 
@@ -218,10 +227,8 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.Equal(2, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{second.Id}/", StringComparison.Ordinal)));
         Assert.True(written[0].Manifest.Events >= 3 && written[1].Manifest.Events >= 2 && written[2].Manifest.Events >= 2);
 
-        // A redelivery finds its increment on the branch: no second commit.
-        await pipeline.Bus.Publish(announced[0]);
-        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already in") ? "seen" : null),
-            Timeout, "the redelivery to be handled");
+        // A redelivery of a copied increment changes nothing: no second commit.
+        await RedeliverAsync(pipeline, announced[0]);
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
 
         // status: the window of a restore to a time from the branch, from the first snapshot to the last increment.
@@ -246,6 +253,11 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
             IncrementFiles(pipeline));
         Assert.DoesNotContain(first.Id, GitServer.Run(pipeline.RepositoryPath, "log", "--format=%(trailers:key=Snapshot-Id,valueonly,separator=)", "backups"));
 
+        // A late redelivery of an increment that compaction removed does not put it back.
+        var filesAfterCompaction = IncrementFiles(pipeline);
+        await RedeliverAsync(pipeline, announced[0]);
+        Assert.Equal(filesAfterCompaction, IncrementFiles(pipeline));
+
         // Restore to the latest time after compaction: the second snapshot and increments 2 and 3.
         var (latestUri, latest) = await TargetAsync();
         var restoreLatest = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", "latest", "--to-uri", latestUri);
@@ -269,11 +281,9 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.DoesNotContain(_git.Token, _logs.All);
     }
 
-    [Fact]
-    public async Task An_increment_announced_before_its_predecessor_waits_for_it_and_the_branch_gets_them_in_order()
+    private async Task<(Pipeline Pipeline, List<IncrementCreated> Announced)> EmptyChainAsync(Dictionary<string, string?> overrides, string chain)
     {
-        var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "8", ["RETRY_MIN_SECONDS"] = "1", ["RETRY_MAX_SECONDS"] = "3" });
-        const string chain = "20261130T070000Z";
+        var pipeline = await StartAsync(overrides);
         var start = new ClusterTimestamp(1_796_000_000, 1);
         var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
         var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
@@ -285,13 +295,22 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         }
 
         await pipeline.Bus.Publish(announced[0]);
-        await CopiedAsync(pipeline, announced[0].IncrementId);
+        Assert.Equal(SinkStatus.Succeeded, (await CopiedAsync(pipeline, announced[0].IncrementId)).Sinks[BackupSinks.GitHub].Status);
+        return (pipeline, announced);
+    }
 
-        // The third before the second: it waits (its attempt fails, to be retried) until the second is on the branch.
+    [Fact]
+    public async Task An_increment_announced_before_its_predecessor_waits_for_it_without_spending_retries_and_the_branch_gets_them_in_order()
+    {
+        // No retries at all: waiting for a predecessor must not be a failed attempt (a slow predecessor outlasts any budget).
+        const string chain = "20261130T070000Z";
+        var (pipeline, announced) = await EmptyChainAsync(new() { ["RETRY_LIMIT"] = "0" }, chain);
+
+        // The third before the second: it waits until the second is on the branch.
         await pipeline.Bus.Publish(announced[2]);
         var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && (github.Error is not null || github.Status == SinkStatus.Succeeded) ? github : null,
-            Timeout, "the third increment to wait or be committed");
+            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && (github.Error is not null || SinkStatus.IsFinal(github.Status)) ? github : null,
+            Timeout, "the third increment to wait or be settled");
         Assert.Equal(SinkStatus.Running, waiting.Status);
         Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
         Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
@@ -301,12 +320,34 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         {
             var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
             Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+            Assert.Equal(1, github.Attempts);
         }
 
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
-        Assert.True((await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None))!.Sinks[BackupSinks.GitHub].Attempts >= 2);
         Assert.Equal(6, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public async Task An_increment_whose_predecessor_never_comes_fails_for_good_after_the_wait_and_the_next_one_goes_ahead()
+    {
+        const string chain = "20261130T080000Z";
+        var (pipeline, announced) = await EmptyChainAsync(new() { [SinkLeaseOptionsVariable] = "3" }, chain);
+
+        // The second is never delivered here: the third waits INCREMENT_WAIT_SECONDS, then fails for good, saying why.
+        await pipeline.Bus.Publish(announced[2]);
+        var third = (await CopiedAsync(pipeline, announced[2].IncrementId)).Sinks[BackupSinks.GitHub];
+        Assert.Equal(SinkStatus.Failed, third.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", third.Error);
+        Assert.Contains("waited 3 s (INCREMENT_WAIT_SECONDS)", third.Error);
+        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+
+        // The second arrives after all: it is committed; the third stays failed (the branch's window ends at the second).
+        await pipeline.Bus.Publish(announced[1]);
+        Assert.Equal(SinkStatus.Succeeded, (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.GitHub].Status);
+        Assert.Equal([announced[1].IncrementId, announced[0].IncrementId], IncrementTrailers(pipeline));
+    }
+
+    private const string SinkLeaseOptionsVariable = TeleGuard.Backup.Destinations.SinkLeaseOptions.IncrementWaitVariable;
 
     public async ValueTask DisposeAsync()
     {

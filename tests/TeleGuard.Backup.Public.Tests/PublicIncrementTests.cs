@@ -256,7 +256,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
 
         // A redelivery finds its increment on the branch: no second commit.
         await pipeline.Bus.Publish(announced[0]);
-        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already in") ? "seen" : null),
+        await TestHosts.EventuallyAsync(() => Task.FromResult(_logs.All.Contains($"increment {announced[0].IncrementId} was already copied") ? "seen" : null),
             Timeout, "the redelivery to be handled");
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
 
