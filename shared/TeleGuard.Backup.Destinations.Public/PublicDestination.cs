@@ -54,8 +54,9 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
     /// <summary>
     /// Decrypts every increment on the branch head (<c>increments/BASE/ID.tgb</c>: the header must name ID, the archive
     /// inside must hold ID, its manifest must name BASE), chooses the snapshot and the run of increments from them and
-    /// the data times in index.json, then fetches and checks that snapshot and chooses again from its own cluster time,
-    /// and checks the chain and events (<see cref="IncrementChain.CheckAsync"/>) before anything is returned.
+    /// the data times in index.json, then fetches and checks that snapshot and chooses again from its own cluster time
+    /// among the increments of its database only, and checks the chain and events (<see cref="IncrementChain.CheckAsync"/>)
+    /// before anything is returned.
     /// </summary>
     public async Task<PointInTimeCopy> FetchToTimeAsync(ClusterTimestamp? target, string folder, CancellationToken cancellationToken)
     {
@@ -79,13 +80,17 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
             // as the end of that second, a snapshot is never chosen for a time before its data.
             var approximate = index.Snapshots.Where(s => s.DataTime is { } time && time.ToUnixTimeSeconds() is >= 0 and <= uint.MaxValue)
                 .Select(s => new SnapshotStart(s.Id, new ClusterTimestamp((uint)s.DataTime!.Value.ToUnixTimeSeconds(), uint.MaxValue))).ToList();
-            var (candidate, _, time) = PointInTimePlanner.Choose(approximate, links, target, databases);
+            var (candidate, _, _) = PointInTimePlanner.Choose(approximate, links, target, databases);
 
             var snapshotFolder = Path.Combine(folder, "snapshot");
             var manifest = await FetchSnapshotAsync(download, remote, keys, index, candidate.SnapshotId, snapshotFolder, cancellationToken);
             var start = new SnapshotStart(manifest.SnapshotId, IncrementChain.SnapshotTime(manifest));
-            var (_, chosen, _) = PointInTimePlanner.Choose([start], links, time, manifest.Source.Database);
-            var byId = onBranch.ToDictionary(i => i.Manifest.IncrementId, StringComparer.Ordinal);
+
+            // The restore is of the snapshot's database (its manifest is authenticated): increments of any other database on
+            // the branch are left out, also from where "latest" ends, and never replayed.
+            var ofDatabase = onBranch.Where(i => i.Manifest.Database == manifest.Source.Database).ToList();
+            var (_, chosen, time) = PointInTimePlanner.Choose([start], ofDatabase.Select(i => IncrementLink.Of(i.Manifest)).ToList(), target, manifest.Source.Database);
+            var byId = ofDatabase.ToDictionary(i => i.Manifest.IncrementId, StringComparer.Ordinal);
             var pointInTime = new PointInTime(time, chosen.Select(l => byId[l.IncrementId]).ToList());
             return new PointInTimeCopy(manifest, snapshotFolder, pointInTime with { Increments = await IncrementChain.CheckAsync(manifest, pointInTime, cancellationToken) });
         }
@@ -143,12 +148,14 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
     /// <summary>
     /// Every increment under <paramref name="folder"/> (the branch's <c>increments/</c>), decrypted, its events written
     /// to <c>DESTINATION/ID.jsonl</c> and checked against its manifest. Anything else there, a file whose header or
-    /// archive names another increment, or one filed under another base snapshot than its manifest names is refused.
+    /// archive names another increment, one filed under another base snapshot than its manifest names, or an increment
+    /// there twice (under two base snapshots) is refused.
     /// </summary>
     private static async Task<List<ExtractedIncrement>> DecryptIncrementsAsync(string folder, string destination, GitRemote remote, EncryptionKeyRing keys,
         CancellationToken cancellationToken)
     {
         var increments = new List<ExtractedIncrement>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         if (!Directory.Exists(folder))
         {
             return increments;
@@ -169,21 +176,17 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
             }
 
             var id = relative[1][..^PublicIncrements.Extension.Length];
+            if (!seen.TryAdd(id, shown))
+            {
+                // The file name is the increment id its header and archive must name, and the id names the chain and sequence.
+                throw new InvalidDataException($"Increment {id}: {shown} on {remote}: the same increment is also at {seen[id]}. Refused.");
+            }
+
             var events = Path.Combine(destination, id + ".jsonl");
             var archive = Path.Combine(destination, id + ".tar");
             try
             {
-                EncryptedFileHeader header;
-                await using (var ciphertext = File.OpenRead(file))
-                {
-                    header = await EncryptedArchive.DecryptAsync(ciphertext, archive, keys, id);
-                }
-
-                if (header.SnapshotId != id)
-                {
-                    throw new InvalidDataException($"its header does not name increment {id}.");
-                }
-
+                await PublicIncrements.DecryptAsync(file, archive, keys, id);
                 IncrementManifest manifest;
                 await using (var tar = File.OpenRead(archive))
                 {

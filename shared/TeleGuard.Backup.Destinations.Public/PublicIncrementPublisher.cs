@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using System.Security.Cryptography;
 using LibGit2Sharp;
 using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
@@ -17,8 +17,8 @@ namespace TeleGuard.Backup.Destinations.Public;
 /// <c>increments/BASE/ID.tgb</c>. The path and the commit message say only the ids, which are the base snapshot's and
 /// the chain's (snapshot ids, already public) and a sequence number; index.json is left as it is. One commit per
 /// increment, on top of the branch (a fast-forward, taken under the branch lock when it can be so that it never races a
-/// retention rewrite); an increment already there is not committed again, and one is committed only after its
-/// predecessor.
+/// retention rewrite); an increment already there is not committed again (a file at its path counts only when it
+/// decrypts to the artifact: other content there is refused), and one is committed only after its predecessor.
 /// </summary>
 public sealed partial class PublicIncrementPublisher(
     IOptions<PublicSinkOptions> options,
@@ -43,7 +43,7 @@ public sealed partial class PublicIncrementPublisher(
             var manifest = verified.Manifest;
             var path = PublicIncrements.PathOf(manifest.BaseSnapshotId, manifest.IncrementId);
             var encrypted = Path.Combine(work.Path, manifest.IncrementId + PublicIncrements.Extension);
-            await EncryptAsync(verified.ArtifactFile, encrypted, manifest.IncrementId, work.Path, cancellationToken);
+            await PublicIncrements.EncryptAsync(verified.ArtifactFile, encrypted, Settings.Keys!, manifest.IncrementId, cancellationToken);
             var size = new FileInfo(encrypted).Length;
             if (size > RepositoryFileLimit.MaxBytes)
             {
@@ -54,17 +54,19 @@ public sealed partial class PublicIncrementPublisher(
             string sha256;
             await using (var file = File.OpenRead(encrypted))
             {
-                sha256 = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken));
+                sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
             }
 
+            var onBranch = Path.Combine(work.Path, "on-branch" + PublicIncrements.Extension);
             await using var branchLock = await locks.AcquireAsync(Writer().BranchLockKey, lease.Value.Lease, TimeSpan.FromMinutes(10), cancellationToken);
             var commit = await Task.Run(() => Writer().CommitIncrement(manifest.IncrementId, $"Encrypted increment {manifest.IncrementId}", time.GetUtcNow(),
                 (repository, tree) =>
                 {
-                    if (tree?[path] is not null)
+                    if (tree?[path] is { } existing)
                     {
-                        // Encryption takes a fresh salt each time: the copy already there is the increment (its header names it).
-                        return null;
+                        // Encryption takes a fresh salt each time, so a file already there cannot be compared byte for byte:
+                        // it is saved here and decrypted below, still under the branch lock.
+                        return TrySave(existing, onBranch) ? null : throw OtherContent(manifest.IncrementId, path, "not a file within the size limit of the branch");
                     }
 
                     if (!predecessorFailed && IncrementsOnBranch.MissingPredecessor(tree, PublicIncrements.Folder, PublicIncrements.Extension, manifest) is { } predecessor)
@@ -77,6 +79,10 @@ public sealed partial class PublicIncrementPublisher(
                     definition.Add(path, repository.ObjectDatabase.CreateBlob(encrypted), Mode.NonExecutableFile);
                     return definition;
                 }, cancellationToken), cancellationToken);
+            if (commit.AlreadyPresent && File.Exists(onBranch) && await WhyNotTheArtifactAsync(onBranch, increment, work.Path, cancellationToken) is { } reason)
+            {
+                throw OtherContent(manifest.IncrementId, path, reason);
+            }
 
             LogCopied(logger, manifest.IncrementId, commit.AlreadyPresent ? "was already in" : "pushed as", commit.Sha, size, Settings.Keys!.PrimaryKeyId);
             return new PublicLocation
@@ -96,22 +102,43 @@ public sealed partial class PublicIncrementPublisher(
         }
     }
 
-    // As a snapshot: the archive gzip-compressed, then encrypted with the primary key, the increment id in the header.
-    private async Task EncryptAsync(string archive, string encrypted, string incrementId, string folder, CancellationToken cancellationToken)
+    private PermanentFailureException OtherContent(string incrementId, string path, string reason) =>
+        new($"Increment {incrementId}: {path} on {Settings.Remote} is already there with other content than the artifact ({reason}); nothing was committed.");
+
+    // Anything larger than a file of the branch may be is not an increment's file; it is not read.
+    private static bool TrySave(TreeEntry entry, string file)
     {
-        var compressed = Path.Combine(folder, "increment.tar.gz");
-        await using (var input = File.OpenRead(archive))
-        await using (var output = File.Create(compressed))
-        await using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
+        if (entry.Target is not Blob blob || blob.Size > RepositoryFileLimit.MaxBytes)
         {
-            await input.CopyToAsync(gzip, cancellationToken);
+            return false;
         }
 
-        await using (var plaintext = File.OpenRead(compressed))
-        await using (var ciphertext = File.Create(encrypted))
+        using var content = blob.GetContentStream();
+        using var output = File.Create(file);
+        content.CopyTo(output);
+        return true;
+    }
+
+    /// <summary>
+    /// Null when <paramref name="file"/> is the increment's: it decrypts with the keys (the primary or a previous one),
+    /// its header names the increment, and inside is exactly the artifact (its SHA-256); otherwise why not.
+    /// </summary>
+    private async Task<string?> WhyNotTheArtifactAsync(string file, IncrementCreated increment, string folder, CancellationToken cancellationToken)
+    {
+        var archive = Path.Combine(folder, "on-branch.tar");
+        try
         {
-            await StreamingEncryption.EncryptAsync(plaintext, ciphertext, Settings.Keys!, incrementId, cancellationToken);
+            await PublicIncrements.DecryptAsync(file, archive, Settings.Keys!, increment.IncrementId);
         }
+        catch (Exception e) when (e is EncryptedFileException or InvalidDataException or EndOfStreamException)
+        {
+            return e.Message;
+        }
+
+        await using var tar = File.OpenRead(archive);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(tar, cancellationToken)) == increment.ArtifactSha256
+            ? null
+            : "it decrypts to another archive";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Public: increment {IncrementId} {What} commit {Sha} ({Size} bytes encrypted with key {KeyId})")]

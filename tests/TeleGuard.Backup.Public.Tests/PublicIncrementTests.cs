@@ -167,6 +167,53 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         repository.Refs.UpdateTarget(repository.Refs[$"refs/heads/{Branch}"], commit.Id, "tamper");
     }
 
+    private static string Head(Pipeline pipeline) => GitServer.Run(pipeline.RepositoryPath, "rev-parse", Branch).Trim();
+
+    /// <summary>An increment's file as the publisher makes it: its archive encrypted anew with the key (a fresh salt, so other bytes each time).</summary>
+    private async Task<byte[]> EncryptedFileAsync(ExtractedIncrement increment)
+    {
+        var archive = Path.Combine(_work.Path, $"{Guid.NewGuid():N}.tar");
+        await using (var output = File.Create(archive))
+        {
+            await IncrementArchive.WriteAsync(increment.Manifest, increment.EventsFile, output, CancellationToken.None);
+        }
+
+        var encrypted = archive + PublicIncrements.Extension;
+        await PublicIncrements.EncryptAsync(archive, encrypted, new EncryptionKeyRing(_key), increment.Manifest.IncrementId, CancellationToken.None);
+        return await File.ReadAllBytesAsync(encrypted);
+    }
+
+    private sealed record History(string SnapshotId, ClusterTimestamp SnapshotTime, List<ExtractedIncrement> Written, SortedDictionary<string, List<byte[]>> AtEnd,
+        ClusterTimestamp End);
+
+    /// <summary>A snapshot, writes after it, and the two increments that hold them, copied to the branch through the bus.</summary>
+    private async Task<History> TwoIncrementsOnTheBranchAsync(Pipeline pipeline, string snapshotId)
+    {
+        var users = pipeline.Database.GetCollection<BsonDocument>("users");
+        await users.InsertManyAsync(Enumerable.Range(1, 5).Select(i => new BsonDocument { { "_id", i }, { "name", $"user {i}" } }));
+        var snapshot = await SnapshotAsync(pipeline, snapshotId);
+        using var history = await RecordedHistory.StartAsync(pipeline.Database, snapshot.ClusterTime);
+        await users.UpdateOneAsync(history.Session, new BsonDocument("_id", 1), new BsonDocument("$set", new BsonDocument("name", "renamed")));
+        var middle = history.Now;
+        await users.DeleteOneAsync(history.Session, new BsonDocument("_id", 2));
+        var last = history.Now;
+        var atEnd = await ContentAsync(pipeline.Database);
+        await history.CatchUpAsync(last);
+        var end = new ClusterTimestamp(last.T, last.I + 1);
+        var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            snapshot.Id, snapshot.ClusterTime, middle, end);
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        foreach (var increment in written)
+        {
+            var announced = await StoreAsync(store, pipeline.Increments, increment);
+            await pipeline.Bus.Publish(announced);
+            var copy = (await CopiedAsync(pipeline, announced.IncrementId)).Sinks[BackupSinks.Public];
+            Assert.True(copy.Status == SinkStatus.Succeeded, copy.Error);
+        }
+
+        return new History(snapshot.Id, snapshot.ClusterTime, written, atEnd, end);
+    }
+
     [Fact]
     public async Task Increments_are_committed_encrypted_once_restore_to_a_time_equals_the_database_then_retention_keeps_those_after_the_kept_snapshot_and_a_truncated_file_is_refused()
     {
@@ -349,6 +396,99 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         Assert.Equal(1, swapped.ExitCode);
         Assert.Contains($"Increment {announced[2].IncrementId}: {third}", swapped.Output);
         Assert.Contains($"holds snapshot {announced[1].IncrementId}, not the requested snapshot {announced[2].IncrementId}", swapped.Output);
+    }
+
+    [Fact]
+    public async Task Increments_of_another_database_on_the_branch_are_never_replayed_and_do_not_stop_a_restore_to_a_time()
+    {
+        var pipeline = await StartAsync();
+        var history = await TwoIncrementsOnTheBranchAsync(pipeline, "20261130T080000Z");
+
+        // Another database's history on the same branch (a shared branch, or files pushed from elsewhere with the same key),
+        // over the same times and reaching later than this database's: an insert into "users" that must never be replayed here.
+        const string otherChain = "20261130T040000Z";
+        var insert = new BsonDocument
+        {
+            { "operationType", "insert" }, { "clusterTime", ChangeEventLine.ToBsonTimestamp(new ClusterTimestamp(history.SnapshotTime.T + 1, 1)) },
+            { "ns", new BsonDocument { { "db", "other" }, { "coll", "users" } } }, { "documentKey", new BsonDocument("_id", 999) },
+            { "fullDocument", new BsonDocument { { "_id", 999 }, { "name", "of another database" } } },
+        };
+        var other = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "other"), "other", otherChain,
+            new ClusterTimestamp(history.SnapshotTime.T - 60, 1), [insert], new ClusterTimestamp(history.End.T + 60, 1));
+        Replace(pipeline, PublicIncrements.PathOf(otherChain, other[0].Manifest.IncrementId), await EncryptedFileAsync(other[0]));
+
+        var (uri, target) = await TargetAsync();
+        var restore = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", uri);
+        Assert.True(restore.ExitCode == 0, restore.Output);
+        Assert.Contains($"snapshot {history.SnapshotId}, then", restore.Output);
+        Assert.Contains("of 2 increments", restore.Output);
+        Assert.Equal(history.AtEnd, await ContentAsync(target));
+    }
+
+    [Fact]
+    public async Task An_increment_on_the_branch_twice_is_refused_with_a_clear_error_and_the_target_unchanged()
+    {
+        var pipeline = await StartAsync();
+        var history = await TwoIncrementsOnTheBranchAsync(pipeline, "20261130T090000Z");
+
+        // The second increment again under another base snapshot, which its manifest names (made with the key): each file
+        // checks on its own, but the branch holds one increment twice.
+        const string otherBase = "20261130T040000Z";
+        var second = history.Written[1];
+        var copyPath = PublicIncrements.PathOf(otherBase, second.Manifest.IncrementId);
+        Replace(pipeline, copyPath, await EncryptedFileAsync(second with { Manifest = second.Manifest with { BaseSnapshotId = otherBase } }));
+
+        var (uri, target) = await TargetAsync();
+        await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
+        var before = await RecordedHistory.ContentAsync(target);
+        var restore = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", uri, "--drop");
+        Assert.Equal(1, restore.ExitCode);
+        Assert.Contains($"Increment {second.Manifest.IncrementId}: {PublicIncrements.PathOf(history.SnapshotId, second.Manifest.IncrementId)} on ", restore.Output);
+        Assert.Contains($"also at {copyPath}", restore.Output);
+        Assert.Equal(before, await RecordedHistory.ContentAsync(target));
+    }
+
+    [Fact]
+    public async Task A_file_already_at_an_increments_path_counts_as_copied_only_when_it_decrypts_to_the_artifact()
+    {
+        var pipeline = await StartAsync();
+        await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "name", "one" } });
+        var snapshot = await SnapshotAsync(pipeline, "20261130T100000Z");
+        var database = pipeline.Database.DatabaseNamespace.DatabaseName;
+        var ends = new[] { new ClusterTimestamp(snapshot.ClusterTime.T + 60, 1), new ClusterTimestamp(snapshot.ClusterTime.T + 120, 1) };
+        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), database, snapshot.Id, snapshot.ClusterTime, [], ends);
+        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
+        var announced = new List<IncrementCreated>();
+        foreach (var increment in written)
+        {
+            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
+        }
+
+        // The first increment's file already there in a commit of its own (as after a retention rewrite), encrypted anew:
+        // other bytes, the same increment. Taken as copied, nothing committed.
+        Replace(pipeline, PublicIncrements.PathOf(snapshot.Id, announced[0].IncrementId), await EncryptedFileAsync(written[0]));
+        var head = Head(pipeline);
+        await pipeline.Bus.Publish(announced[0]);
+        var first = (await CopiedAsync(pipeline, announced[0].IncrementId)).Sinks[BackupSinks.Public];
+        Assert.True(first.Status == SinkStatus.Succeeded, first.Error);
+        Assert.Equal(head, first.LocationAs<PublicLocation>()!.Commit);
+        Assert.Equal(head, Head(pipeline));
+
+        // At the second's path a file that names it and decrypts with the key but holds another archive (it ends later):
+        // refused, naming the path; the branch is left as it is.
+        var other = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "other"), database, snapshot.Id, snapshot.ClusterTime, [],
+            ends[0], new ClusterTimestamp(snapshot.ClusterTime.T + 180, 1));
+        var secondPath = PublicIncrements.PathOf(snapshot.Id, announced[1].IncrementId);
+        var planted = await EncryptedFileAsync(other[1]);
+        Replace(pipeline, secondPath, planted);
+        head = Head(pipeline);
+        await pipeline.Bus.Publish(announced[1]);
+        var second = (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.Public];
+        Assert.Equal(SinkStatus.Failed, second.Status);
+        Assert.Contains($"{secondPath} on ", second.Error);
+        Assert.Equal(head, Head(pipeline));
+        Assert.Equal(planted, GitServer.ReadBlob(pipeline.RepositoryPath, Branch, secondPath));
+        Assert.DoesNotContain(Convert.ToBase64String(_key), _logs.All);
     }
 
     public async ValueTask DisposeAsync()
