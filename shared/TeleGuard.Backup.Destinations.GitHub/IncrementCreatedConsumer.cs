@@ -25,9 +25,9 @@ public sealed class IncrementCreatedConsumer(
 }
 
 /// <summary>
-/// Several at a time, unlike the snapshot queue: an increment that arrived before its predecessor waits in place for
-/// it, and with one message at a time the predecessor queued behind it could never get through. Commits still go one at a
-/// time (the clone's lock and the branch lock), and a redelivery finds its increment on the branch.
+/// Several at a time: fetching and checking an artifact overlaps another's commit. Commits still go one at a time (the
+/// clone's lock and the branch lock), an increment that arrives before its predecessor is parked rather than held (see
+/// <see cref="IncrementCreatedConsumerBase"/>), and a redelivery finds its increment recorded or on the branch.
 /// </summary>
 public sealed class IncrementCreatedConsumerDefinition : ConsumerDefinition<IncrementCreatedConsumer>
 {

@@ -9,12 +9,21 @@ using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 namespace TeleGuard.Backup.Destinations;
 
 /// <summary>
-/// Copies each increment to one destination and records the outcome on the increment's record in backups_meta
-/// (<c>sinks.NAME</c>): running with the attempt counted, then succeeded with the location, or the error (failed once
-/// retrying is over). Each destination has its own queue: a failing increment never holds up the snapshot copies.
-/// An increment that arrives before its predecessor is copied here waits for the predecessor's outcome in backups_meta
-/// (not on the retry budget, which a slow predecessor's own retries outlast), up to <see cref="SinkLeaseOptions.IncrementWait"/>;
-/// a delivery of an increment already recorded as copied here changes nothing (after compaction removed its files, a
+/// Copies each increment to one destination, in chain order, and records the outcome on the increment's record in
+/// backups_meta (<c>sinks.NAME</c>): running with the attempt counted, then succeeded with the location, or the error
+/// (failed once retrying is over). Each destination has its own queue: a failing increment never holds up the
+/// snapshot copies.
+/// <para>
+/// Order: an increment whose predecessor has no outcome here yet is parked (<c>waiting</c>) and its delivery
+/// acknowledged, so that no delivery is held while another one is slow (RabbitMQ closes a channel that holds one
+/// for 30 minutes, and held deliveries could fill every concurrent slot before the predecessor's). The consumer that
+/// records the predecessor's outcome then sends the parked increment to this queue again. Both sides write before
+/// they read (park, then look at the predecessor; record the outcome, then look at the successor), so one of them
+/// always sees the other. A predecessor that never reaches this destination (its message lost) is counted as failed
+/// here once its successor has waited <see cref="SinkLeaseOptions.IncrementWait"/>: checked whenever a later increment
+/// parks, which happens every increment period while the chain is stuck.
+/// </para>
+/// A delivery of an increment already recorded as copied here changes nothing (after compaction removed its files, a
 /// redelivery would otherwise put them back).
 /// </summary>
 public abstract partial class IncrementCreatedConsumerBase(
@@ -24,7 +33,8 @@ public abstract partial class IncrementCreatedConsumerBase(
     TimeProvider time,
     ILogger logger) : IConsumer<IncrementCreated>
 {
-    private static readonly TimeSpan PredecessorPollInterval = TimeSpan.FromSeconds(1);
+    // How far back a parked increment looks for the stuck start of a line of waiting increments.
+    private const int MaxWaitingLine = 10_000;
 
     /// <summary>The sink's name in backups_meta (<see cref="BackupSinks"/>).</summary>
     protected abstract string Sink { get; }
@@ -47,13 +57,31 @@ public abstract partial class IncrementCreatedConsumerBase(
         if ((await increments.GetAsync(increment.IncrementId, cancellationToken))?.Sinks.GetValueOrDefault(Sink)?.Status == SinkStatus.Succeeded)
         {
             LogAlreadyCopied(logger, Sink, increment.IncrementId);
+            await WakeSuccessorAsync(context, increment, cancellationToken);
             return;
+        }
+
+        var predecessor = await PredecessorOutcomeAsync(context, increment, cancellationToken);
+        if (predecessor is null)
+        {
+            return; // parked: the predecessor's outcome sends it again
         }
 
         await increments.RecordSinkAttemptAsync(increment.IncrementId, Sink, Now, cancellationToken);
         try
         {
-            var location = await PublishInOrderAsync(increment, cancellationToken);
+            SinkLocation location;
+            try
+            {
+                location = await PublishAsync(increment, predecessor is SinkStatus.Failed or SinkStatus.Skipped, cancellationToken);
+            }
+            catch (IncrementOutOfOrderException e) when (predecessor == SinkStatus.Succeeded)
+            {
+                // Recorded as copied but not on the branch: removed since (compaction, a rewrite). Adding this one now
+                // would leave the branch with a link missing below it; say so instead.
+                throw new PermanentFailureException($"{e.Message} It is recorded as copied there, so it was removed since (compaction or a rewrite of the branch).");
+            }
+
             await increments.RecordSinkOutcomeAsync(increment.IncrementId, Sink, SinkStatus.Succeeded, null, location, Now, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -63,6 +91,7 @@ public abstract partial class IncrementCreatedConsumerBase(
             {
                 await increments.RecordSinkOutcomeAsync(increment.IncrementId, Sink, SinkStatus.Failed, error, null, Now, CancellationToken.None);
                 LogFailed(logger, Sink, increment.IncrementId, error);
+                await WakeSuccessorAsync(context, increment, CancellationToken.None);
             }
             else
             {
@@ -71,62 +100,103 @@ public abstract partial class IncrementCreatedConsumerBase(
 
             throw;
         }
+
+        await WakeSuccessorAsync(context, increment, cancellationToken);
     }
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// Publishes once the predecessor is here or will never be: while the predecessor's outcome here is open (not yet
-    /// delivered, running, retrying), this delivery waits for it. A predecessor that failed or was skipped here is never
-    /// copied: this one goes ahead (the destination's window breaks there until the next snapshot, as it must). One that
-    /// is recorded as copied but is not on the branch (removed since) is not waited for either.
+    /// The predecessor's outcome here (succeeded, failed, skipped; <c>failed</c> also when it has no record or never
+    /// reached this destination in time), or null when this increment was parked to wait for it.
     /// </summary>
-    private async Task<SinkLocation> PublishInOrderAsync(IncrementCreated increment, CancellationToken cancellationToken)
+    private async Task<string?> PredecessorOutcomeAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
     {
-        var waitUntil = time.GetUtcNow() + lease.IncrementWait;
-        var predecessor = await PredecessorStatusAsync(increment, cancellationToken);
-        while (true)
+        if (increment.Sequence <= 1)
         {
-            try
-            {
-                return await PublishAsync(increment, predecessor is SinkStatus.Failed or SinkStatus.Skipped, cancellationToken);
-            }
-            catch (IncrementOutOfOrderException e)
-            {
-                if (predecessor == SinkStatus.Succeeded)
-                {
-                    LogPredecessorGone(logger, Sink, increment.IncrementId);
-                    predecessor = SinkStatus.Failed;
-                    continue;
-                }
+            return SinkStatus.Succeeded; // the first of a chain follows its snapshot, not an increment
+        }
 
-                await increments.RecordSinkErrorAsync(increment.IncrementId, Sink, e.Message, CancellationToken.None);
-                while (!SinkStatus.IsFinal(predecessor = await PredecessorStatusAsync(increment, cancellationToken)))
-                {
-                    if (time.GetUtcNow() >= waitUntil)
-                    {
-                        throw new PermanentFailureException(
-                            $"{e.Message} It waited {lease.IncrementWait.TotalSeconds:F0} s ({SinkLeaseOptions.IncrementWaitVariable}) and the predecessor's copy here is still {predecessor ?? "not started"}.");
-                    }
+        var predecessorId = IncrementManifest.IdOf(increment.Chain, increment.Sequence - 1);
+        var status = await StatusAsync(predecessorId, cancellationToken);
+        if (status is null || SinkStatus.IsFinal(status))
+        {
+            return status ?? SinkStatus.Failed; // no record at all: nothing will ever come to wait for
+        }
 
-                    await Task.Delay(PredecessorPollInterval, time, cancellationToken);
+        await increments.RecordSinkWaitingAsync(increment.IncrementId, Sink, $"Increment {increment.IncrementId} waits for {predecessorId}, which has no outcome at this destination yet.",
+            Now, cancellationToken);
+        status = await StatusAsync(predecessorId, cancellationToken);
+        if (status is null || SinkStatus.IsFinal(status))
+        {
+            return status ?? SinkStatus.Failed; // settled meanwhile (its consumer may also send this one again: harmless)
+        }
+
+        LogParked(logger, Sink, increment.IncrementId, predecessorId);
+        await CountLostPredecessorAsync(context, increment, cancellationToken);
+        return (await StatusAsync(predecessorId, cancellationToken)) is { } settled && SinkStatus.IsFinal(settled) ? settled : null;
+    }
+
+    /// <summary>
+    /// Walks back over the increments parked before this one to the first that is not parked; if that one never reached
+    /// this destination (no status here) and the increment after it has waited longer than allowed, records it as failed
+    /// here and sends the one after it again.
+    /// </summary>
+    private async Task CountLostPredecessorAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
+    {
+        var waiter = await increments.GetAsync(increment.IncrementId, cancellationToken);
+        for (var steps = 0; waiter is not null && waiter.Sequence > 1 && steps < MaxWaitingLine; steps++)
+        {
+            var predecessor = await increments.GetAsync(IncrementManifest.IdOf(waiter.Chain, waiter.Sequence - 1), cancellationToken);
+            var status = predecessor?.Sinks.GetValueOrDefault(Sink)?.Status;
+            if (predecessor is not null && status == SinkStatus.Waiting)
+            {
+                waiter = predecessor;
+                continue;
+            }
+
+            var since = waiter.Sinks.GetValueOrDefault(Sink)?.WaitingSince;
+            if (predecessor is not null && status is null && since is not null && Now - since.Value >= lease.IncrementWait)
+            {
+                var error = $"Increment {predecessor.Id} never reached this destination: {waiter.Id} waited for it {lease.IncrementWait.TotalSeconds:F0} s ({SinkLeaseOptions.IncrementWaitVariable}).";
+                await increments.RecordSinkOutcomeAsync(predecessor.Id, Sink, SinkStatus.Failed, error, null, Now, cancellationToken);
+                LogFailed(logger, Sink, predecessor.Id, error);
+                if (waiter.Id != increment.IncrementId)
+                {
+                    await SendAgainAsync(context, waiter, cancellationToken);
                 }
             }
+
+            return;
         }
     }
 
-    /// <summary>The previous increment's status at this destination; null for the first of a chain or when not yet delivered here.</summary>
-    private async Task<string?> PredecessorStatusAsync(IncrementCreated increment, CancellationToken cancellationToken) =>
-        increment.Sequence > 1
-            ? (await increments.GetAsync(IncrementManifest.IdOf(increment.Chain, increment.Sequence - 1), cancellationToken))?.Sinks.GetValueOrDefault(Sink)?.Status
-            : null;
+    /// <summary>The next increment of the chain, if it is parked here, goes to this queue again now that this one has its outcome.</summary>
+    private async Task WakeSuccessorAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
+    {
+        var successor = await increments.GetAsync(IncrementManifest.IdOf(increment.Chain, increment.Sequence + 1), cancellationToken);
+        if (successor?.Sinks.GetValueOrDefault(Sink)?.Status == SinkStatus.Waiting)
+        {
+            await SendAgainAsync(context, successor, cancellationToken);
+        }
+    }
+
+    /// <summary>To this destination's own queue only: the other destinations have their copy already.</summary>
+    private static async Task SendAgainAsync(ConsumeContext context, IncrementRecord parked, CancellationToken cancellationToken)
+    {
+        var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+        await queue.Send(IncrementAnnouncement.Of(parked), cancellationToken);
+    }
+
+    private async Task<string?> StatusAsync(string incrementId, CancellationToken cancellationToken) =>
+        await increments.GetAsync(incrementId, cancellationToken) is { } record ? record.Sinks.GetValueOrDefault(Sink)?.Status ?? "" : null;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Sink}: increment {IncrementId} could not be copied: {Error}")]
+    private static partial void LogFailed(ILogger logger, string sink, string incrementId, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: increment {IncrementId} was already copied; nothing to do")]
     private static partial void LogAlreadyCopied(ILogger logger, string sink, string incrementId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId} goes ahead without its predecessor, which is recorded as copied but is not on the branch (removed since)")]
-    private static partial void LogPredecessorGone(ILogger logger, string sink, string incrementId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Sink}: increment {IncrementId} could not be copied: {Error}")]
-    private static partial void LogFailed(ILogger logger, string sink, string incrementId, string error);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: increment {IncrementId} waits for {PredecessorId}")]
+    private static partial void LogParked(ILogger logger, string sink, string incrementId, string predecessorId);
 }

@@ -280,9 +280,7 @@ public sealed partial class ChangeRecorder(
         {
             foreach (var record in await increments.ListUnannouncedAsync(Database, cancellationToken))
             {
-                await bus.Publish(new IncrementCreated(record.Id, record.Chain, record.Sequence, record.BaseSnapshotId,
-                        new DateTimeOffset(DateTime.SpecifyKind(record.ClosedAt, DateTimeKind.Utc)), record.From.Timestamp, record.To.Timestamp,
-                        record.Events, record.Artifact.Location, record.Artifact.Size, record.Artifact.Sha256), cancellationToken)
+                await bus.Publish(IncrementAnnouncement.Of(record), cancellationToken)
                     .WaitAsync(PublishTimeout, time, cancellationToken);
                 await increments.MarkAnnouncedAsync(record.Id, time.GetUtcNow().UtcDateTime, cancellationToken);
             }

@@ -117,6 +117,9 @@ public sealed class SinkRecord
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
 
+    /// <summary>An increment parked at this destination (status <c>waiting</c>) waits for its predecessor since then.</summary>
+    [BsonElement("waitingSince")] public DateTime? WaitingSince { get; set; }
+
     /// <summary>
     /// Where the copy is, as stored (status --json shows it whole). The destination that wrote it reads it as its own
     /// type with <see cref="LocationAs{T}"/>.

@@ -146,6 +146,16 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
         return _increments.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
     }
 
+    /// <summary>
+    /// Parks an increment at a destination until its predecessor there has an outcome: status <c>waiting</c>, why, and
+    /// since when (kept from the first time it parked).
+    /// </summary>
+    public Task RecordSinkWaitingAsync(string incrementId, string sink, string reason, DateTime at, CancellationToken cancellationToken) =>
+        _increments.UpdateOneAsync(ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
+            Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", SinkStatus.Waiting).Set($"sinks.{sink}.error", reason)
+                .Set($"sinks.{sink}.at", at).Min($"sinks.{sink}.waitingSince", at),
+            cancellationToken: cancellationToken);
+
     /// <summary>A failed attempt that will be retried: the error is kept, the status stays <c>running</c>.</summary>
     public Task RecordSinkErrorAsync(string incrementId, string sink, string error, CancellationToken cancellationToken) =>
         _increments.UpdateOneAsync(ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),

@@ -285,7 +285,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     {
         var pipeline = await StartAsync(overrides);
         var start = new ClusterTimestamp(1_796_000_000, 1);
-        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
+        var ends = Enumerable.Range(1, 4).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
         var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
             chain, start, [], ends);
         var announced = new List<IncrementCreated>();
@@ -299,22 +299,30 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         return (pipeline, announced);
     }
 
+    private static Task<SinkRecord> ParkedAsync(Pipeline pipeline, IncrementCreated increment) =>
+        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(increment.IncrementId, CancellationToken.None) is { } r
+            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && github.Status != SinkStatus.Running ? github : null,
+            Timeout, $"increment {increment.IncrementId} to be parked or settled");
+
     [Fact]
-    public async Task An_increment_announced_before_its_predecessor_waits_for_it_without_spending_retries_and_the_branch_gets_them_in_order()
+    public async Task Increments_announced_before_their_predecessor_are_parked_without_spending_retries_and_the_branch_gets_them_in_order()
     {
         // No retries at all: waiting for a predecessor must not be a failed attempt (a slow predecessor outlasts any budget).
         const string chain = "20261130T070000Z";
         var (pipeline, announced) = await EmptyChainAsync(new() { ["RETRY_LIMIT"] = "0" }, chain);
 
-        // The third before the second: it waits until the second is on the branch.
+        // The fourth, then the third, before the second: both parked (the third for the second, the fourth for the third).
+        await pipeline.Bus.Publish(announced[3]);
+        var fourth = await ParkedAsync(pipeline, announced[3]);
+        Assert.Equal(SinkStatus.Waiting, fourth.Status);
+        Assert.Contains($"waits for {announced[2].IncrementId}", fourth.Error);
         await pipeline.Bus.Publish(announced[2]);
-        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && (github.Error is not null || SinkStatus.IsFinal(github.Status)) ? github : null,
-            Timeout, "the third increment to wait or be settled");
-        Assert.Equal(SinkStatus.Running, waiting.Status);
-        Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
+        var third = await ParkedAsync(pipeline, announced[2]);
+        Assert.Equal(SinkStatus.Waiting, third.Status);
+        Assert.Contains($"waits for {announced[1].IncrementId}", third.Error);
         Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
 
+        // The second's outcome wakes the third, whose outcome wakes the fourth.
         await pipeline.Bus.Publish(announced[1]);
         foreach (var increment in announced.Skip(1))
         {
@@ -324,27 +332,39 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         }
 
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
-        Assert.Equal(6, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
+        Assert.Equal(8, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
     }
 
     [Fact]
-    public async Task An_increment_whose_predecessor_never_comes_fails_for_good_after_the_wait_and_the_next_one_goes_ahead()
+    public async Task A_predecessor_that_never_arrives_is_counted_failed_after_the_wait_and_the_chain_goes_on_without_it()
     {
         const string chain = "20261130T080000Z";
         var (pipeline, announced) = await EmptyChainAsync(new() { [SinkLeaseOptionsVariable] = "3" }, chain);
 
-        // The second is never delivered here: the third waits INCREMENT_WAIT_SECONDS, then fails for good, saying why.
+        // The second never reaches this destination. The third is parked for it.
         await pipeline.Bus.Publish(announced[2]);
-        var third = (await CopiedAsync(pipeline, announced[2].IncrementId)).Sinks[BackupSinks.GitHub];
-        Assert.Equal(SinkStatus.Failed, third.Status);
-        Assert.Contains($"waits for {announced[1].IncrementId}", third.Error);
-        Assert.Contains("waited 3 s (INCREMENT_WAIT_SECONDS)", third.Error);
-        Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
+        var third = await ParkedAsync(pipeline, announced[2]);
+        Assert.Equal(SinkStatus.Waiting, third.Status);
 
-        // The second arrives after all: it is committed; the third stays failed (the branch's window ends at the second).
-        await pipeline.Bus.Publish(announced[1]);
-        Assert.Equal(SinkStatus.Succeeded, (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.GitHub].Status);
-        Assert.Equal([announced[1].IncrementId, announced[0].IncrementId], IncrementTrailers(pipeline));
+        // Once the third has waited INCREMENT_WAIT_SECONDS, the next increment to park (the fourth, one period later)
+        // counts the second as failed here, and the third and then the fourth are committed.
+        while (DateTime.UtcNow - third.WaitingSince!.Value < TimeSpan.FromSeconds(3.5))
+        {
+            await Task.Delay(250);
+        }
+
+        await pipeline.Bus.Publish(announced[3]);
+        var second = (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.GitHub];
+        Assert.Equal(SinkStatus.Failed, second.Status);
+        Assert.Contains("never reached this destination", second.Error);
+        Assert.Contains("waited for it 3 s (INCREMENT_WAIT_SECONDS)", second.Error);
+        foreach (var increment in announced.Skip(2))
+        {
+            var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+        }
+
+        Assert.Equal([announced[3].IncrementId, announced[2].IncrementId, announced[0].IncrementId], IncrementTrailers(pipeline));
     }
 
     private const string SinkLeaseOptionsVariable = TeleGuard.Backup.Destinations.SinkLeaseOptions.IncrementWaitVariable;
