@@ -40,9 +40,9 @@ public sealed class TelegramBatchStore(IMongoDatabase database, TimeProvider tim
     public async Task<List<TelegramIncrementBatch>> ListAllSendingAsync(CancellationToken cancellationToken) =>
         await _batches.Find(Own & Filter.Eq(b => b.Status, TelegramIncrementBatch.Sending)).ToListAsync(cancellationToken);
 
-    /// <summary>Sent batches whose messages retention has not deleted, oldest first.</summary>
+    /// <summary>Sent (or failed) batches whose messages retention has not deleted, oldest first.</summary>
     public async Task<List<TelegramIncrementBatch>> ListKeptAsync(CancellationToken cancellationToken) =>
-        await _batches.Find(Own & Filter.Eq(b => b.Status, TelegramIncrementBatch.Sent) & Filter.Eq(b => b.RemovedAt, null))
+        await _batches.Find(Own & Filter.In(b => b.Status, [TelegramIncrementBatch.Sent, TelegramIncrementBatch.Failed]) & Filter.Eq(b => b.RemovedAt, null))
             .SortBy(b => b.CreatedAt).ThenBy(b => b.Id).ToListAsync(cancellationToken);
 
     /// <summary>Batches whose parts are one of these messages.</summary>
@@ -76,6 +76,30 @@ public sealed class TelegramBatchStore(IMongoDatabase database, TimeProvider tim
             Update.Set(b => b.Status, TelegramIncrementBatch.Sent).Set(b => b.SentAt, Now).Set(b => b.Location, location), cancellationToken: cancellationToken);
         return result.MatchedCount == 1;
     }
+
+    /// <summary>The batch holds only these of its increments from now on (the others failed for good); false when <paramref name="owner"/> no longer sends it.</summary>
+    public async Task<bool> SetIncrementsAsync(string id, string owner, List<string> incrementIds, CancellationToken cancellationToken)
+    {
+        var result = await _batches.UpdateOneAsync(SendingBy(id, owner), Update.Set(b => b.IncrementIds, incrementIds), cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
+    }
+
+    /// <summary>Counts a failed attempt and keeps its error; returns the failed attempts so far, or null when <paramref name="owner"/> no longer sends the batch.</summary>
+    public async Task<int?> RecordFailedAttemptAsync(string id, string owner, string error, CancellationToken cancellationToken)
+    {
+        var updated = await _batches.FindOneAndUpdateAsync(SendingBy(id, owner), Update.Inc(b => b.FailedAttempts, 1).Set(b => b.Error, error),
+            new FindOneAndUpdateOptions<TelegramIncrementBatch> { ReturnDocument = ReturnDocument.After }, cancellationToken);
+        return updated?.FailedAttempts;
+    }
+
+    /// <summary>The batch will never be sent (only by its sender): it is no longer continued, and retention deletes any part it sent.</summary>
+    public Task MarkFailedAsync(string id, string owner, string error, CancellationToken cancellationToken) =>
+        _batches.UpdateOneAsync(SendingBy(id, owner), Update.Set(b => b.Status, TelegramIncrementBatch.Failed).Set(b => b.Error, error),
+            cancellationToken: cancellationToken);
+
+    // The batch while owner is still sending it.
+    private static FilterDefinition<TelegramIncrementBatch> SendingBy(string id, string owner) =>
+        Own & Filter.Eq(b => b.Id, id) & Filter.Eq(b => b.Owner, owner) & Filter.Eq(b => b.Status, TelegramIncrementBatch.Sending);
 
     /// <summary>Records what retention did with the batch's messages.</summary>
     public Task RecordRemovalAsync(string id, TelegramRemoval removal, CancellationToken cancellationToken) =>

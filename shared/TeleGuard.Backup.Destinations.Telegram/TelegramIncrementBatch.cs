@@ -14,6 +14,7 @@ public sealed class TelegramIncrementBatch
     public const string BatchKind = "teleguard.telegram.batch";
     public const string Sending = "sending";
     public const string Sent = "sent";
+    public const string Failed = "failed";
 
     private const string LocationElement = "location";
 
@@ -30,8 +31,15 @@ public sealed class TelegramIncrementBatch
     /// <summary>The increments it holds, in chain order (the order of the archive's entries).</summary>
     [BsonElement("incrementIds")] public List<string> IncrementIds { get; set; } = [];
 
-    /// <summary><see cref="Sending"/> until every part is recorded, then <see cref="Sent"/>.</summary>
+    /// <summary>
+    /// <see cref="Sending"/> until every part is recorded, then <see cref="Sent"/>; <see cref="Failed"/> when it never
+    /// will be (its increments are recorded failed; any part it had sent is only deleted by retention).
+    /// </summary>
     [BsonElement("status")] public string Status { get; set; } = Sending;
+
+    /// <summary>Attempts that failed so far, and the last one's error (a failed batch's: why it failed).</summary>
+    [BsonElement("failedAttempts")] public int FailedAttempts { get; set; }
+    [BsonElement("error"), BsonIgnoreIfNull] public string? Error { get; set; }
 
     /// <summary>The instance sending it: progress is recorded only by it (another that continues the batch takes it over).</summary>
     [BsonElement("owner")] public string Owner { get; set; } = "";

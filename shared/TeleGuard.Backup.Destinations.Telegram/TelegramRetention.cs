@@ -14,7 +14,7 @@ namespace TeleGuard.Backup.Destinations.Telegram;
 /// hours old, and <c>deleteMessages</c> answers true for the ids it skips, so only messages safely younger than that are
 /// sent; older ones are recorded as undeletable (not retried; an administrator of the channel can still delete them by
 /// hand), and reported. The sink runs this at start-up too, so a service that was down catches up before that limit.
-/// Increment batches go with the snapshots they follow: once the snapshot copies are removed, a sent batch whose every
+/// Increment batches go with the snapshots they follow: once the snapshot copies are removed, a sent (or failed) batch whose every
 /// increment ends at or before the oldest snapshot still kept in the channel is deleted the same way (no restore from a
 /// kept snapshot needs it). Batches after the last good snapshot are therefore never deleted, and none is deleted while
 /// the channel keeps no snapshot at all.
@@ -71,8 +71,8 @@ public sealed partial class TelegramRetention(
         return (deletedTotal + batchesDeleted, undeletableTotal + batchesUndeletable);
     }
 
-    // The sent batches no kept snapshot needs: every increment in them ends at or before the oldest snapshot the channel
-    // keeps. Only one sender writes a batch at a time and a sent batch is never written again, so no lease is needed.
+    // The sent (or failed) batches no kept snapshot needs: every increment in them ends at or before the oldest snapshot the
+    // channel keeps. Only one sender writes a batch at a time and a sent or failed batch is never written again, so no lease is needed.
     private async Task<(int Deleted, int Undeletable)> RemoveBatchesAsync(DateTimeOffset now, Func<Task<int>> upperBound, CancellationToken cancellationToken)
     {
         var kept = await batches.ListKeptAsync(cancellationToken);

@@ -41,10 +41,13 @@ public sealed partial class IncrementsStore
                 .Set($"sinks.{sink}.location", location.ToBsonDocument()).Unset($"sinks.{sink}.error"),
             cancellationToken: cancellationToken);
 
-    /// <summary>An increment a batch could not copy (its artifact is unusable): failed with the error, never retried.</summary>
-    public Task RecordSinkFailedAsync(string incrementId, string sink, string error, DateTime at, CancellationToken cancellationToken) =>
-        _increments.UpdateOneAsync(
-            Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.Eq(r => r.Id, incrementId),
+    /// <summary>
+    /// Increments a batch could not copy for good (an unusable artifact, or retrying is over): failed with the error,
+    /// never retried. A recorded success is never overwritten. <paramref name="error"/> must hold no secret.
+    /// </summary>
+    public Task RecordSinkFailedAsync(IReadOnlyList<string> incrementIds, string sink, string error, DateTime at, CancellationToken cancellationToken) =>
+        _increments.UpdateManyAsync(
+            Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind) & Increment.In(r => r.Id, incrementIds) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
             Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", SinkStatus.Failed).Set($"sinks.{sink}.at", at).Set($"sinks.{sink}.error", error),
             cancellationToken: cancellationToken);
 }

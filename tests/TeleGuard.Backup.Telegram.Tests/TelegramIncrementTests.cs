@@ -184,6 +184,108 @@ public sealed class TelegramIncrementTests : IAsyncDisposable
         }
     }
 
+    [Fact]
+    public async Task An_increment_whose_artifact_is_gone_or_changed_is_recorded_failed_and_the_others_are_still_sent()
+    {
+        var (host, telegram, _) = await StartAsync();
+        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
+        var chain = "20261126T000000Z";
+        var start = new ClusterTimestamp(1_795_000_000, 1);
+        var ends = Enumerable.Range(1, 4).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
+        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, chain, start, [], ends));
+        var bus = host.Services.GetRequiredService<IBus>();
+        foreach (var record in records.Take(3))
+        {
+            await bus.Publish(Announcement(record));
+        }
+
+        await DueAsync(host.Services, records.Take(3).ToList());
+
+        // Before the period's batch is made: the second increment's artifact is deleted, the third's changed on disk.
+        await host.Services.GetRequiredService<IArtifactStore>().DeleteAsync(records[1].Artifact.Location, CancellationToken.None);
+        var changed = Path.Combine(_work.Path, "artifacts", records[2].Artifact.Location[DirectoryArtifactStore.Scheme.Length..]);
+        var bytes = await File.ReadAllBytesAsync(changed);
+        bytes[^1] ^= 0xFF;
+        await File.WriteAllBytesAsync(changed, bytes);
+
+        var first = Assert.Single(await BatchesAsync(telegram, 1));
+        Assert.StartsWith($"TeleGuard increment {records[0].Id} · part 1/1", first.Caption);
+        Assert.Equal([first.Id], await SentAsMessagesAsync(host.Services, records[0].Id));
+        var gone = await FailedAsync(host.Services, records[1].Id);
+        Assert.Contains($"increment {records[1].Id}: its artifact {records[1].Artifact.Location} is gone from the artifact store", gone.Error);
+        var altered = await FailedAsync(host.Services, records[2].Id);
+        Assert.Contains($"increment {records[2].Id}: the artifact in the store is not the one recorded", altered.Error);
+        var batch = (await host.Services.GetRequiredService<TelegramBatchStore>().GetAsync(await BatchOfAsync(host.Services, records[0].Id), CancellationToken.None))!;
+        Assert.Equal([records[0].Id], batch.IncrementIds);
+
+        // The next increment goes in the next period's batch.
+        await bus.Publish(Announcement(records[3]));
+        await DueAsync(host.Services, [records[3]]);
+        var second = (await BatchesAsync(telegram, 2))[1];
+        Assert.StartsWith($"TeleGuard increment {records[3].Id} · part 1/1", second.Caption);
+        Assert.Equal([second.Id], await SentAsMessagesAsync(host.Services, records[3].Id));
+
+        // The hole is a break in the channel's history: no restore to a time after it from the snapshot before it.
+        var snapshots = host.Services.GetRequiredService<IMongoDatabase>().GetCollection<BackupRecord>(BackupsMetaStore.CollectionName);
+        await snapshots.InsertOneAsync(new BackupRecord
+        {
+            Id = chain, Status = BackupStatus.Complete, CreatedAt = DateTime.UtcNow,
+            Manifest = new ManifestSummary { FormatVersion = 2, Consistency = "snapshot", ClusterTime = ChangeEventLine.ToBsonTimestamp(start) },
+        });
+        await snapshots.UpdateOneAsync(Builders<BackupRecord>.Filter.Eq(r => r.Id, chain),
+            Builders<BackupRecord>.Update.Set($"sinks.{BackupSinks.Telegram}.status", SinkStatus.Succeeded)); // as the Telegram sink records its copy
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            host.Services.GetRequiredService<TelegramDestination>().FetchToTimeAsync(ends[3], Path.Combine(_work.Path, "restored"), CancellationToken.None));
+        Assert.Contains($"increment {records[1].Id} is missing", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_batch_Telegram_keeps_refusing_is_tried_once_plus_RETRY_LIMIT_times_then_failed_and_the_next_increments_go_on()
+    {
+        var (host, telegram, _) = await StartAsync(); // RETRY_LIMIT=1: two tries
+        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
+        var start = new ClusterTimestamp(1_795_000_000, 1);
+        var ends = Enumerable.Range(1, 2).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
+        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, "20261126T000000Z", start, [], ends));
+        var bus = host.Services.GetRequiredService<IBus>();
+
+        // Flood control for an hour from the first upload on: more than the sender waits for, so each period's try fails.
+        telegram.Flood("sendDocument", call: 1, retryAfterSeconds: 3600);
+        await bus.Publish(Announcement(records[0]));
+        await DueAsync(host.Services, [records[0]]);
+        var failed = await FailedAsync(host.Services, records[0].Id);
+        Assert.Contains("flood control asks to wait", failed.Error);
+        var batch = (await host.Services.GetRequiredService<TelegramBatchStore>().GetAsync(TelegramIncrementBatch.IdFor(records[0].Id), CancellationToken.None))!;
+        Assert.Equal((TelegramIncrementBatch.Failed, 2), (batch.Status, batch.FailedAttempts));
+        Assert.Equal(2, telegram.Requests.Count(r => r.Status == 429));
+
+        // Once Telegram takes uploads again, the next increment is sent.
+        _time.Advance(TimeSpan.FromHours(1));
+        await bus.Publish(Announcement(records[1]));
+        await DueAsync(host.Services, [records[1]]);
+        var message = Assert.Single(await BatchesAsync(telegram, 1));
+        Assert.StartsWith($"TeleGuard increment {records[1].Id} · part 1/1", message.Caption);
+        Assert.Equal([message.Id], await SentAsMessagesAsync(host.Services, records[1].Id));
+    }
+
+    // Moves the clock a period on until the increment is recorded failed in Telegram.
+    private Task<SinkRecord> FailedAsync(IServiceProvider services, string incrementId) =>
+        TestHosts.EventuallyAsync(async () =>
+        {
+            _time.Advance(TimeSpan.FromMinutes(1));
+            var copy = (await services.GetRequiredService<IncrementsStore>().GetAsync(incrementId, CancellationToken.None))!.Sinks[BackupSinks.Telegram];
+            return copy.Status == SinkStatus.Failed ? copy : null;
+        }, TimeSpan.FromSeconds(60), $"increment {incrementId} to be recorded failed in Telegram");
+
+    // The message ids recorded on the increment once its batch was sent.
+    private static async Task<List<int>> SentAsMessagesAsync(IServiceProvider services, string incrementId)
+    {
+        await BatchOfAsync(services, incrementId);
+        var copy = (await services.GetRequiredService<IncrementsStore>().GetAsync(incrementId, CancellationToken.None))!.Sinks[BackupSinks.Telegram];
+        Assert.Equal(SinkStatus.Succeeded, copy.Status);
+        return copy.LocationAs<TelegramIncrementLocation>()!.MessageIds;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_host is not null)
