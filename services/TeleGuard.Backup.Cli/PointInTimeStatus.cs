@@ -40,30 +40,36 @@ public sealed record PointInTimeStatus(bool Recorded, IReadOnlyDictionary<string
     }
 
     /// <summary>
-    /// Per chain, from the oldest snapshot the destination keeps inside the chain's range to the end of the unbroken run
-    /// of increments copied there after it.
+    /// Per chain, one window per unbroken run of increments copied to the destination after a snapshot it keeps: from
+    /// that snapshot to the end of the run. An increment that failed there breaks the run; a later snapshot the
+    /// destination keeps starts the next window (a restore to a time after the break starts from it).
     /// </summary>
-    private static List<(DateTimeOffset, DateTimeOffset)> CopiedWindows(string sink, IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
+    public static List<(DateTimeOffset From, DateTimeOffset To)> CopiedWindows(string sink, IReadOnlyList<IncrementRecord> all, IReadOnlyList<BackupRecord> keptSnapshots)
     {
         var windows = new List<(DateTimeOffset, DateTimeOffset)>();
         foreach (var chain in all.GroupBy(i => i.Chain).OrderBy(c => c.Key, StringComparer.Ordinal))
         {
             var ordered = chain.OrderBy(i => i.Sequence).ToList();
-            var start = keptSnapshots.Where(s => s.Manifest?.ClusterTime is { } t && t >= ordered[0].From && t <= ordered[^1].To)
-                .Select(s => s.Manifest!.ClusterTime!).Order().FirstOrDefault();
-            var first = start is null ? -1 : ordered.FindIndex(i => i.To > start);
-            if (first < 0 || !CopiedTo(sink, ordered[first]))
+            var starts = keptSnapshots.Where(s => s.Manifest?.ClusterTime is { } t && t >= ordered[0].From && t <= ordered[^1].To)
+                .Select(s => s.Manifest!.ClusterTime!).Order();
+            var coveredTo = -1; // the last increment of the previous window
+            foreach (var start in starts)
             {
-                continue;
-            }
+                var first = ordered.FindIndex(i => i.To > start);
+                if (first < 0 || first <= coveredTo || !CopiedTo(sink, ordered[first]) || (first > 0 && ordered[first].From > start))
+                {
+                    continue;
+                }
 
-            var last = first;
-            while (last + 1 < ordered.Count && ordered[last + 1].Sequence == ordered[last].Sequence + 1 && CopiedTo(sink, ordered[last + 1]))
-            {
-                last++;
-            }
+                var last = first;
+                while (last + 1 < ordered.Count && ordered[last + 1].Sequence == ordered[last].Sequence + 1 && CopiedTo(sink, ordered[last + 1]))
+                {
+                    last++;
+                }
 
-            windows.Add((Time(start!), Time(ordered[last].To)));
+                windows.Add((Time(start), Time(ordered[last].To)));
+                coveredTo = last;
+            }
         }
 
         return windows;
