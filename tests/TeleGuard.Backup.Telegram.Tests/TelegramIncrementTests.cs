@@ -58,6 +58,15 @@ public sealed class TelegramIncrementTests : IAsyncDisposable
     }
 
     // Increments as the recorder leaves them: the archive in the artifact store and the record in backups_meta.
+    /// <summary>Four empty increments of a minute each, stored and recorded (not yet announced).</summary>
+    private async Task<List<IncrementRecord>> StoreChainOfFourAsync(IServiceProvider services, string chain)
+    {
+        var database = services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
+        var start = new ClusterTimestamp(1_795_000_000, 1);
+        var ends = Enumerable.Range(1, 4).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
+        return await StoreAsync(services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, chain, start, [], ends));
+    }
+
     private static async Task<List<IncrementRecord>> StoreAsync(IServiceProvider services, IReadOnlyList<ExtractedIncrement> increments)
     {
         var store = services.GetRequiredService<IArtifactStore>();
@@ -111,11 +120,8 @@ public sealed class TelegramIncrementTests : IAsyncDisposable
     public async Task Increments_announced_in_a_period_go_as_one_message_and_a_redelivered_announcement_sends_nothing_again()
     {
         var (host, telegram, _) = await StartAsync();
-        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
-        var chain = "20261126T000000Z";
-        var start = new ClusterTimestamp(1_795_000_000, 1);
-        var ends = Enumerable.Range(1, 4).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
-        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, chain, start, [], ends));
+        const string chain = "20261126T000000Z";
+        var records = await StoreChainOfFourAsync(host.Services, chain);
         var bus = host.Services.GetRequiredService<IBus>();
 
         foreach (var record in records.Take(3).Append(records[0]))
@@ -188,11 +194,8 @@ public sealed class TelegramIncrementTests : IAsyncDisposable
     public async Task An_increment_whose_artifact_is_gone_or_changed_is_recorded_failed_and_the_others_are_still_sent()
     {
         var (host, telegram, _) = await StartAsync();
-        var database = host.Services.GetRequiredService<IMongoDatabase>().DatabaseNamespace.DatabaseName;
-        var chain = "20261126T000000Z";
-        var start = new ClusterTimestamp(1_795_000_000, 1);
-        var ends = Enumerable.Range(1, 4).Select(i => new ClusterTimestamp(start.T + (uint)(60 * i), 1)).ToArray();
-        var records = await StoreAsync(host.Services, await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "written"), database, chain, start, [], ends));
+        const string chain = "20261126T000000Z";
+        var records = await StoreChainOfFourAsync(host.Services, chain);
         var bus = host.Services.GetRequiredService<IBus>();
         foreach (var record in records.Take(3))
         {
@@ -230,12 +233,12 @@ public sealed class TelegramIncrementTests : IAsyncDisposable
         await snapshots.InsertOneAsync(new BackupRecord
         {
             Id = chain, Status = BackupStatus.Complete, CreatedAt = DateTime.UtcNow,
-            Manifest = new ManifestSummary { FormatVersion = 2, Consistency = "snapshot", ClusterTime = ChangeEventLine.ToBsonTimestamp(start) },
+            Manifest = new ManifestSummary { FormatVersion = 2, Consistency = "snapshot", ClusterTime = records[0].From },
         });
         await snapshots.UpdateOneAsync(Builders<BackupRecord>.Filter.Eq(r => r.Id, chain),
             Builders<BackupRecord>.Update.Set($"sinks.{BackupSinks.Telegram}.status", SinkStatus.Succeeded)); // as the Telegram sink records its copy
         var refused = await Assert.ThrowsAsync<InvalidDataException>(() =>
-            host.Services.GetRequiredService<TelegramDestination>().FetchToTimeAsync(ends[3], Path.Combine(_work.Path, "restored"), CancellationToken.None));
+            host.Services.GetRequiredService<TelegramDestination>().FetchToTimeAsync(ChangeEventLine.ToClusterTimestamp(records[3].To), Path.Combine(_work.Path, "restored"), CancellationToken.None));
         Assert.Contains($"increment {records[1].Id} is missing", refused.Message);
     }
 
