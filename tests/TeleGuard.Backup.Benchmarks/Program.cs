@@ -37,7 +37,7 @@ static int Usage()
           telegram-upload [--mb 1024] [--part-mb 500]
                                      the Telegram sink uploading an archive of that size to the fake Bot API (local-server
                                      mode, run in a child process); peak memory of the sink's process (MONGODB_URI needed)
-          compression [--mb 256]     gzip / brotli / zlib levels on canonical JSONL: MB/s and ratio
+          compression [--mb 256]     gzip / brotli / zlib / zstd levels on canonical JSONL: MB/s and ratio
           pipeline [--mb 10] [--store directory]
                                      the services as processes on RabbitMQ: SnapshotRequested → every destination, export and
                                      each sink alone, each process's peak memory (MONGODB_URI, RABBITMQ_URI, GIT_HTTP_*)
