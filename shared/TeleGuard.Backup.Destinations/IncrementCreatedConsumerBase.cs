@@ -19,9 +19,11 @@ namespace TeleGuard.Backup.Destinations;
 /// for 30 minutes, and held deliveries could fill every concurrent slot before the predecessor's). The consumer that
 /// records the predecessor's outcome then sends the parked increment to this queue again. Both sides write before
 /// they read (park, then look at the predecessor; record the outcome, then look at the successor), so one of them
-/// always sees the other. A predecessor that never reaches this destination (its message lost) is counted as failed
-/// here once its successor has waited <see cref="SinkLeaseOptions.IncrementWait"/>: checked whenever a later increment
-/// parks, which happens every increment period while the chain is stuck.
+/// sees the other. Whatever still goes wrong (a crash or a failed send between an outcome and its wake-up, a
+/// predecessor whose message was lost) is repaired each time a later increment parks: the line's first increment is
+/// sent again when the one it waits for has an outcome, and the one it waits for is announced here again when it has
+/// shown no progress for <see cref="SinkLeaseOptions.IncrementWait"/>. Nothing is ever counted as failed for waiting:
+/// an increment fails only by its own copy failing.
 /// </para>
 /// A delivery of an increment already recorded as copied here changes nothing (after compaction removed its files, a
 /// redelivery would otherwise put them back).
@@ -33,9 +35,6 @@ public abstract partial class IncrementCreatedConsumerBase(
     TimeProvider time,
     ILogger logger) : IConsumer<IncrementCreated>
 {
-    // How far back a parked increment looks for the stuck start of a line of waiting increments.
-    private const int MaxWaitingLine = 10_000;
-
     /// <summary>The sink's name in backups_meta (<see cref="BackupSinks"/>).</summary>
     protected abstract string Sink { get; }
 
@@ -77,9 +76,11 @@ public abstract partial class IncrementCreatedConsumerBase(
             }
             catch (IncrementOutOfOrderException e) when (predecessor == SinkStatus.Succeeded)
             {
-                // Recorded as copied but not on the branch: removed since (compaction, a rewrite). Adding this one now
-                // would leave the branch with a link missing below it; say so instead.
-                throw new PermanentFailureException($"{e.Message} It is recorded as copied there, so it was removed since (compaction or a rewrite of the branch).");
+                // Recorded as copied but not on the branch: removed since, by compaction (which removes increments
+                // by their end, so this one may still be needed after the kept snapshot) or a rewrite. Waiting cannot
+                // bring it back; this one goes on the branch, and a restore across the missing one is refused there.
+                LogPredecessorGone(logger, Sink, increment.IncrementId, e.Message);
+                location = await PublishAsync(increment, predecessorFailed: true, cancellationToken);
             }
 
             await increments.RecordSinkOutcomeAsync(increment.IncrementId, Sink, SinkStatus.Succeeded, null, location, Now, cancellationToken);
@@ -133,41 +134,38 @@ public abstract partial class IncrementCreatedConsumerBase(
         }
 
         LogParked(logger, Sink, increment.IncrementId, predecessorId);
-        await CountLostPredecessorAsync(context, increment, cancellationToken);
+        await RepairWaitingLineAsync(context, increment, cancellationToken);
         return (await StatusAsync(predecessorId, cancellationToken)) is { } settled && SinkStatus.IsFinal(settled) ? settled : null;
     }
 
     /// <summary>
-    /// Walks back over the increments parked before this one to the first that is not parked; if that one never reached
-    /// this destination (no status here) and the increment after it has waited longer than allowed, records it as failed
-    /// here and sends the one after it again.
+    /// Repairs the line of increments parked before this one: finds the increment it waits for (the last one of the chain
+    /// before it that is not parked) and the first of the line. If the awaited one has an outcome, the first of the line
+    /// missed its wake-up: it is sent again. If it has none and has shown no progress here for the allowed wait (its
+    /// message lost, or it failed before recording anything), it is announced here again.
     /// </summary>
-    private async Task CountLostPredecessorAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
+    private async Task RepairWaitingLineAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
     {
-        var waiter = await increments.GetAsync(increment.IncrementId, cancellationToken);
-        for (var steps = 0; waiter is not null && waiter.Sequence > 1 && steps < MaxWaitingLine; steps++)
+        var awaited = await increments.FindLastNotWaitingBeforeAsync(increment.Chain, increment.Sequence, Sink, cancellationToken);
+        if (awaited is null || await increments.GetAsync(IncrementManifest.IdOf(awaited.Chain, awaited.Sequence + 1), cancellationToken) is not { } first
+            || first.Id == increment.IncrementId && SinkStatus.IsFinal(awaited.Sinks.GetValueOrDefault(Sink)?.Status))
         {
-            var predecessor = await increments.GetAsync(IncrementManifest.IdOf(waiter.Chain, waiter.Sequence - 1), cancellationToken);
-            var status = predecessor?.Sinks.GetValueOrDefault(Sink)?.Status;
-            if (predecessor is not null && status == SinkStatus.Waiting)
-            {
-                waiter = predecessor;
-                continue;
-            }
+            return; // nothing parked before this one, or this one is the first of the line and looks again itself
+        }
 
-            var since = waiter.Sinks.GetValueOrDefault(Sink)?.WaitingSince;
-            if (predecessor is not null && status is null && since is not null && Now - since.Value >= lease.IncrementWait)
-            {
-                var error = $"Increment {predecessor.Id} never reached this destination: {waiter.Id} waited for it {lease.IncrementWait.TotalSeconds:F0} s ({SinkLeaseOptions.IncrementWaitVariable}).";
-                await increments.RecordSinkOutcomeAsync(predecessor.Id, Sink, SinkStatus.Failed, error, null, Now, cancellationToken);
-                LogFailed(logger, Sink, predecessor.Id, error);
-                if (waiter.Id != increment.IncrementId)
-                {
-                    await SendAgainAsync(context, waiter, cancellationToken);
-                }
-            }
-
+        var copy = awaited.Sinks.GetValueOrDefault(Sink);
+        if (SinkStatus.IsFinal(copy?.Status))
+        {
+            LogWokenAgain(logger, Sink, first.Id, awaited.Id);
+            await SendAgainAsync(context, first, cancellationToken);
             return;
+        }
+
+        var lastProgress = new[] { copy?.At, first.Sinks.GetValueOrDefault(Sink)?.WaitingSince }.Max();
+        if (lastProgress is { } since && Now - since >= lease.IncrementWait)
+        {
+            LogAnnouncedAgain(logger, Sink, awaited.Id, lease.IncrementWait.TotalSeconds);
+            await SendAgainAsync(context, awaited, cancellationToken);
         }
     }
 
@@ -196,6 +194,15 @@ public abstract partial class IncrementCreatedConsumerBase(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: increment {IncrementId} was already copied; nothing to do")]
     private static partial void LogAlreadyCopied(ILogger logger, string sink, string incrementId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId} missed its wake-up after {PredecessorId}'s outcome; sent again")]
+    private static partial void LogWokenAgain(ILogger logger, string sink, string incrementId, string predecessorId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId} showed no progress here for {Seconds} s while later ones wait for it; announced here again")]
+    private static partial void LogAnnouncedAgain(ILogger logger, string sink, string incrementId, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId} is copied although its predecessor, recorded as copied, is no longer on the branch: {Reason}")]
+    private static partial void LogPredecessorGone(ILogger logger, string sink, string incrementId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: increment {IncrementId} waits for {PredecessorId}")]
     private static partial void LogParked(ILogger logger, string sink, string incrementId, string predecessorId);

@@ -6,10 +6,10 @@ namespace TeleGuard.Backup.Destinations;
 /// <summary>
 /// <c>SINK_LEASE_SECONDS</c> (default 120): how long a sink instance's claim on a snapshot lasts without renewal. It is
 /// renewed while the copy is made; after a crash another instance (or the restarted one) takes over once it expires.
-/// <c>INCREMENT_WAIT_SECONDS</c> (default 1200): how long an increment parked at a destination waits for a predecessor
-/// that never reached that destination (its message lost) before the predecessor is counted as failed there and the
-/// chain goes on without it. A predecessor that is only slow (retrying, waiting for the branch lock) is waited for
-/// as long as it takes: its outcome wakes the increment.
+/// <c>INCREMENT_WAIT_SECONDS</c> (default 1200): when increments are parked at a destination behind one that has shown
+/// no progress there for this long (its message lost, or it failed before recording anything), that one is announced
+/// to the destination again. A predecessor that is only slow (retrying, waiting for the branch lock) records its
+/// attempts, and its outcome wakes the parked increments.
 /// </summary>
 public sealed class SinkLeaseOptions
 {

@@ -9,7 +9,11 @@ namespace TeleGuard.Backup.Storage;
 /// </summary>
 public sealed partial class IncrementsStore(IMongoDatabase database)
 {
-    private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName);
+    // Majority writes and primary reads: destinations hand increments to each other through these records (one parks,
+    // the other records its outcome, each then reads the other's), which holds only if no acknowledged write can be
+    // rolled back by a failover or missed by a read from a lagging secondary, whatever MONGODB_URI asks for.
+    private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName)
+        .WithWriteConcern(WriteConcern.WMajority).WithReadPreference(ReadPreference.Primary);
     private readonly IMongoCollection<HistoryGapRecord> _gaps = database.GetCollection<HistoryGapRecord>(BackupsMetaStore.CollectionName);
     private readonly IMongoCollection<BsonDocument> _chainStarts = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
 
@@ -61,6 +65,19 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
             .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Sequence))
             .ToListAsync(cancellationToken);
 
+    /// <summary>
+    /// The last increment of the chain before <paramref name="beforeSequence"/> that is not parked at
+    /// <paramref name="sink"/>: the one a line of parked increments waits for. (The id range, <c>CHAIN-…</c>, lets the
+    /// server use the <c>_id</c> index.)
+    /// </summary>
+    public async Task<IncrementRecord?> FindLastNotWaitingBeforeAsync(string chain, int beforeSequence, string sink, CancellationToken cancellationToken) =>
+        await _increments.Find(Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind)
+                & Increment.Gt(r => r.Id, chain + "-") & Increment.Lt(r => r.Id, chain + ".")
+                & Increment.Eq(r => r.Chain, chain) & Increment.Lt(r => r.Sequence, beforeSequence)
+                & Increment.Ne($"sinks.{sink}.status", SinkStatus.Waiting))
+            .Sort(Builders<IncrementRecord>.Sort.Descending(r => r.Sequence))
+            .Limit(1).FirstOrDefaultAsync(cancellationToken);
+
     /// <summary>Recorded increments of the database not yet announced (the broker was away, or the recorder died first), oldest first.</summary>
     public async Task<List<IncrementRecord>> ListUnannouncedAsync(string databaseName, CancellationToken cancellationToken) =>
         await _increments.Find(OwnIncrements(databaseName) & Increment.Eq(r => r.AnnouncedAt, null))
@@ -105,8 +122,9 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
                 & Increment.Eq(r => r.Artifact.DeletedAt, null))
             .Sort(Builders<IncrementRecord>.Sort.Ascending(r => r.Chain).Ascending(r => r.Sequence))
             .ToListAsync(cancellationToken))
-        // Not while a destination is still to copy it (a Telegram batch due, a retried commit): its artifact is the source.
-        .Where(r => !r.Sinks.Values.Any(s => s.Status == SinkStatus.Running))
+        // Not while a destination is still to copy it (a Telegram batch due, a retried commit, one parked for its
+        // predecessor): its artifact is the source.
+        .Where(r => !r.Sinks.Values.Any(s => s.Status is SinkStatus.Running or SinkStatus.Waiting))
         .ToList();
 
     public Task MarkArtifactDeletedAsync(string incrementId, DateTime at, CancellationToken cancellationToken) =>

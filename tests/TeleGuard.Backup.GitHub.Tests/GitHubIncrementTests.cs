@@ -333,38 +333,58 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
 
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
         Assert.Equal(8, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
+        Assert.DoesNotContain("announced here again", _logs.All); // a predecessor on its way is waited for, not announced twice
     }
 
     [Fact]
-    public async Task A_predecessor_that_never_arrives_is_counted_failed_after_the_wait_and_the_chain_goes_on_without_it()
+    public async Task A_predecessor_whose_message_was_lost_is_announced_again_after_the_wait_and_the_branch_stays_unbroken()
     {
         const string chain = "20261130T080000Z";
         var (pipeline, announced) = await EmptyChainAsync(new() { [SinkLeaseOptionsVariable] = "3" }, chain);
 
-        // The second never reaches this destination. The third is parked for it.
+        // The second's announcement is lost on its way to this destination. The third is parked for it.
         await pipeline.Bus.Publish(announced[2]);
         var third = await ParkedAsync(pipeline, announced[2]);
         Assert.Equal(SinkStatus.Waiting, third.Status);
 
-        // Once the third has waited INCREMENT_WAIT_SECONDS, the next increment to park (the fourth, one period later)
-        // counts the second as failed here, and the third and then the fourth are committed.
+        // Once the line has waited INCREMENT_WAIT_SECONDS without progress, the next increment to park (the fourth, one
+        // period later) announces the second here again; the second's outcome wakes the third, whose outcome wakes the fourth.
         while (DateTime.UtcNow - third.WaitingSince!.Value < TimeSpan.FromSeconds(3.5))
         {
             await Task.Delay(250);
         }
 
         await pipeline.Bus.Publish(announced[3]);
-        var second = (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.GitHub];
-        Assert.Equal(SinkStatus.Failed, second.Status);
-        Assert.Contains("never reached this destination", second.Error);
-        Assert.Contains("waited for it 3 s (INCREMENT_WAIT_SECONDS)", second.Error);
+        foreach (var increment in announced.Skip(1))
+        {
+            var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+        }
+
+        Assert.Contains($"github: increment {announced[1].IncrementId} showed no progress here for 3 s while later ones wait for it; announced here again", _logs.All);
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+    }
+
+    [Fact]
+    public async Task A_parked_increment_that_missed_its_wake_up_is_sent_again_when_the_next_one_parks()
+    {
+        const string chain = "20261130T090000Z";
+        var (pipeline, announced) = await EmptyChainAsync([], chain);
+        await pipeline.Bus.Publish(announced[1]);
+        Assert.Equal(SinkStatus.Succeeded, (await CopiedAsync(pipeline, announced[1].IncrementId)).Sinks[BackupSinks.GitHub].Status);
+
+        // The third is parked but its wake-up was lost (the second's service died between recording its outcome and
+        // sending it): it stays parked although the second is on the branch. The fourth parks behind it and repairs that.
+        await pipeline.Increments.RecordSinkWaitingAsync(announced[2].IncrementId, BackupSinks.GitHub, "parked before the crash", DateTime.UtcNow, CancellationToken.None);
+        await pipeline.Bus.Publish(announced[3]);
         foreach (var increment in announced.Skip(2))
         {
             var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
             Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
         }
 
-        Assert.Equal([announced[3].IncrementId, announced[2].IncrementId, announced[0].IncrementId], IncrementTrailers(pipeline));
+        Assert.Contains($"github: increment {announced[2].IncrementId} missed its wake-up after {announced[1].IncrementId}'s outcome; sent again", _logs.All);
+        Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
     }
 
     private const string SinkLeaseOptionsVariable = TeleGuard.Backup.Destinations.SinkLeaseOptions.IncrementWaitVariable;
