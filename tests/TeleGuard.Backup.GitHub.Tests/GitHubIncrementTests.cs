@@ -32,7 +32,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     private IHost? _host;
     private RabbitMqVirtualHost? _vhost;
 
-    private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
+    private sealed record Pipeline(IHost Host, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
         Uri RepositoryUrl, string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
 
     private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
@@ -77,7 +77,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
             ["SNAPSHOT_DIR"] = Path.Combine(_work.Path, "cli"),
             ["LOG_FORMAT"] = "text",
         };
-        return new Pipeline(_host, client, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
+        return new Pipeline(_host, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
             _host.Services.GetRequiredService<IBus>(), url, path, cli, settings);
     }
 
@@ -90,12 +90,8 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         return (id, ChangeEventLine.ToClusterTimestamp(record.Manifest!.ClusterTime!));
     }
 
-    private static Task<IncrementCreated> StoreAsync(Pipeline pipeline, ExtractedIncrement increment) =>
-        AnnouncedIncrements.StoreAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, increment);
-
     private static Task<IncrementRecord> CopiedAsync(Pipeline pipeline, string incrementId) =>
-        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(incrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub)?.Status is SinkStatus.Succeeded or SinkStatus.Failed ? r : null, Timeout, $"increment {incrementId} on github");
+        AnnouncedIncrements.CopiedAsync(pipeline.Increments, BackupSinks.GitHub, incrementId, Timeout);
 
     /// <summary>The artifact's two entries as stored: the manifest's and the events' bytes.</summary>
     private static async Task<(byte[] Manifest, byte[] Events)> ArtifactEntriesAsync(Pipeline pipeline, IncrementCreated increment)
@@ -130,20 +126,6 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         GitServer.Run(pipeline.RepositoryPath, "log", "--format=%(trailers:key=Increment-Id,valueonly,separator=)", "backups")
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
 
-    // What a restore of everything gives: the database without the live backups_meta.
-    private static async Task<SortedDictionary<string, List<byte[]>>> ContentAsync(IMongoDatabase database)
-    {
-        var content = await RecordedHistory.ContentAsync(database);
-        content.Remove("backups_meta");
-        return content;
-    }
-
-    private static async Task<(string Uri, IMongoDatabase Database)> TargetAsync()
-    {
-        var uri = await TestServices.MongoUriAsync();
-        return (uri, new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName));
-    }
-
     /// <summary>Changes one byte of a file at the branch head on the server, as anyone with push access could.</summary>
     private static void Tamper(Pipeline pipeline, string file)
     {
@@ -163,47 +145,8 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     public async Task Increments_are_committed_once_beside_their_base_snapshot_restore_to_a_time_compaction_keeps_those_after_the_kept_snapshot_and_tampering_is_refused()
     {
         var pipeline = await StartAsync();
-        var users = pipeline.Database.GetCollection<BsonDocument>("users");
-        await users.InsertManyAsync(Enumerable.Range(1, 20).Select(i => new BsonDocument
-        {
-            { "_id", i }, { "name", $"user {i}" }, { "tags", new BsonArray { "a", "b", "c" } }, { "profile", new BsonDocument("city", "Berlin") },
-        }));
-        var first = await SnapshotAsync(pipeline, "20261130T050000Z");
-
-        // Phase 1 after the first snapshot, the second snapshot, then phases 2 and 3 in later seconds.
-        using var history = await RecordedHistory.StartAsync(pipeline.Database, first.ClusterTime);
-        var session = history.Session;
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 1), new BsonDocument { { "$set", new BsonDocument("profile.city", "Paris") }, { "$unset", new BsonDocument("name", "") } });
-        await users.InsertOneAsync(session, new BsonDocument { { "_id", 21 }, { "name", "new" } });
-        await users.DeleteOneAsync(session, new BsonDocument("_id", 3));
-        var phase1 = history.Now;
-        var atPhase1 = await ContentAsync(pipeline.Database);
-        await NextSecondAsync(pipeline.Client, phase1);
-        var second = await SnapshotAsync(pipeline, "20261130T060000Z");
-        await NextSecondAsync(pipeline.Client, second.ClusterTime);
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 2), new BsonDocument("$pop", new BsonDocument("tags", 1)));
-        await pipeline.Database.GetCollection<BsonDocument>("fresh").InsertOneAsync(session, new BsonDocument { { "_id", 1 }, { "v", 1.5 } });
-        var phase2 = history.Now;
-        await NextSecondAsync(pipeline.Client, phase2);
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 21), new BsonDocument("$push", new BsonDocument("tags", "z")));
-        await users.DeleteOneAsync(session, new BsonDocument("_id", 4));
-        var phase3 = history.Now;
-        var atPhase3 = await ContentAsync(pipeline.Database);
-        await history.CatchUpAsync(phase3);
-        // The recorder closes where the stream has read to; after any quiet moment that is past the last write. (An
-        // increment that closed right at its last event is restored by "latest" without that last cluster time.)
-        var end = new ClusterTimestamp(phase3.T, phase3.I + 1);
-
-        // Increment 1 (first, phase1] and 2 (phase1, phase2] start before the second snapshot: their base is the first;
-        // increment 2 ends after the second snapshot, so compaction must keep it. Increment 3's base is the second.
-        var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
-            first.Id, first.ClusterTime, phase1, phase2, end);
-        written[2] = written[2] with { Manifest = written[2].Manifest with { BaseSnapshotId = second.Id } };
-        var announced = new List<IncrementCreated>();
-        foreach (var increment in written)
-        {
-            announced.Add(await StoreAsync(pipeline, increment));
-        }
+        var (first, second, phase1, end, atPhase1, atPhase3, written, announced) = await IncrementScenario.RecordAsync(pipeline.Database,
+            id => SnapshotAsync(pipeline, id), "new", Path.Combine(_work.Path, "increments"), pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments);
 
         foreach (var increment in announced)
         {
@@ -237,11 +180,11 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.Contains($"github: from {Iso(first.ClusterTime)} to {Iso(end)}", status.Output);
 
         // Restore to the end of phase 1 (from the first snapshot) equals the database then, byte for byte.
-        var (thenUri, then) = await TargetAsync();
+        var (thenUri, then) = await RestoreTargetAsync();
         var restoreThen = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", Iso(phase1), "--to-uri", thenUri);
         Assert.True(restoreThen.ExitCode == 0, restoreThen.Output);
         Assert.Contains($"as of {Iso(phase1)}: snapshot {first.Id}", restoreThen.Output);
-        Assert.Equal(atPhase1, await ContentAsync(then));
+        Assert.Equal(atPhase1, await BackedUpContentAsync(then));
 
         // Compaction keeps the second snapshot and the increments that end after it (2, filed under the first, and 3).
         await pipeline.Bus.Publish(new CleanupRequested("20261130T063000Z", DateTimeOffset.UtcNow, "schedule"));
@@ -259,19 +202,19 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.Equal(filesAfterCompaction, IncrementFiles(pipeline));
 
         // Restore to the latest time after compaction: the second snapshot and increments 2 and 3.
-        var (latestUri, latest) = await TargetAsync();
+        var (latestUri, latest) = await RestoreTargetAsync();
         var restoreLatest = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", "latest", "--to-uri", latestUri);
         Assert.True(restoreLatest.ExitCode == 0, restoreLatest.Output);
         Assert.Contains($"snapshot {second.Id}, then", restoreLatest.Output);
         Assert.Contains("of 2 increments", restoreLatest.Output);
-        Assert.Equal(atPhase3, await ContentAsync(latest));
+        Assert.Equal(atPhase3, await BackedUpContentAsync(latest));
 
         // One byte of increment 3's events changed on the branch: verify and restore refuse, the target keeps what it had.
         Tamper(pipeline, $"increments/{second.Id}/{announced[2].IncrementId}.jsonl");
         var verify = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "github", "--to-time", "latest");
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains($"Increment {announced[2].IncrementId}", verify.Output);
-        var (targetUri, target) = await TargetAsync();
+        var (targetUri, target) = await RestoreTargetAsync();
         await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
         var before = await RecordedHistory.ContentAsync(target);
         var tampered = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "github", "--to-time", "latest", "--to-uri", targetUri, "--drop");
@@ -284,15 +227,9 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     private async Task<(Pipeline Pipeline, List<IncrementCreated> Announced)> EmptyChainAsync(Dictionary<string, string?> overrides, string chain)
     {
         var pipeline = await StartAsync(overrides);
-        var start = new ClusterTimestamp(1_796_000_000, 1);
-        var ends = Enumerable.Range(1, 4).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray();
-        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
-            chain, start, [], ends);
-        var announced = new List<IncrementCreated>();
-        foreach (var increment in written)
-        {
-            announced.Add(await StoreAsync(pipeline, increment));
-        }
+        var written = await RecordedHistory.WriteEmptyIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            chain, new ClusterTimestamp(1_796_000_000, 1), 4);
+        var announced = await StoreAllAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, written);
 
         await pipeline.Bus.Publish(announced[0]);
         Assert.Equal(SinkStatus.Succeeded, (await CopiedAsync(pipeline, announced[0].IncrementId)).Sinks[BackupSinks.GitHub].Status);
@@ -300,9 +237,7 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
     }
 
     private static Task<SinkRecord> ParkedAsync(Pipeline pipeline, IncrementCreated increment) =>
-        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(increment.IncrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.GitHub) is { } github && github.Status != SinkStatus.Running ? github : null,
-            Timeout, $"increment {increment.IncrementId} to be parked or settled");
+        ParkedOrSettledAsync(pipeline.Increments, BackupSinks.GitHub, increment.IncrementId, Timeout);
 
     [Fact]
     public async Task Increments_announced_before_their_predecessor_are_parked_without_spending_retries_and_the_branch_gets_them_in_order()

@@ -35,7 +35,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
     private IHost? _host;
     private RabbitMqVirtualHost? _vhost;
 
-    private sealed record Pipeline(IHost Host, IMongoClient Client, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
+    private sealed record Pipeline(IHost Host, IMongoDatabase Database, BackupsMetaStore Meta, IncrementsStore Increments, IBus Bus,
         string RepositoryPath, Dictionary<string, string?> Cli, Dictionary<string, string?> Settings);
 
     private async Task<Pipeline> StartAsync(Dictionary<string, string?>? overrides = null)
@@ -84,7 +84,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
             ["SNAPSHOT_DIR"] = Path.Combine(_work.Path, "cli"),
             ["LOG_FORMAT"] = "text",
         };
-        return new Pipeline(_host, client, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
+        return new Pipeline(_host, database, _host.Services.GetRequiredService<BackupsMetaStore>(), _host.Services.GetRequiredService<IncrementsStore>(),
             _host.Services.GetRequiredService<IBus>(), path, cli, settings);
     }
 
@@ -99,8 +99,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
     }
 
     private static Task<IncrementRecord> CopiedAsync(Pipeline pipeline, string incrementId) =>
-        TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(incrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.Public)?.Status is SinkStatus.Succeeded or SinkStatus.Failed ? r : null, Timeout, $"increment {incrementId} on public");
+        AnnouncedIncrements.CopiedAsync(pipeline.Increments, BackupSinks.Public, incrementId, Timeout);
 
     private static List<string> IncrementFiles(Pipeline pipeline) =>
         GitServer.Run(pipeline.RepositoryPath, "ls-tree", "-r", "--name-only", Branch, "increments/").Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
@@ -140,19 +139,6 @@ public sealed class PublicIncrementTests : IAsyncDisposable
                 all.Add(bytes.ToArray());
             }
         }
-    }
-
-    private static async Task<SortedDictionary<string, List<byte[]>>> ContentAsync(IMongoDatabase database)
-    {
-        var content = await RecordedHistory.ContentAsync(database);
-        content.Remove("backups_meta");
-        return content;
-    }
-
-    private static async Task<(string Uri, IMongoDatabase Database)> TargetAsync()
-    {
-        var uri = await TestServices.MongoUriAsync();
-        return (uri, new MongoClient(uri).GetDatabase(MongoUrl.Create(uri).DatabaseName));
     }
 
     /// <summary>Replaces a file at the branch head on the server, as anyone with push access could.</summary>
@@ -197,7 +183,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         var middle = history.Now;
         await users.DeleteOneAsync(history.Session, new BsonDocument("_id", 2));
         var last = history.Now;
-        var atEnd = await ContentAsync(pipeline.Database);
+        var atEnd = await BackedUpContentAsync(pipeline.Database);
         await history.CatchUpAsync(last);
         var end = new ClusterTimestamp(last.T, last.I + 1);
         var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
@@ -218,46 +204,8 @@ public sealed class PublicIncrementTests : IAsyncDisposable
     public async Task Increments_are_committed_encrypted_once_restore_to_a_time_equals_the_database_then_retention_keeps_those_after_the_kept_snapshot_and_a_truncated_file_is_refused()
     {
         var pipeline = await StartAsync();
-        var users = pipeline.Database.GetCollection<BsonDocument>("users");
-        await users.InsertManyAsync(Enumerable.Range(1, 20).Select(i => new BsonDocument
-        {
-            { "_id", i }, { "name", $"user {i}" }, { "tags", new BsonArray { "a", "b", "c" } }, { "profile", new BsonDocument("city", "Berlin") },
-        }));
-        var first = await SnapshotAsync(pipeline, "20261130T050000Z");
-
-        using var history = await RecordedHistory.StartAsync(pipeline.Database, first.ClusterTime);
-        var session = history.Session;
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 1), new BsonDocument { { "$set", new BsonDocument("profile.city", "Paris") }, { "$unset", new BsonDocument("name", "") } });
-        await users.InsertOneAsync(session, new BsonDocument { { "_id", 21 }, { "name", Secret } });
-        await users.DeleteOneAsync(session, new BsonDocument("_id", 3));
-        var phase1 = history.Now;
-        var atPhase1 = await ContentAsync(pipeline.Database);
-        await NextSecondAsync(pipeline.Client, phase1);
-        var second = await SnapshotAsync(pipeline, "20261130T060000Z");
-        await NextSecondAsync(pipeline.Client, second.ClusterTime);
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 2), new BsonDocument("$pop", new BsonDocument("tags", 1)));
-        await pipeline.Database.GetCollection<BsonDocument>("fresh").InsertOneAsync(session, new BsonDocument { { "_id", 1 }, { "v", 1.5 } });
-        var phase2 = history.Now;
-        await NextSecondAsync(pipeline.Client, phase2);
-        await users.UpdateOneAsync(session, new BsonDocument("_id", 21), new BsonDocument("$push", new BsonDocument("tags", "z")));
-        await users.DeleteOneAsync(session, new BsonDocument("_id", 4));
-        var phase3 = history.Now;
-        var atPhase3 = await ContentAsync(pipeline.Database);
-        await history.CatchUpAsync(phase3);
-        // The recorder closes where the stream has read to; after any quiet moment that is past the last write. (An
-        // increment that closed right at its last event is restored by "latest" without that last cluster time.)
-        var end = new ClusterTimestamp(phase3.T, phase3.I + 1);
-
-        // Increments 1 and 2 start before the second snapshot (base: the first); 2 ends after it, so retention must keep it.
-        var written = await history.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), pipeline.Database.DatabaseNamespace.DatabaseName,
-            first.Id, first.ClusterTime, phase1, phase2, end);
-        written[2] = written[2] with { Manifest = written[2].Manifest with { BaseSnapshotId = second.Id } };
-        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
-        var announced = new List<IncrementCreated>();
-        foreach (var increment in written)
-        {
-            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
-        }
+        var (first, second, phase1, end, atPhase1, atPhase3, written, announced) = await IncrementScenario.RecordAsync(pipeline.Database,
+            id => SnapshotAsync(pipeline, id), Secret, Path.Combine(_work.Path, "increments"), pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments);
 
         foreach (var increment in announced)
         {
@@ -312,11 +260,11 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         Assert.Contains($"public: from {Iso(first.ClusterTime)} to {Iso(end)}", status.Output);
 
         // Restore to the end of phase 1 (from the first snapshot) equals the database then, byte for byte.
-        var (thenUri, then) = await TargetAsync();
+        var (thenUri, then) = await RestoreTargetAsync();
         var restoreThen = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", Iso(phase1), "--to-uri", thenUri);
         Assert.True(restoreThen.ExitCode == 0, restoreThen.Output);
         Assert.Contains($"as of {Iso(phase1)}: snapshot {first.Id}", restoreThen.Output);
-        Assert.Equal(atPhase1, await ContentAsync(then));
+        Assert.Equal(atPhase1, await BackedUpContentAsync(then));
 
         // Retention removes the first snapshot and increment 1 (it ends before the second snapshot), keeps 2 and 3.
         await pipeline.Bus.Publish(new CleanupRequested("20261130T063000Z", DateTimeOffset.UtcNow, "schedule"));
@@ -326,12 +274,12 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         Assert.Equal("1", GitServer.Run(pipeline.RepositoryPath, "rev-list", "--count", Branch).Trim());
 
         // Restore to the latest time after retention: the second snapshot and increments 2 and 3.
-        var (latestUri, latest) = await TargetAsync();
+        var (latestUri, latest) = await RestoreTargetAsync();
         var restoreLatest = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", latestUri);
         Assert.True(restoreLatest.ExitCode == 0, restoreLatest.Output);
         Assert.Contains($"snapshot {second.Id}, then", restoreLatest.Output);
         Assert.Contains("of 2 increments", restoreLatest.Output);
-        Assert.Equal(atPhase3, await ContentAsync(latest));
+        Assert.Equal(atPhase3, await BackedUpContentAsync(latest));
 
         // Increment 3's file truncated on the branch: verify and restore refuse, the target keeps what it had.
         var truncatedFile = $"increments/{second.Id}/{announced[2].IncrementId}.tgb";
@@ -339,7 +287,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         var verify = await CliProcess.RunAsync(pipeline.Cli, Timeout, "verify", "--from", "public", "--to-time", "latest");
         Assert.Equal(1, verify.ExitCode);
         Assert.Contains($"Increment {announced[2].IncrementId}", verify.Output);
-        var (targetUri, target) = await TargetAsync();
+        var (targetUri, target) = await RestoreTargetAsync();
         await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
         var before = await RecordedHistory.ContentAsync(target);
         var truncated = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", targetUri, "--drop");
@@ -356,24 +304,16 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         var pipeline = await StartAsync(new() { ["RETRY_LIMIT"] = "0" }); // waiting is not a failed attempt
         await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "name", "one" } });
         var snapshot = await SnapshotAsync(pipeline, "20261130T070000Z");
-        var ends = Enumerable.Range(1, 3).Select(k => new ClusterTimestamp(snapshot.ClusterTime.T + (uint)(60 * k), 1)).ToArray();
-        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
-            snapshot.Id, snapshot.ClusterTime, [], ends);
-        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
-        var announced = new List<IncrementCreated>();
-        foreach (var increment in written)
-        {
-            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
-        }
+        var written = await RecordedHistory.WriteEmptyIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
+            snapshot.Id, snapshot.ClusterTime, 3);
+        var announced = await StoreAllAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, written);
 
         await pipeline.Bus.Publish(announced[0]);
         await CopiedAsync(pipeline, announced[0].IncrementId);
 
         // The third before the second: it is parked until the second's outcome here wakes it.
         await pipeline.Bus.Publish(announced[2]);
-        var waiting = await TestHosts.EventuallyAsync(async () => await pipeline.Increments.GetAsync(announced[2].IncrementId, CancellationToken.None) is { } r
-            && r.Sinks.GetValueOrDefault(BackupSinks.Public) is { } copy && copy.Status != SinkStatus.Running ? copy : null,
-            Timeout, "the third increment to be parked or settled");
+        var waiting = await ParkedOrSettledAsync(pipeline.Increments, BackupSinks.Public, announced[2].IncrementId, Timeout);
         Assert.Equal(SinkStatus.Waiting, waiting.Status);
         Assert.Contains($"waits for {announced[1].IncrementId}", waiting.Error);
         Assert.Equal([announced[0].IncrementId], IncrementTrailers(pipeline));
@@ -417,12 +357,12 @@ public sealed class PublicIncrementTests : IAsyncDisposable
             new ClusterTimestamp(history.SnapshotTime.T - 60, 1), [insert], new ClusterTimestamp(history.End.T + 60, 1));
         Replace(pipeline, PublicIncrements.PathOf(otherChain, other[0].Manifest.IncrementId), await EncryptedFileAsync(other[0]));
 
-        var (uri, target) = await TargetAsync();
+        var (uri, target) = await RestoreTargetAsync();
         var restore = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", uri);
         Assert.True(restore.ExitCode == 0, restore.Output);
         Assert.Contains($"snapshot {history.SnapshotId}, then", restore.Output);
         Assert.Contains("of 2 increments", restore.Output);
-        Assert.Equal(history.AtEnd, await ContentAsync(target));
+        Assert.Equal(history.AtEnd, await BackedUpContentAsync(target));
     }
 
     [Fact]
@@ -438,7 +378,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         var copyPath = PublicIncrements.PathOf(otherBase, second.Manifest.IncrementId);
         Replace(pipeline, copyPath, await EncryptedFileAsync(second with { Manifest = second.Manifest with { BaseSnapshotId = otherBase } }));
 
-        var (uri, target) = await TargetAsync();
+        var (uri, target) = await RestoreTargetAsync();
         await target.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "precious", true } });
         var before = await RecordedHistory.ContentAsync(target);
         var restore = await CliProcess.RunAsync(pipeline.Cli, Timeout, "restore", "--from", "public", "--to-time", "latest", "--to-uri", uri, "--drop");
@@ -455,14 +395,8 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         await pipeline.Database.GetCollection<BsonDocument>("users").InsertOneAsync(new BsonDocument { { "_id", 1 }, { "name", "one" } });
         var snapshot = await SnapshotAsync(pipeline, "20261130T100000Z");
         var database = pipeline.Database.DatabaseNamespace.DatabaseName;
-        var ends = new[] { new ClusterTimestamp(snapshot.ClusterTime.T + 60, 1), new ClusterTimestamp(snapshot.ClusterTime.T + 120, 1) };
-        var written = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "increments"), database, snapshot.Id, snapshot.ClusterTime, [], ends);
-        var store = pipeline.Host.Services.GetRequiredService<IArtifactStore>();
-        var announced = new List<IncrementCreated>();
-        foreach (var increment in written)
-        {
-            announced.Add(await StoreAsync(store, pipeline.Increments, increment));
-        }
+        var written = await RecordedHistory.WriteEmptyIncrementsAsync(Path.Combine(_work.Path, "increments"), database, snapshot.Id, snapshot.ClusterTime, 2);
+        var announced = await StoreAllAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, written);
 
         // The first increment's file already there in a commit of its own (as after a retention rewrite), encrypted anew:
         // other bytes, the same increment. Taken as copied, nothing committed.
@@ -477,7 +411,7 @@ public sealed class PublicIncrementTests : IAsyncDisposable
         // At the second's path a file that names it and decrypts with the key but holds another archive (it ends later):
         // refused, naming the path; the branch is left as it is.
         var other = await RecordedHistory.WriteIncrementsAsync(Path.Combine(_work.Path, "other"), database, snapshot.Id, snapshot.ClusterTime, [],
-            ends[0], new ClusterTimestamp(snapshot.ClusterTime.T + 180, 1));
+            written[0].Manifest.To, new ClusterTimestamp(snapshot.ClusterTime.T + 180, 1));
         var secondPath = PublicIncrements.PathOf(snapshot.Id, announced[1].IncrementId);
         var planted = await EncryptedFileAsync(other[1]);
         Replace(pipeline, secondPath, planted);

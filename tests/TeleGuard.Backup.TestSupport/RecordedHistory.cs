@@ -114,6 +114,14 @@ public sealed class RecordedHistory : IDisposable
         return increments;
     }
 
+    /// <summary>
+    /// Writes <paramref name="count"/> increments without events, a minute each, of a chain starting at
+    /// <paramref name="start"/>, into <paramref name="folder"/>.
+    /// </summary>
+    public static Task<List<ExtractedIncrement>> WriteEmptyIncrementsAsync(string folder, string database, string chain, ClusterTimestamp start, int count) =>
+        WriteIncrementsAsync(folder, database, chain, start, [],
+            Enumerable.Range(1, count).Select(k => new ClusterTimestamp(start.T + (uint)(60 * k), 1)).ToArray());
+
     /// <summary>Every collection of the database (work collections aside) with its documents' bytes in _id order.</summary>
     public static async Task<SortedDictionary<string, List<byte[]>>> ContentAsync(IMongoDatabase database)
     {
