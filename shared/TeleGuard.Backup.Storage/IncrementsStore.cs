@@ -147,7 +147,7 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
 
     /// <summary>
     /// A destination's outcome for an increment (<c>succeeded</c>, <c>failed</c> or <c>skipped</c>) and where its copy is;
-    /// a recorded success is never overwritten by a failure. <paramref name="error"/> must hold no secret.
+    /// a recorded success is never overwritten. <paramref name="error"/> must hold no secret.
     /// </summary>
     public Task RecordSinkOutcomeAsync(string incrementId, string sink, string status, string? error, SinkLocation? location, DateTime at,
         CancellationToken cancellationToken)
@@ -157,7 +157,9 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
             throw new ArgumentOutOfRangeException(nameof(status), status, "A sink outcome is succeeded, failed or skipped.");
         }
 
-        var filter = status == SinkStatus.Succeeded ? ById(incrementId) : ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded);
+        // The first success stands: a second copy running at the same time (a redelivery racing a wake-up) finds the
+        // increment already on the branch and knows less about it (no size, no hash).
+        var filter = ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded);
         var update = Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", status).Set($"sinks.{sink}.at", at);
         update = error is null ? update.Unset($"sinks.{sink}.error") : update.Set($"sinks.{sink}.error", error);
         update = location is null ? update : update.Set($"sinks.{sink}.location", location.ToBsonDocument());
