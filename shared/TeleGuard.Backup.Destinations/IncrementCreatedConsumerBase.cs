@@ -108,8 +108,8 @@ public abstract partial class IncrementCreatedConsumerBase(
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// The predecessor's outcome here (succeeded, failed, skipped; <c>failed</c> also when it has no record or never
-    /// reached this destination in time), or null when this increment was parked to wait for it.
+    /// The predecessor's outcome here (succeeded, failed, skipped; <c>failed</c> also when it has no record in
+    /// backups_meta at all), or null when this increment was parked to wait for it.
     /// </summary>
     private async Task<string?> PredecessorOutcomeAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
     {
