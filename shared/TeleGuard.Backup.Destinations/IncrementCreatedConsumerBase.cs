@@ -22,8 +22,10 @@ namespace TeleGuard.Backup.Destinations;
 /// sees the other. Whatever still goes wrong (a crash or a failed send between an outcome and its wake-up, a
 /// predecessor whose message was lost) is repaired each time a later increment parks: the line's first increment is
 /// sent again when the one it waits for has an outcome, and the one it waits for is announced here again when it has
-/// shown no progress for <see cref="SinkLeaseOptions.IncrementWait"/>. Nothing is ever counted as failed for waiting:
-/// an increment fails only by its own copy failing.
+/// shown no progress for <see cref="SinkLeaseOptions.IncrementWait"/>. Each of those sends is claimed in backups_meta
+/// first, so that a backlog of parking deliveries sends it once, not once each. An increment announced again whose own
+/// predecessor never arrived either goes ahead without it (one hole, instead of walking the line back one wait at a
+/// time). Nothing is counted as failed for waiting: an increment fails only by its own copy failing.
 /// </para>
 /// A delivery of an increment already recorded as copied here changes nothing (after compaction removed its files, a
 /// redelivery would otherwise put them back).
@@ -35,6 +37,9 @@ public abstract partial class IncrementCreatedConsumerBase(
     TimeProvider time,
     ILogger logger) : IConsumer<IncrementCreated>
 {
+    // Marks an announcement sent again because the increment never arrived here (see RepairWaitingLineAsync).
+    private const string AnnouncedAgainHeader = "TeleGuard-Announced-Again";
+
     /// <summary>The sink's name in backups_meta (<see cref="BackupSinks"/>).</summary>
     protected abstract string Sink { get; }
 
@@ -50,6 +55,7 @@ public abstract partial class IncrementCreatedConsumerBase(
         if (!Enabled)
         {
             await increments.RecordSinkOutcomeAsync(increment.IncrementId, Sink, SinkStatus.Skipped, null, null, Now, cancellationToken);
+            await WakeSuccessorAsync(context, increment, cancellationToken); // one parked before the destination was disabled
             return;
         }
 
@@ -125,6 +131,14 @@ public abstract partial class IncrementCreatedConsumerBase(
             return status ?? SinkStatus.Failed; // no record at all: nothing will ever come to wait for
         }
 
+        if (status.Length == 0 && context.Headers.TryGetHeader(AnnouncedAgainHeader, out _))
+        {
+            // Announced again because it never arrived, and its own predecessor never arrived either (lost too, or this
+            // destination started mid-chain): waiting for that one too would walk the line back one period at a time.
+            LogGoesAheadWithout(logger, Sink, increment.IncrementId, predecessorId);
+            return SinkStatus.Failed;
+        }
+
         await increments.RecordSinkWaitingAsync(increment.IncrementId, Sink, $"Increment {increment.IncrementId} waits for {predecessorId}, which has no outcome at this destination yet.",
             Now, cancellationToken);
         status = await StatusAsync(predecessorId, cancellationToken);
@@ -156,34 +170,49 @@ public abstract partial class IncrementCreatedConsumerBase(
         var copy = awaited.Sinks.GetValueOrDefault(Sink);
         if (SinkStatus.IsFinal(copy?.Status))
         {
-            LogWokenAgain(logger, Sink, first.Id, awaited.Id);
-            await SendAgainAsync(context, first, cancellationToken);
+            if (await increments.TryClaimWakeAsync(first.Id, Sink, Now, Now - lease.IncrementWait, cancellationToken))
+            {
+                LogWokenAgain(logger, Sink, first.Id, awaited.Id);
+                await SendAgainAsync(context, first, announcedAgain: false, cancellationToken);
+            }
+
             return;
         }
 
         var lastProgress = new[] { copy?.At, first.Sinks.GetValueOrDefault(Sink)?.WaitingSince }.Max();
-        if (lastProgress is { } since && Now - since >= lease.IncrementWait)
+        if (lastProgress is { } since && Now - since >= lease.IncrementWait
+            && await increments.TryClaimAnnouncementAgainAsync(awaited.Id, Sink, Now, Now - lease.IncrementWait, cancellationToken))
         {
             LogAnnouncedAgain(logger, Sink, awaited.Id, lease.IncrementWait.TotalSeconds);
-            await SendAgainAsync(context, awaited, cancellationToken);
+            await SendAgainAsync(context, awaited, announcedAgain: true, cancellationToken);
         }
     }
 
-    /// <summary>The next increment of the chain, if it is parked here, goes to this queue again now that this one has its outcome.</summary>
+    /// <summary>
+    /// The next increment of the chain, if it is parked here, goes to this queue again now that this one has its
+    /// outcome: once, whoever asks (a backlog's deliveries and redeliveries would otherwise each send it again).
+    /// </summary>
     private async Task WakeSuccessorAsync(ConsumeContext context, IncrementCreated increment, CancellationToken cancellationToken)
     {
         var successor = await increments.GetAsync(IncrementManifest.IdOf(increment.Chain, increment.Sequence + 1), cancellationToken);
-        if (successor?.Sinks.GetValueOrDefault(Sink)?.Status == SinkStatus.Waiting)
+        if (successor?.Sinks.GetValueOrDefault(Sink)?.Status == SinkStatus.Waiting
+            && await increments.TryClaimWakeAsync(successor.Id, Sink, Now, Now - lease.IncrementWait, cancellationToken))
         {
-            await SendAgainAsync(context, successor, cancellationToken);
+            await SendAgainAsync(context, successor, announcedAgain: false, cancellationToken);
         }
     }
 
     /// <summary>To this destination's own queue only: the other destinations have their copy already.</summary>
-    private static async Task SendAgainAsync(ConsumeContext context, IncrementRecord parked, CancellationToken cancellationToken)
+    private static async Task SendAgainAsync(ConsumeContext context, IncrementRecord record, bool announcedAgain, CancellationToken cancellationToken)
     {
         var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
-        await queue.Send(IncrementAnnouncement.Of(parked), cancellationToken);
+        await queue.Send(IncrementAnnouncement.Of(record), send =>
+        {
+            if (announcedAgain)
+            {
+                send.Headers.Set(AnnouncedAgainHeader, "true");
+            }
+        }, cancellationToken);
     }
 
     private async Task<string?> StatusAsync(string incrementId, CancellationToken cancellationToken) =>
@@ -203,6 +232,9 @@ public abstract partial class IncrementCreatedConsumerBase(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId} is copied although its predecessor, recorded as copied, is no longer on the branch: {Reason}")]
     private static partial void LogPredecessorGone(ILogger logger, string sink, string incrementId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Sink}: increment {IncrementId}, announced again, goes ahead without {PredecessorId}, which never reached this destination either")]
+    private static partial void LogGoesAheadWithout(ILogger logger, string sink, string incrementId, string predecessorId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Sink}: increment {IncrementId} waits for {PredecessorId}")]
     private static partial void LogParked(ILogger logger, string sink, string incrementId, string predecessorId);

@@ -120,6 +120,11 @@ public sealed class SinkRecord
     /// <summary>An increment parked at this destination (status <c>waiting</c>) waits for its predecessor since then.</summary>
     [BsonElement("waitingSince")] public DateTime? WaitingSince { get; set; }
 
+    /// <summary>When a parked increment was last sent again to be woken, or an increment announced again (at most one send per claim).</summary>
+    [BsonElement("wokenAt")] public DateTime? WokenAt { get; set; }
+
+    [BsonElement("announcedAgainAt")] public DateTime? AnnouncedAgainAt { get; set; }
+
     /// <summary>
     /// Where the copy is, as stored (status --json shows it whole). The destination that wrote it reads it as its own
     /// type with <see cref="LocationAs{T}"/>.

@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Driver;
+using TeleGuard.Backup.SnapshotFormat;
 
 namespace TeleGuard.Backup.Storage;
 
@@ -13,7 +14,7 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
     // the other records its outcome, each then reads the other's), which holds only if no acknowledged write can be
     // rolled back by a failover or missed by a read from a lagging secondary, whatever MONGODB_URI asks for.
     private readonly IMongoCollection<IncrementRecord> _increments = database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName)
-        .WithWriteConcern(WriteConcern.WMajority).WithReadPreference(ReadPreference.Primary);
+        .WithWriteConcern(WriteConcern.WMajority.With(wTimeout: TimeSpan.FromMinutes(1))).WithReadPreference(ReadPreference.Primary);
     private readonly IMongoCollection<HistoryGapRecord> _gaps = database.GetCollection<HistoryGapRecord>(BackupsMetaStore.CollectionName);
     private readonly IMongoCollection<BsonDocument> _chainStarts = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
 
@@ -70,13 +71,21 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
     /// <paramref name="sink"/>: the one a line of parked increments waits for. (The id range, <c>CHAIN-…</c>, lets the
     /// server use the <c>_id</c> index.)
     /// </summary>
-    public async Task<IncrementRecord?> FindLastNotWaitingBeforeAsync(string chain, int beforeSequence, string sink, CancellationToken cancellationToken) =>
-        await _increments.Find(Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind)
-                & Increment.Gt(r => r.Id, chain + "-") & Increment.Lt(r => r.Id, chain + ".")
-                & Increment.Eq(r => r.Chain, chain) & Increment.Lt(r => r.Sequence, beforeSequence)
-                & Increment.Ne($"sinks.{sink}.status", SinkStatus.Waiting))
-            .Sort(Builders<IncrementRecord>.Sort.Descending(r => r.Sequence))
-            .Limit(1).FirstOrDefaultAsync(cancellationToken);
+    public async Task<IncrementRecord?> FindLastNotWaitingBeforeAsync(string chain, int beforeSequence, string sink, CancellationToken cancellationToken)
+    {
+        var filter = Increment.Eq(r => r.Kind, IncrementRecord.IncrementKind)
+            & Increment.Gt(r => r.Id, chain + "-") & Increment.Lt(r => r.Id, chain + ".")
+            & Increment.Eq(r => r.Chain, chain) & Increment.Lt(r => r.Sequence, beforeSequence)
+            & Increment.Ne($"sinks.{sink}.status", SinkStatus.Waiting);
+        // Ids order a chain's increments while their sequence has six digits: walking the _id index down from this one
+        // stops at the first match. Beyond that, sort by sequence (the whole chain is read).
+        return beforeSequence <= MaxIdOrderedSequence
+            ? await _increments.Find(filter & Increment.Lt(r => r.Id, IncrementManifest.IdOf(chain, beforeSequence)))
+                .Sort(Builders<IncrementRecord>.Sort.Descending(r => r.Id)).Limit(1).FirstOrDefaultAsync(cancellationToken)
+            : await _increments.Find(filter).Sort(Builders<IncrementRecord>.Sort.Descending(r => r.Sequence)).Limit(1).FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private const int MaxIdOrderedSequence = 999_999;
 
     /// <summary>Recorded increments of the database not yet announced (the broker was away, or the recorder died first), oldest first.</summary>
     public async Task<List<IncrementRecord>> ListUnannouncedAsync(string databaseName, CancellationToken cancellationToken) =>
@@ -173,8 +182,28 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
     public Task RecordSinkWaitingAsync(string incrementId, string sink, string reason, DateTime at, CancellationToken cancellationToken) =>
         _increments.UpdateOneAsync(ById(incrementId) & Increment.Ne($"sinks.{sink}.status", SinkStatus.Succeeded),
             Builders<IncrementRecord>.Update.Set($"sinks.{sink}.status", SinkStatus.Waiting).Set($"sinks.{sink}.error", reason)
-                .Set($"sinks.{sink}.at", at).Min($"sinks.{sink}.waitingSince", at),
+                .Set($"sinks.{sink}.at", at).Min($"sinks.{sink}.waitingSince", at).Unset($"sinks.{sink}.wokenAt"),
             cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// Claims the wake-up of an increment parked at <paramref name="sink"/>: true for the one caller that may send it
+    /// again now (none has since it parked, or the last claim is older than <paramref name="claimedBefore"/>, its send lost).
+    /// </summary>
+    public async Task<bool> TryClaimWakeAsync(string incrementId, string sink, DateTime at, DateTime claimedBefore, CancellationToken cancellationToken) =>
+        (await _increments.UpdateOneAsync(
+            ById(incrementId) & Increment.Eq($"sinks.{sink}.status", SinkStatus.Waiting)
+                & (Increment.Exists($"sinks.{sink}.wokenAt", false) | Increment.Lt($"sinks.{sink}.wokenAt", claimedBefore)),
+            Builders<IncrementRecord>.Update.Set($"sinks.{sink}.wokenAt", at), cancellationToken: cancellationToken)).ModifiedCount == 1;
+
+    /// <summary>
+    /// Claims announcing an increment to <paramref name="sink"/> again (others wait for it there and it shows no
+    /// progress): true for the one caller that may send it now, at most once per <paramref name="claimedBefore"/> period.
+    /// </summary>
+    public async Task<bool> TryClaimAnnouncementAgainAsync(string incrementId, string sink, DateTime at, DateTime claimedBefore, CancellationToken cancellationToken) =>
+        (await _increments.UpdateOneAsync(
+            ById(incrementId) & Increment.Nin($"sinks.{sink}.status", [SinkStatus.Succeeded, SinkStatus.Failed, SinkStatus.Skipped])
+                & (Increment.Exists($"sinks.{sink}.announcedAgainAt", false) | Increment.Lt($"sinks.{sink}.announcedAgainAt", claimedBefore)),
+            Builders<IncrementRecord>.Update.Set($"sinks.{sink}.announcedAgainAt", at), cancellationToken: cancellationToken)).ModifiedCount == 1;
 
     /// <summary>A failed attempt that will be retried: the error is kept, the status stays <c>running</c>.</summary>
     public Task RecordSinkErrorAsync(string incrementId, string sink, string error, CancellationToken cancellationToken) =>

@@ -224,11 +224,11 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
         Assert.DoesNotContain(_git.Token, _logs.All);
     }
 
-    private async Task<(Pipeline Pipeline, List<IncrementCreated> Announced)> EmptyChainAsync(Dictionary<string, string?> overrides, string chain)
+    private async Task<(Pipeline Pipeline, List<IncrementCreated> Announced)> EmptyChainAsync(Dictionary<string, string?> overrides, string chain, int count = 4)
     {
         var pipeline = await StartAsync(overrides);
         var written = await RecordedHistory.WriteEmptyIncrementsAsync(Path.Combine(_work.Path, "empty"), pipeline.Database.DatabaseNamespace.DatabaseName,
-            chain, new ClusterTimestamp(1_796_000_000, 1), 4);
+            chain, new ClusterTimestamp(1_796_000_000, 1), count);
         var announced = await StoreAllAsync(pipeline.Host.Services.GetRequiredService<IArtifactStore>(), pipeline.Increments, written);
 
         await pipeline.Bus.Publish(announced[0]);
@@ -268,7 +268,6 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
 
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
         Assert.Equal(8, IncrementFiles(pipeline).Count(f => f.StartsWith($"increments/{chain}/", StringComparison.Ordinal)));
-        Assert.DoesNotContain("announced here again", _logs.All); // a predecessor on its way is waited for, not announced twice
     }
 
     [Fact]
@@ -298,6 +297,34 @@ public sealed class GitHubIncrementTests : IAsyncDisposable
 
         Assert.Contains($"github: increment {announced[1].IncrementId} showed no progress here for 3 s while later ones wait for it; announced here again", _logs.All);
         Assert.Equal(announced.Select(i => i.IncrementId).Reverse(), IncrementTrailers(pipeline));
+    }
+
+    [Fact]
+    public async Task Two_lost_predecessors_in_a_row_leave_one_hole_and_the_line_behind_them_goes_on_after_one_wait()
+    {
+        const string chain = "20261130T100000Z";
+        var (pipeline, announced) = await EmptyChainAsync(new() { [SinkLeaseOptionsVariable] = "3" }, chain, count: 5);
+
+        // The second's and the third's announcements are both lost here (or this destination started after them).
+        await pipeline.Bus.Publish(announced[3]);
+        var fourth = await ParkedAsync(pipeline, announced[3]);
+        Assert.Equal(SinkStatus.Waiting, fourth.Status);
+        while (DateTime.UtcNow - fourth.WaitingSince!.Value < TimeSpan.FromSeconds(3.5))
+        {
+            await Task.Delay(250);
+        }
+
+        // The fifth parks and announces the third again; the third does not wait for the second in turn (that would
+        // walk back one wait at a time): it goes ahead, and wakes the fourth, which wakes the fifth.
+        await pipeline.Bus.Publish(announced[4]);
+        foreach (var increment in announced.Skip(2))
+        {
+            var github = (await CopiedAsync(pipeline, increment.IncrementId)).Sinks[BackupSinks.GitHub];
+            Assert.True(github.Status == SinkStatus.Succeeded, github.Error);
+        }
+
+        Assert.Contains($"github: increment {announced[2].IncrementId}, announced again, goes ahead without {announced[1].IncrementId}", _logs.All);
+        Assert.Equal([announced[4].IncrementId, announced[3].IncrementId, announced[2].IncrementId, announced[0].IncrementId], IncrementTrailers(pipeline));
     }
 
     [Fact]

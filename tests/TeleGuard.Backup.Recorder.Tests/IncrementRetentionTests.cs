@@ -44,12 +44,15 @@ public sealed class IncrementRetentionTests
         await database.GetCollection<IncrementRecord>(BackupsMetaStore.CollectionName).UpdateOneAsync(
             Builders<IncrementRecord>.Filter.Eq(r => r.Id, stillCopying),
             Builders<IncrementRecord>.Update.Set("sinks.telegram", new SinkRecord { Status = SinkStatus.Running }));
+        // Parked at a branch for its predecessor: its artifact is what it will be copied from, however long that takes.
+        var parked = await IncrementAsync(store, increments, name, "20261101T003000Z", 3, from: 195, to: 198, closedAt: now.AddHours(-29));
+        await increments.RecordSinkWaitingAsync(parked, BackupSinks.GitHub, "waits", now.AddHours(-29), CancellationToken.None);
 
         var retention = new ArtifactRetention(meta, increments, store, Options.Create(new RetentionOptions()),
             Options.Create(new MongoOptions { Uri = uri }), TimeProvider.System, NullLogger<ArtifactRetention>.Instance);
         await retention.ApplyAsync(CancellationToken.None);
 
-        foreach (var (id, removed) in new[] { (before, true), (endingAtSnapshot, true), (after, false), (recentBefore, false), (stillCopying, false) })
+        foreach (var (id, removed) in new[] { (before, true), (endingAtSnapshot, true), (after, false), (recentBefore, false), (stillCopying, false), (parked, false) })
         {
             var record = (await increments.GetAsync(id, CancellationToken.None))!;
             Assert.True(removed == record.Artifact.DeletedAt is not null, $"{id}: removed {record.Artifact.DeletedAt is not null}, expected {removed}");
