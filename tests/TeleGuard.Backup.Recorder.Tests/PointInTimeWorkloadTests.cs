@@ -26,10 +26,11 @@ public sealed class PointInTimeWorkloadTests
         await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
 
         var workload = new Workload(deployment.Client, deployment.Database);
-        await workload.RunAsync(TimeSpan.FromSeconds(25));
-        // A second full snapshot in the middle of the writes: restores after it start from it.
+        // Three minutes of steady writes (the issue asks for several), with a second full snapshot in the middle:
+        // restores after it start from it.
+        await workload.RunAsync(TimeSpan.FromSeconds(80));
         var secondSnapshot = await RequestSnapshotAsync(deployment, host);
-        await workload.RunAsync(TimeSpan.FromSeconds(35));
+        await workload.RunAsync(TimeSpan.FromSeconds(100));
         var end = await workload.LastWriteTimeAsync();
         var covered = await deployment.WaitForCoverageAsync(new BsonTimestamp((int)end, int.MaxValue), Patience);
         // Every increment up to the end copied to both branches and (in its next batch) to the channel.
@@ -47,9 +48,9 @@ public sealed class PointInTimeWorkloadTests
         uint[] targets =
         [
             first + 3,                    // early in the first chain segment
-            first + 15,
+            first + 40,
             secondSnapshotSecond + 1,     // just after the second snapshot
-            secondSnapshotSecond + 12,
+            secondSnapshotSecond + 45,
             end - 2,                      // in the last minute
             end,
         ];
