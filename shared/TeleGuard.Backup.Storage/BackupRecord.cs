@@ -58,6 +58,9 @@ public sealed class ExportState
     [BsonElement("leaseUntil")] public DateTime? LeaseUntil { get; set; }
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("startedAt")] public DateTime? StartedAt { get; set; }
+
+    /// <summary>When the snapshot service accepted the request (and acknowledged its message).</summary>
+    [BsonElement("queuedAt")] public DateTime? QueuedAt { get; set; }
 }
 
 [BsonIgnoreExtraElements]
