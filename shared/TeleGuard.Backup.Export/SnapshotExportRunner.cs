@@ -29,8 +29,15 @@ public sealed partial class SnapshotExportRunner(
     /// <summary>Looks for exports at once instead of at the next sweep.</summary>
     public void Wake() => _wake.Writer.TryWrite(true);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(stoppingToken);
+
+    private async Task RunAsync(CancellationToken serviceStopping)
     {
+        // Hosted services stop in reverse order, the bus before this one: an export stops (and gives its lease back)
+        // as soon as the application begins to stop, while the bus still runs.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(serviceStopping, lifetime.ApplicationStopping);
+        var stoppingToken = stopping.Token;
+
         // Announcements go out on the bus, which starts with the application.
         if (!await WaitForStartAsync(stoppingToken))
         {
