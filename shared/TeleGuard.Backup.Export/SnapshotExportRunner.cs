@@ -9,7 +9,7 @@ namespace TeleGuard.Backup.Export;
 /// <summary>
 /// Runs the exports that backups_meta holds, one at a time per process: requests accepted by
 /// <see cref="SnapshotRequestedConsumer"/>, attempts that failed and are to be retried, and exports whose exporter died
-/// or stopped (their lease expired). The queue is backups_meta itself, so nothing accepted is lost with a process; it is
+/// or stopped (their lease expired); and announces snapshots recorded but never announced. The queue is backups_meta itself, so nothing accepted is lost with a process; it is
 /// looked at when a request is accepted and every half lease. Each export is claimed under the lease first, so two
 /// instances never export the same snapshot at once. After the first attempt and RETRY_LIMIT retries a snapshot fails
 /// for good.
@@ -89,6 +89,12 @@ public sealed partial class SnapshotExportRunner(
     private async Task<bool> RunNextAsync(CancellationToken stoppingToken)
     {
         var lease = options.Value.Lease;
+        // Recorded but never announced: the exporter had a whole lease to publish after recording.
+        while (await meta.TryClaimUnannouncedAsync(lease, stoppingToken) is { } recorded)
+        {
+            await producer.AnnounceRecordedAsync(recorded, services.GetRequiredService<IBus>(), stoppingToken);
+        }
+
         while (await meta.FindExportToRunAsync(stoppingToken) is { } next)
         {
             // One owner per attempt: the lease tells a live attempt from a dead one, whatever the process.

@@ -134,6 +134,25 @@ public sealed partial class SnapshotProducer(
         }
     }
 
+    /// <summary>
+    /// Announces a snapshot that was recorded but not announced (its announcement claimed by
+    /// <see cref="BackupsMetaStore.TryClaimUnannouncedAsync"/>): no request is redelivered for it any more.
+    /// </summary>
+    public async Task AnnounceRecordedAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var summary = record.Manifest!;
+            await publish.Publish(Announcement(record.Id, record.CreatedAt, record.Artifact!, summary.Collections.Count, summary.Documents), cancellationToken);
+            LogAnnouncedLate(logger, record.Id);
+        }
+        catch (Exception)
+        {
+            await meta.UnmarkAnnouncedAsync(record.Id, CancellationToken.None);
+            throw;
+        }
+    }
+
     // A stop is not a failure of the export: the lease goes back uncounted. If that write fails, the lease expires on
     // its own and the export is resumed then (the attempt counted).
     private async Task ReleaseOnStopAsync(string id, string owner, TimeSpan lease)
@@ -285,6 +304,9 @@ public sealed partial class SnapshotProducer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} accepted: its export is tracked in backups_meta")]
     private static partial void LogAccepted(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId} was recorded but not announced (its exporter stopped in between): announced now")]
+    private static partial void LogAnnouncedLate(ILogger logger, string snapshotId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId}: export stopped by the shutdown, its lease given back for the next exporter")]
     private static partial void LogReleasedOnStop(ILogger logger, string snapshotId);

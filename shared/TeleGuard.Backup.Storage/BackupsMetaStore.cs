@@ -203,6 +203,26 @@ public sealed partial class BackupsMetaStore : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Takes the announcement of a snapshot the export runner recorded but never announced (its exporter died, or its
+    /// publish failed, in between) at least <paramref name="grace"/> ago: marks it announced, so one instance announces
+    /// it; the caller publishes, or gives it back with <see cref="UnmarkAnnouncedAsync"/>. Null when there is none.
+    /// </summary>
+    public async Task<BackupRecord?> TryClaimUnannouncedAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        return await _records.FindOneAndUpdateAsync(
+            Filter.Eq(r => r.Status, BackupStatus.Created) & Filter.Eq(r => r.AnnouncedAt, null) & Filter.Ne(r => r.Artifact, null)
+            & Filter.Ne(r => r.Export!.QueuedAt, null) & Filter.Lt(r => r.CreatedAt, now - grace),
+            Update.Set(r => r.AnnouncedAt, now),
+            new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Sort.Ascending(r => r.Id) },
+            cancellationToken);
+    }
+
+    /// <summary>Gives back a claimed announcement that could not be published.</summary>
+    public Task UnmarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(Filter.Eq(r => r.Id, snapshotId), Update.Unset(r => r.AnnouncedAt), cancellationToken: cancellationToken);
+
     /// <summary>Notes that SnapshotCreated went out, so a repeated request does not announce the snapshot again.</summary>
     public Task MarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>
         _records.UpdateOneAsync(Filter.Eq(r => r.Id, snapshotId), Update.Set(r => r.AnnouncedAt, Now), cancellationToken: cancellationToken);

@@ -391,6 +391,38 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
     }
 
     /// <summary>
+    /// The exporter recorded the snapshot and died before publishing SnapshotCreated. Its request was acknowledged long
+    /// ago, so nothing is redelivered: the export runner announces it, once, a lease after it was recorded.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_recorded_by_an_exporter_that_died_before_announcing_it_is_announced_once_by_the_runner()
+    {
+        var (host, _, created) = await StartAsync(new() { ["SNAPSHOT_LEASE_SECONDS"] = "6" });
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        var stored = await host.Services.GetRequiredService<IArtifactStore>().SaveAsync(id, (s, ct) => s.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask(), CancellationToken.None);
+        var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
+        var manifest = new SnapshotManifest
+        {
+            SnapshotId = id, StartedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow,
+            Source = new SnapshotSource("db", ["h:1"], "rs0"), Consistency = new SnapshotConsistency(SnapshotConsistency.None, null), Collections = [],
+        };
+        // What the dead exporter left: accepted, claimed, recorded; never announced.
+        await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
+        Assert.True(await meta.MarkExportQueuedAsync(id, CancellationToken.None));
+        Assert.Equal(ExportClaim.Acquired, (await meta.TryClaimExportAsync(id, "host/4242/died-after-recording", TimeSpan.FromSeconds(6), CancellationToken.None)).Claim);
+        Assert.True(await meta.MarkCreatedAsync(id, "host/4242/died-after-recording", artifact, manifest, CancellationToken.None));
+
+        var announced = await AnnouncementAsync(created, 1);
+        Assert.Equal(id, announced.SnapshotId);
+        Assert.Equal(stored.Location, announced.ArtifactLocation);
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.NotNull(record.AnnouncedAt);
+        Assert.Equal(1, record.Export!.Attempts); // announced, not exported again
+        Assert.Equal(announced, Assert.Single(_published.Of<SnapshotCreated>()));
+    }
+
+    /// <summary>
     /// ARTIFACT_DATABASE was changed (or the artifact directory given up): records written before name artifacts where the
     /// store no longer looks. Artifact retention must still remove the expired artifacts it can reach.
     /// </summary>
