@@ -9,15 +9,15 @@ namespace TeleGuard.Backup.Export;
 /// <summary>
 /// Runs the exports that backups_meta holds, one at a time per process: requests accepted by
 /// <see cref="SnapshotRequestedConsumer"/>, attempts that failed and are to be retried, and exports whose exporter died
-/// or stopped (their lease expired); and announces snapshots recorded but never announced. The queue is backups_meta itself, so nothing accepted is lost with a process; it is
-/// looked at when a request is accepted and every half lease. Each export is claimed under the lease first, so two
-/// instances never export the same snapshot at once. After the first attempt and RETRY_LIMIT retries a snapshot fails
-/// for good.
+/// or stopped (their lease expired); and announces snapshots recorded but never announced. The queue is backups_meta
+/// itself, so nothing accepted is lost with a process; it is looked at when a request is accepted and every half lease.
+/// Each export is claimed under the lease first, so two instances never export the same snapshot at once. After the
+/// first attempt and RETRY_LIMIT retries a snapshot fails for good.
 /// </summary>
 public sealed partial class SnapshotExportRunner(
     SnapshotProducer producer,
     BackupsMetaStore meta,
-    IServiceProvider services,
+    IServiceProvider services, // the bus, resolved when announcing: it resolves the consumer, which holds this runner
     IHostApplicationLifetime lifetime,
     IOptions<SnapshotServiceOptions> options,
     IOptions<BusOptions> bus,
