@@ -17,7 +17,7 @@ namespace TeleGuard.Backup.Export;
 public sealed partial class SnapshotExportRunner(
     SnapshotProducer producer,
     BackupsMetaStore meta,
-    IServiceProvider services, // the bus, resolved when announcing: it resolves the consumer, which holds this runner
+    IServiceProvider services, // the bus, resolved only when announcing (after the application started)
     IHostApplicationLifetime lifetime,
     IOptions<SnapshotServiceOptions> options,
     IOptions<BusOptions> bus,
