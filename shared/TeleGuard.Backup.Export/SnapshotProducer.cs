@@ -172,7 +172,9 @@ public sealed partial class SnapshotProducer(
     }
 
     // A re-request of a snapshot that exists never exports it again: a failed one is announced again (its destinations
-    // retry from the artifact it has), one that was never announced (a crash in between) is announced now.
+    // retry from the artifact it has), one that was never announced (a crash in between) is announced now, unless the
+    // export runner recorded it: its exporter may be announcing it this moment, and the runner announces it a lease
+    // after recording if it did not.
     private async Task AnnounceExistingAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
     {
         var id = record.Id;
@@ -188,6 +190,10 @@ public sealed partial class SnapshotProducer(
             await publish.Publish(announcement, cancellationToken);
             await meta.MarkReannouncedAsync(id, cancellationToken);
             LogAnnouncedAgain(logger, id, artifact.Location);
+        }
+        else if (record.AnnouncedAt is null && record.Export?.QueuedAt is not null)
+        {
+            LogLeftToRunner(logger, id);
         }
         else if (record.AnnouncedAt is null)
         {
@@ -304,6 +310,9 @@ public sealed partial class SnapshotProducer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} accepted: its export is tracked in backups_meta")]
     private static partial void LogAccepted(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} is recorded and its announcement is its exporter's (or the export runner's, a lease after recording)")]
+    private static partial void LogLeftToRunner(ILogger logger, string snapshotId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId} was recorded but not announced (its exporter stopped in between): announced now")]
     private static partial void LogAnnouncedLate(ILogger logger, string snapshotId);

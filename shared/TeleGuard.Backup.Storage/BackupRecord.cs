@@ -79,6 +79,9 @@ public sealed class ManifestSummary
 {
     [BsonElement("formatVersion")] public int FormatVersion { get; set; }
     [BsonElement("consistency")] public string Consistency { get; set; } = "";
+
+    /// <summary>Why a replica set's snapshot is <c>none</c> (it fell back from its snapshot session); null otherwise.</summary>
+    [BsonElement("consistencyReason")] [BsonIgnoreIfNull] public string? ConsistencyReason { get; set; }
     [BsonElement("clusterTime")] public BsonTimestamp? ClusterTime { get; set; }
 
     /// <summary>When the data was read (see <c>SnapshotManifest.DataTime</c>): "latest" sorts by it. Null in older records.</summary>

@@ -175,6 +175,7 @@ public sealed partial class BackupsMetaStore : IDisposable
         {
             FormatVersion = manifest.FormatVersion,
             Consistency = manifest.Consistency.Mode,
+            ConsistencyReason = manifest.Consistency.Reason,
             ClusterTime = manifest.Consistency.ClusterTime is { } t ? new BsonTimestamp((int)t.T, (int)t.I) : null,
             DataTime = manifest.DataTime.UtcDateTime,
             Documents = manifest.TotalDocuments,

@@ -7,6 +7,7 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Snapshot.Tests;
 
+[Collection(nameof(ServerFailPoint))]
 public sealed class SnapshotExporterTests : IDisposable
 {
     private readonly TemporaryDirectory _temp = new();

@@ -15,6 +15,7 @@ using TeleGuard.Backup.TestSupport;
 namespace TeleGuard.Backup.Snapshot.Tests;
 
 /// <summary>The snapshot service in a host on a real RabbitMQ (a virtual host of its own) against the replica-set server.</summary>
+[Collection(nameof(ServerFailPoint))]
 public sealed class SnapshotServiceTests : IAsyncDisposable
 {
     private readonly TemporaryDirectory _workDirectory = new();
@@ -122,8 +123,12 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
         await _consumed.WaitForAsync<SnapshotRequested>(3, TimeSpan.FromSeconds(30));
-        Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
-            "export folders are removed once the artifact is stored");
+        // The export runner removes its folder right after recording and announcing (the request's delivery ended long
+        // before): the folders are gone once the second announcement is out.
+        await AnnouncementAsync(created, 2);
+        var exports = Path.Combine(_workDirectory.Path, "exports");
+        await TestHosts.EventuallyAsync(() => Task.FromResult(Directory.Exists(exports) && Directory.EnumerateDirectories(exports).Any() ? null : "removed"),
+            TimeSpan.FromSeconds(10), "the export folders to be removed once the artifacts are stored");
     }
 
     [Fact]
@@ -388,6 +393,36 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         var announced = await AnnouncementAsync(created, 1);
         Assert.Equal(id, Assert.Single(created).SnapshotId);
         Assert.Equal(announced.ArtifactLocation, (await meta.GetAsync(id, CancellationToken.None))!.Artifact!.Location);
+    }
+
+    /// <summary>
+    /// The service's snapshot read answers SnapshotTooOld (the fail point, once, for the service's client alone): the
+    /// export still completes in its first attempt, and both the archive's manifest and backups_meta say consistency
+    /// none, with the reason.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_read_that_gets_SnapshotTooOld_still_creates_the_snapshot_once_recorded_as_consistency_none()
+    {
+        var appName = TestServices.UniqueName("tooold");
+        var (host, source, created) = await StartAsync(users: 1500, appName: appName);
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        await using var tooOld = await FailPoint.SetAsync(source.Uri, appName, ["getMore"], new BsonDocument("times", 1), new BsonDocument("errorCode", 239));
+
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var announced = await AnnouncementAsync(created, 1);
+
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(1, record.Export!.Attempts);
+        Assert.Equal(SnapshotConsistency.None, record.Manifest!.Consistency);
+        Assert.Contains("SnapshotTooOld while reading users", record.Manifest.ConsistencyReason);
+        Assert.Null(record.Manifest.ClusterTime);
+        await using var artifact = await host.Services.GetRequiredService<IArtifactStore>().OpenReadAsync(announced.ArtifactLocation, CancellationToken.None);
+        var manifest = await SnapshotArchive.ReadAsync(artifact, null, CancellationToken.None);
+        Assert.Equal(SnapshotConsistency.None, manifest.Consistency.Mode);
+        Assert.Equal(record.Manifest.ConsistencyReason, manifest.Consistency.Reason);
+        Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
     }
 
     /// <summary>
