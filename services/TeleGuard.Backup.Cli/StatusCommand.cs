@@ -152,7 +152,7 @@ public static class StatusCommand
         Console.WriteLine($"Snapshot {record.Id}: {record.Status}");
         if (record.Manifest is { } manifest)
         {
-            Console.WriteLine($"  export: {manifest.Collections.Count} collections, {manifest.Documents} documents, {manifest.Bytes} bytes, consistency {manifest.Consistency}");
+            Console.WriteLine($"  export: {manifest.Collections.Count} collections, {manifest.Documents} documents, {manifest.Bytes} bytes, consistency {manifest.Consistency}{(manifest.ConsistencyReason is { } why ? $" ({why})" : "")}");
             foreach (var skipped in manifest.Skipped)
             {
                 Console.WriteLine($"  NOT in this snapshot: {skipped.Name} ({skipped.Type}): {skipped.Reason}");

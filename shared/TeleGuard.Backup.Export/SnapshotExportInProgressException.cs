@@ -1,5 +1,5 @@
 namespace TeleGuard.Backup.Export;
 
-/// <summary>Another exporter holds the lease for this snapshot; retried with backoff until it finishes or its lease expires.</summary>
+/// <summary>This attempt lost the export lease to another exporter: it records nothing, and whoever holds the lease finishes.</summary>
 public sealed class SnapshotExportInProgressException(string snapshotId)
     : Exception($"Snapshot {snapshotId} is being exported by another instance.");

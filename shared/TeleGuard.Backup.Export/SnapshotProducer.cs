@@ -9,9 +9,11 @@ namespace TeleGuard.Backup.Export;
 
 /// <summary>
 /// Turns a <see cref="SnapshotRequested"/> into one artifact and one <see cref="SnapshotCreated"/>, whatever the number
-/// of requests or redeliveries: the export is guarded by a lease in <c>backups_meta</c> held by this attempt alone, the
-/// artifact is stored under a name of its own and recorded only by the lease holder, and a request for a snapshot that
-/// already exists re-announces it instead. A snapshot whose export failed for good is never exported again under its id.
+/// of requests or redeliveries. <see cref="AcceptAsync"/> records the request in <c>backups_meta</c> (so its message
+/// can be acknowledged at once, whatever the export's length); <see cref="SnapshotExportRunner"/> then exports it under
+/// a lease in <c>backups_meta</c> held by one attempt alone. The artifact is stored under a name of its own and
+/// recorded only by the lease holder, and a request for a snapshot that already exists re-announces it instead.
+/// A snapshot whose export failed for good is never exported again under its id.
 /// </summary>
 public sealed partial class SnapshotProducer(
     SnapshotExporter exporter,
@@ -23,8 +25,12 @@ public sealed partial class SnapshotProducer(
     BackupMetrics metrics,
     ILogger<SnapshotProducer> logger)
 {
-    /// <param name="isFinalAttempt">Whether a failure now would be the last one (no retry follows).</param>
-    public async Task ProduceAsync(SnapshotRequested request, IPublishEndpoint publish, bool isFinalAttempt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the request; true when the snapshot is now waiting for the export runner. A snapshot that exists is
+    /// announced again as needed, one that failed for good is refused, one being exported is left to its exporter
+    /// (whose lease the runner takes over if it dies).
+    /// </summary>
+    public async Task<bool> AcceptAsync(SnapshotRequested request, IPublishEndpoint publish, CancellationToken cancellationToken)
     {
         if (!SnapshotIds.IsValid(request.SnapshotId))
         {
@@ -32,26 +38,42 @@ public sealed partial class SnapshotProducer(
         }
 
         var id = request.SnapshotId;
-        var settings = options.Value;
-        // One owner per attempt: a redelivery of a request that is being exported (in this process too) waits for it.
-        var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
         await meta.RecordRequestedAsync(id, request.RequestedAt, request.Reason, cancellationToken);
-        var (claim, record) = await ClaimAsync(id, owner, settings.Lease, cancellationToken);
-        switch (claim)
+        if (await meta.MarkExportQueuedAsync(id, cancellationToken))
         {
-            case ExportClaim.AlreadyCreated:
-                await AnnounceExistingAsync(record!, publish, cancellationToken);
-                return;
-            case ExportClaim.Refused:
-                LogFailedForGood(logger, id, record!.Error);
-                return;
-            case ExportClaim.HeldElsewhere:
-                // The holder renews its lease: it is alive and holds its own delivery of the request (redelivered if it
-                // dies), so this one is a duplicate.
-                LogDuplicateRequest(logger, id, record?.Export?.Owner);
-                return;
+            LogAccepted(logger, id);
+            return true;
         }
 
+        var record = await meta.GetAsync(id, cancellationToken);
+        switch (record?.Status)
+        {
+            case BackupStatus.Created or BackupStatus.Complete or BackupStatus.Degraded:
+            case BackupStatus.Failed when record.Artifact is not null:
+                await AnnounceExistingAsync(record, publish, cancellationToken);
+                break;
+            case BackupStatus.Failed:
+                LogFailedForGood(logger, id, record.Error);
+                break;
+            default:
+                // Exporting, or back to requested after a failed attempt: tracked in backups_meta already, the runner
+                // of whichever instance holds (or next takes) its lease finishes it.
+                LogDuplicateRequest(logger, id, record?.Export?.Owner);
+                break;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Exports a snapshot whose lease <paramref name="owner"/> holds (claimed by the runner) and records and announces
+    /// it. A failure puts it back to requested for another attempt, or fails it for good on the final one; a stop of
+    /// the process (<paramref name="cancellationToken"/>) gives the lease back without counting the attempt.
+    /// </summary>
+    /// <param name="isFinalAttempt">Whether a failure now would be the last one (no retry follows).</param>
+    public async Task ExportAsync(string id, string owner, IPublishEndpoint publish, bool isFinalAttempt, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
         var started = System.Diagnostics.Stopwatch.StartNew();
         var exportDirectory = Path.Combine(workDirectory.Value.Path, "exports", $"{id}.{Guid.NewGuid():N}");
         using var leaseHeld = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -79,10 +101,18 @@ public sealed partial class SnapshotProducer(
 
             metrics.SnapshotCreated(stored.Size, started.Elapsed);
             LogCreated(logger, id, manifest.Collections.Count, manifest.TotalDocuments, manifest.TotalBytes, stored.Location, stored.Size, stored.Sha256);
-            await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), cancellationToken);
-            await meta.MarkAnnouncedAsync(id, cancellationToken);
+            // Recorded: from here on a stop must not undo anything; a crash before the announcement is announced by
+            // the next request (announcedAt is still unset).
+            await publish.Publish(Announcement(id, DateTime.UtcNow, artifact, manifest.Collections.Count, manifest.TotalDocuments), CancellationToken.None);
+            await meta.MarkAnnouncedAsync(id, CancellationToken.None);
         }
-        catch (Exception e) when (e is not SnapshotExportInProgressException && leaseHeld.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not SnapshotExportInProgressException && cancellationToken.IsCancellationRequested)
+        {
+            // The process is stopping: the snapshot goes back to the queue in backups_meta for the next runner.
+            await ReleaseOnStopAsync(id, owner, settings.Lease);
+            throw;
+        }
+        catch (Exception e) when (e is not SnapshotExportInProgressException && leaseHeld.IsCancellationRequested)
         {
             // Stopped because the lease could not be renewed or was taken over: nothing of this attempt is recorded.
             LogExportStoppedLeaseLost(logger, id);
@@ -104,8 +134,47 @@ public sealed partial class SnapshotProducer(
         }
     }
 
+    /// <summary>
+    /// Announces a snapshot that was recorded but not announced (its announcement claimed by
+    /// <see cref="BackupsMetaStore.TryClaimUnannouncedAsync"/>): no request is redelivered for it any more.
+    /// </summary>
+    public async Task AnnounceRecordedAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var summary = record.Manifest!;
+            await publish.Publish(Announcement(record.Id, record.CreatedAt, record.Artifact!, summary.Collections.Count, summary.Documents), cancellationToken);
+            LogAnnouncedLate(logger, record.Id);
+        }
+        catch (Exception)
+        {
+            await meta.UnmarkAnnouncedAsync(record.Id, CancellationToken.None);
+            throw;
+        }
+    }
+
+    // A stop is not a failure of the export: the lease goes back uncounted. If that write fails, the lease expires on
+    // its own and the export is resumed then (the attempt counted).
+    private async Task ReleaseOnStopAsync(string id, string owner, TimeSpan lease)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(Math.Min(10, lease.TotalSeconds)));
+            if (await meta.ReleaseExportAsync(id, owner, timeout.Token))
+            {
+                LogReleasedOnStop(logger, id);
+            }
+        }
+        catch (Exception e)
+        {
+            LogReleaseFailed(logger, id, ErrorText.Describe(e));
+        }
+    }
+
     // A re-request of a snapshot that exists never exports it again: a failed one is announced again (its destinations
-    // retry from the artifact it has), one that was never announced (a crash in between) is announced now.
+    // retry from the artifact it has), one that was never announced (a crash in between) is announced now, unless the
+    // export runner recorded it: its exporter may be announcing it this moment, and the runner announces it a lease
+    // after recording if it did not.
     private async Task AnnounceExistingAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
     {
         var id = record.Id;
@@ -121,6 +190,10 @@ public sealed partial class SnapshotProducer(
             await publish.Publish(announcement, cancellationToken);
             await meta.MarkReannouncedAsync(id, cancellationToken);
             LogAnnouncedAgain(logger, id, artifact.Location);
+        }
+        else if (record.AnnouncedAt is null && record.Export?.QueuedAt is not null)
+        {
+            LogLeftToRunner(logger, id);
         }
         else if (record.AnnouncedAt is null)
         {
@@ -157,32 +230,6 @@ public sealed partial class SnapshotProducer(
         {
             LogReleaseFailed(logger, id, ErrorText.Describe(e));
         }
-    }
-
-    // Takes the export lease; while another attempt holds it, waits to see whether that attempt is alive (it renews the
-    // lease) or dead (its lease runs out, and then this attempt takes over): a request redelivered after its exporter
-    // was killed must not give up while the dead lease still runs.
-    private async Task<(ExportClaim Claim, BackupRecord? Record)> ClaimAsync(string id, string owner, TimeSpan lease, CancellationToken cancellationToken)
-    {
-        var (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
-        var seenLease = record?.Export?.LeaseUntil;
-        var giveUpAt = DateTime.UtcNow + lease + TimeSpan.FromSeconds(5);
-        while (claim == ExportClaim.HeldElsewhere && DateTime.UtcNow < giveUpAt)
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            (claim, record) = await meta.TryClaimExportAsync(id, owner, lease, cancellationToken);
-            if (claim == ExportClaim.HeldElsewhere && record?.Export?.LeaseUntil is { } until && seenLease is { } seen && until > seen)
-            {
-                return (claim, record); // renewed: its holder is alive
-            }
-        }
-
-        if (claim == ExportClaim.HeldElsewhere)
-        {
-            throw new SnapshotExportInProgressException(id); // neither renewed nor expired within its length: retried
-        }
-
-        return (claim, record);
     }
 
     private static SnapshotCreated Announcement(string id, DateTime? createdAt, ArtifactRecord artifact, int collections, long documents) =>
@@ -261,7 +308,19 @@ public sealed partial class SnapshotProducer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: its export failed for good ({Error}); it is not exported again under this id (request a new snapshot)")]
     private static partial void LogFailedForGood(ILogger logger, string snapshotId, string? error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} is being exported by a live exporter ({Owner}); this request is a duplicate")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} accepted: its export is tracked in backups_meta")]
+    private static partial void LogAccepted(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} is recorded and its announcement is its exporter's (or the export runner's, a lease after recording)")]
+    private static partial void LogLeftToRunner(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId} was recorded but not announced (its exporter stopped in between): announced now")]
+    private static partial void LogAnnouncedLate(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId}: export stopped by the shutdown, its lease given back for the next exporter")]
+    private static partial void LogReleasedOnStop(ILogger logger, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId} is already being exported or retried ({Owner}); this request is a duplicate")]
     private static partial void LogDuplicateRequest(ILogger logger, string snapshotId, string? owner);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: the export lease was lost before the artifact was recorded; it is left to whoever holds it")]

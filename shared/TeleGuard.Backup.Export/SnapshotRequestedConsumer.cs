@@ -1,14 +1,22 @@
 using MassTransit;
-using Microsoft.Extensions.Options;
 using TeleGuard.Backup.Contracts;
 using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Export;
 
-public sealed class SnapshotRequestedConsumer(SnapshotProducer producer, IOptions<BusOptions> bus) : IConsumer<SnapshotRequested>
+/// <summary>
+/// Records the request in backups_meta and hands it to the export runner, so the delivery is acknowledged within
+/// moments: an export may take longer than RabbitMQ lets a delivery stay unacknowledged (<c>consumer_timeout</c>).
+/// </summary>
+public sealed class SnapshotRequestedConsumer(SnapshotProducer producer, SnapshotExportRunner runner) : IConsumer<SnapshotRequested>
 {
-    public Task Consume(ConsumeContext<SnapshotRequested> context) =>
-        producer.ProduceAsync(context.Message, context, context.GetRetryAttempt() >= bus.Value.RetryLimit, context.CancellationToken);
+    public async Task Consume(ConsumeContext<SnapshotRequested> context)
+    {
+        if (await producer.AcceptAsync(context.Message, context, context.CancellationToken))
+        {
+            runner.Wake();
+        }
+    }
 }
 
 public sealed class SnapshotRequestedConsumerDefinition() : OneAtATimeConsumerDefinition<SnapshotRequestedConsumer>("teleguard-snapshot");

@@ -20,6 +20,8 @@ public static class SnapshotServiceRegistration
             sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName,
             sp.GetRequiredService<ILogger<SnapshotExporter>>()));
         builder.Services.AddSingleton<SnapshotProducer>();
+        builder.Services.AddSingleton<SnapshotExportRunner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SnapshotExportRunner>());
         builder.Services.AddSingleton<ArtifactRetention>();
         builder.Services.AddArtifactStoreDestination();
         builder.Services.AddBackupConsumers(x =>

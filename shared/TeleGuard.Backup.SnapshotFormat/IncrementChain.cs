@@ -28,7 +28,7 @@ public static class IncrementChain
         snapshot.Consistency is { Mode: SnapshotConsistency.Snapshot, ClusterTime: { } time }
             ? time
             : throw new InvalidDataException(
-                $"Snapshot {snapshot.SnapshotId} was not read at one cluster time (a standalone server): no point-in-time restore can start from it.");
+                $"Snapshot {snapshot.SnapshotId} was not read at one cluster time ({snapshot.Consistency.Reason ?? "a standalone server"}): no point-in-time restore can start from it.");
 
     /// <summary>The structural checks of <see cref="CheckAsync"/> (manifests only, no events read).</summary>
     public static IReadOnlyList<ExtractedIncrement> Select(SnapshotManifest snapshot, PointInTime pointInTime)

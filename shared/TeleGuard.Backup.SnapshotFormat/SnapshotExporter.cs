@@ -10,6 +10,9 @@ namespace TeleGuard.Backup.SnapshotFormat;
 /// <c>_id</c> (split into parts) and a metadata file with options and indexes; then <c>manifest.json</c>.
 /// Streams document by document, so memory does not grow with the database. On a replica set every read happens in one
 /// snapshot session (one point in time); on a standalone server there is no such guarantee and the manifest says so.
+/// An export that outlasts the server's snapshot history (<c>minSnapshotHistoryWindowInSeconds</c>, 300 s by default)
+/// gets <c>SnapshotTooOld</c>: it then reads that collection again and every later one without the session, and the
+/// manifest says <c>none</c> with the reason (a full backup, but no point-in-time base).
 /// </summary>
 public sealed partial class SnapshotExporter(IMongoClient client, string databaseName, ILogger<SnapshotExporter> logger)
 {
@@ -36,6 +39,9 @@ public sealed partial class SnapshotExporter(IMongoClient client, string databas
             ? await client.StartSessionAsync(new ClientSessionOptions { Snapshot = true }, cancellationToken)
             : null;
 
+        // The session reads go through until the server no longer keeps the snapshot's history.
+        var readSession = session;
+        string? fallbackReason = null;
         var collections = await ListCollectionsAsync(database, options, cancellationToken);
         var entries = new List<CollectionEntry>(collections.Count);
         var skipped = new List<SkippedCollectionEntry>();
@@ -55,7 +61,21 @@ public sealed partial class SnapshotExporter(IMongoClient client, string databas
 
             try
             {
-                entries.Add(await ExportCollectionAsync(database, session, info, outputDirectory, options, writer, cancellationToken));
+                try
+                {
+                    entries.Add(await ExportCollectionAsync(database, readSession, info, outputDirectory, options, writer, cancellationToken));
+                }
+                catch (MongoCommandException e) when (e.Code == SnapshotTooOldCode && readSession is not null)
+                {
+                    // The point in time is gone: this collection and the rest are read as they are now, and the manifest
+                    // says so (mode none), rather than failing an export that would fail again for the same reason.
+                    fallbackReason = $"SnapshotTooOld while reading {name}: the export outlasted the server's snapshot history " +
+                        "(minSnapshotHistoryWindowInSeconds); it and the collections after it were read without the snapshot session";
+                    LogSnapshotTooOld(logger, name);
+                    readSession = null;
+                    DeleteCollectionFolder(outputDirectory, name);
+                    entries.Add(await ExportCollectionAsync(database, null, info, outputDirectory, options, writer, cancellationToken));
+                }
             }
             catch (MongoCommandException e) when (type == TimeSeriesType)
             {
@@ -68,7 +88,9 @@ public sealed partial class SnapshotExporter(IMongoClient client, string databas
 
         var consistency = session is null
             ? new SnapshotConsistency(SnapshotConsistency.None, null)
-            : new SnapshotConsistency(SnapshotConsistency.Snapshot, ReadSnapshotTime(session));
+            : fallbackReason is not null
+                ? new SnapshotConsistency(SnapshotConsistency.None, null, fallbackReason)
+                : new SnapshotConsistency(SnapshotConsistency.Snapshot, ReadSnapshotTime(session));
 
         var manifest = new SnapshotManifest
         {
@@ -232,6 +254,13 @@ public sealed partial class SnapshotExporter(IMongoClient client, string databas
         var time = session.WrappedCoreSession.SnapshotTime ?? session.OperationTime;
         return time is null ? null : new ClusterTimestamp((uint)time.Timestamp, (uint)time.Increment);
     }
+
+    // MongoDB's SnapshotTooOld: the snapshot's time is older than the history the server keeps.
+    private const int SnapshotTooOldCode = 239;
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "SnapshotTooOld while reading {Collection}: the export outlasted the server's snapshot history; it and the remaining collections are read without the snapshot session (consistency none)")]
+    private static partial void LogSnapshotTooOld(ILogger logger, string collection);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Collection {Collection} is skipped: {Reason}")]
     private static partial void LogCollectionSkipped(ILogger logger, string collection, string reason);

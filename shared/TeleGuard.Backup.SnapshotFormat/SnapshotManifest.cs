@@ -113,7 +113,9 @@ public sealed record SnapshotSource(string Database, IReadOnlyList<string> Hosts
 
 /// <param name="Mode"><c>snapshot</c> (one snapshot session on a replica set) or <c>none</c> (standalone server).</param>
 /// <param name="ClusterTime">The snapshot's cluster time, when <paramref name="Mode"/> is <c>snapshot</c>.</param>
-public sealed record SnapshotConsistency(string Mode, ClusterTimestamp? ClusterTime)
+/// <param name="Reason">Why a snapshot read on a replica set is <c>none</c> (it fell back from the snapshot session);
+/// absent otherwise, and ignored by readers that do not know it.</param>
+public sealed record SnapshotConsistency(string Mode, ClusterTimestamp? ClusterTime, string? Reason = null)
 {
     public const string Snapshot = "snapshot";
     public const string None = "none";

@@ -58,6 +58,9 @@ public sealed class ExportState
     [BsonElement("leaseUntil")] public DateTime? LeaseUntil { get; set; }
     [BsonElement("attempts")] public int Attempts { get; set; }
     [BsonElement("startedAt")] public DateTime? StartedAt { get; set; }
+
+    /// <summary>When the snapshot service accepted the request (and acknowledged its message).</summary>
+    [BsonElement("queuedAt")] public DateTime? QueuedAt { get; set; }
 }
 
 [BsonIgnoreExtraElements]
@@ -76,6 +79,9 @@ public sealed class ManifestSummary
 {
     [BsonElement("formatVersion")] public int FormatVersion { get; set; }
     [BsonElement("consistency")] public string Consistency { get; set; } = "";
+
+    /// <summary>Why a replica set's snapshot is <c>none</c> (it fell back from its snapshot session); null otherwise.</summary>
+    [BsonElement("consistencyReason")] [BsonIgnoreIfNull] public string? ConsistencyReason { get; set; }
     [BsonElement("clusterTime")] public BsonTimestamp? ClusterTime { get; set; }
 
     /// <summary>When the data was read (see <c>SnapshotManifest.DataTime</c>): "latest" sorts by it. Null in older records.</summary>

@@ -96,6 +96,53 @@ public sealed partial class BackupsMetaStore : IDisposable
     }
 
     /// <summary>
+    /// Notes that the snapshot service accepted the request of a snapshot that is still to be exported (status
+    /// <c>requested</c>): from now on its export runner finds it here, and the request message is no longer needed.
+    /// </summary>
+    public async Task<bool> MarkExportQueuedAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var result = await _records.UpdateOneAsync(
+            Filter.Eq(r => r.Id, snapshotId) & Filter.Eq(r => r.Status, BackupStatus.Requested),
+            Update.Set(r => r.Export!.QueuedAt, now).Set(r => r.UpdatedAt, now),
+            cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
+    }
+
+    /// <summary>
+    /// The oldest export to run now: accepted or retried (<c>requested</c> with an export state) and not held, or
+    /// <c>exporting</c> under a lease that expired (its exporter died or was stopped without giving it back).
+    /// Requested records without an export state (a sink's record of an announcement, a request not yet accepted)
+    /// are not exports to run.
+    /// </summary>
+    public async Task<BackupRecord?> FindExportToRunAsync(CancellationToken cancellationToken)
+    {
+        var now = Now;
+        return await _records.FindFirstAsync(
+            Filter.Or(
+                Filter.Eq(r => r.Status, BackupStatus.Requested) & Filter.Ne(r => r.Export, null),
+                Filter.Eq(r => r.Status, BackupStatus.Exporting) & Filter.Lt(r => r.Export!.LeaseUntil, now)),
+            Sort.Ascending(r => r.Id),
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Gives the lease back without counting the attempt (the exporter is shutting down): the snapshot is requested
+    /// again and the next runner resumes it.
+    /// </summary>
+    public async Task<bool> ReleaseExportAsync(string snapshotId, string owner, CancellationToken cancellationToken)
+    {
+        var result = await _records.UpdateOneAsync(
+            HeldBy(snapshotId, owner),
+            Update.Set(r => r.Status, BackupStatus.Requested)
+                .Set(r => r.UpdatedAt, Now)
+                .Inc(r => r.Export!.Attempts, -1)
+                .Unset(r => r.Export!.LeaseUntil),
+            cancellationToken: cancellationToken);
+        return result.MatchedCount == 1;
+    }
+
+    /// <summary>
     /// A failed snapshot whose artifact is still in the store is announced again (its sinks retry): it goes back to
     /// <c>created</c> until their outcomes decide it anew. False when it is not such a snapshot (any more).
     /// </summary>
@@ -128,6 +175,7 @@ public sealed partial class BackupsMetaStore : IDisposable
         {
             FormatVersion = manifest.FormatVersion,
             Consistency = manifest.Consistency.Mode,
+            ConsistencyReason = manifest.Consistency.Reason,
             ClusterTime = manifest.Consistency.ClusterTime is { } t ? new BsonTimestamp((int)t.T, (int)t.I) : null,
             DataTime = manifest.DataTime.UtcDateTime,
             Documents = manifest.TotalDocuments,
@@ -155,6 +203,26 @@ public sealed partial class BackupsMetaStore : IDisposable
         await RefreshStatusAsync(snapshotId, cancellationToken);
         return true;
     }
+
+    /// <summary>
+    /// Takes the announcement of a snapshot the export runner recorded but never announced (its exporter died, or its
+    /// publish failed, in between) at least <paramref name="grace"/> ago: marks it announced, so one instance announces
+    /// it; the caller publishes, or gives it back with <see cref="UnmarkAnnouncedAsync"/>. Null when there is none.
+    /// </summary>
+    public async Task<BackupRecord?> TryClaimUnannouncedAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        return await _records.FindOneAndUpdateAsync(
+            Filter.Eq(r => r.Status, BackupStatus.Created) & Filter.Eq(r => r.AnnouncedAt, null) & Filter.Ne(r => r.Artifact, null)
+            & Filter.Ne(r => r.Export!.QueuedAt, null) & Filter.Lt(r => r.CreatedAt, now - grace),
+            Update.Set(r => r.AnnouncedAt, now),
+            new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Sort.Ascending(r => r.Id) },
+            cancellationToken);
+    }
+
+    /// <summary>Gives back a claimed announcement that could not be published.</summary>
+    public Task UnmarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>
+        _records.UpdateOneAsync(Filter.Eq(r => r.Id, snapshotId), Update.Unset(r => r.AnnouncedAt), cancellationToken: cancellationToken);
 
     /// <summary>Notes that SnapshotCreated went out, so a repeated request does not announce the snapshot again.</summary>
     public Task MarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>

@@ -184,8 +184,9 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
 
     /// <summary>
     /// The service reaches MongoDB through a proxy that holds the export's second batch (its <c>getMore</c>), so the
-    /// export is certainly in the middle of a collection when the service gets SIGKILL. After a restart the redelivered
-    /// request takes over the dead exporter's lease and the snapshot completes, once.
+    /// export is certainly in the middle of a collection when the service gets SIGKILL. The request's delivery was
+    /// acknowledged before the kill (nothing is redelivered): after a restart the export runner finds the export in
+    /// backups_meta, takes over the dead exporter's lease once it expired and the snapshot completes, once.
     /// </summary>
     [Fact]
     public async Task Killing_the_service_mid_export_leaves_nothing_created_and_after_restart_the_snapshot_completes_once()
@@ -214,6 +215,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
             await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
                 && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
                 TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{first.Output}");
+            await AssertRequestAcknowledgedAsync();
             first.Kill(); // SIGKILL mid-export
         }
 
@@ -233,11 +235,76 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
 
         var record = BsonSerializer.Deserialize<BackupRecord>(completed);
-        Assert.True(record.Export!.Attempts == 2, $"the redelivered request took over the dead exporter's lease once\n{second.Output}");
+        Assert.True(record.Export!.Attempts == 2, $"the restarted service took over the dead exporter's lease once\n{second.Output}");
         Assert.Equal(1, await artifactsOf(id));
         Assert.Single(Regex.Matches(second.Output, $"Snapshot {id} created:"));
         var manifest = await AssertArtifactMatchesSourceAsync(database, record);
         Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
+    }
+
+    /// <summary>
+    /// SIGTERM mid-export (the proxy holds its second batch): the service gives the export's lease back without
+    /// counting the attempt or recording a failure, and exits; once started again it resumes the export from
+    /// backups_meta (its request was acknowledged long before) and the snapshot completes once, in one counted attempt.
+    /// </summary>
+    [Fact]
+    public async Task Stopping_the_service_mid_export_gives_the_export_back_uncounted_and_after_restart_it_completes_once()
+    {
+        var (environment, database) = await PrepareAsync(replicaSet: true, rabbit: true, users: 0);
+        await database.GetCollection<BsonDocument>("users").InsertManyAsync(Enumerable.Range(0, 1500).Select(i => new BsonDocument("_id", i)));
+        await using var mongo = FaultProxy.For(environment["MONGODB_URI"]!);
+        environment["MONGODB_URI"] = new MongoUrlBuilder(mongo.Through(environment["MONGODB_URI"]!)) { DirectConnection = true, ReplicaSetName = null }.ToString();
+        environment["SNAPSHOT_LEASE_SECONDS"] = "600"; // a lease that would outlast the test: only a release lets it go on
+        environment["RETRY_LIMIT"] = "0"; // a failure recorded now would be final
+        var meta = database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName);
+        var files = ArtifactDatabase(database).GetCollection<BsonDocument>("teleguard_artifacts.files");
+
+        string id;
+        mongo.HoldRequestsContaining("getMore");
+        using (var first = CliProcess.Start(environment, "run"))
+        {
+            await TestHosts.EventuallyAsync(() => Task.FromResult(first.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
+            var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+            Assert.Equal(0, requestCode);
+            id = SnapshotIdIn(requestOutput);
+            await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
+                && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
+                TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{first.Output}");
+            await AssertRequestAcknowledgedAsync();
+            first.Terminate();
+            Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        var afterStop = BsonSerializer.Deserialize<BackupRecord>(await meta.Find(new BsonDocument("_id", id)).SingleAsync());
+        Assert.Equal(BackupStatus.Requested, afterStop.Status);
+        Assert.Equal(0, afterStop.Export!.Attempts);
+        Assert.Null(afterStop.Export.LeaseUntil);
+        Assert.Null(afterStop.Error);
+        Assert.Null(afterStop.Artifact);
+
+        mongo.ReleaseHeld();
+        using var second = CliProcess.Start(environment, "run");
+        var completed = await TestHosts.EventuallyAsync(async () =>
+        {
+            var document = await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync();
+            return document?["status"] == "complete" ? document : null;
+        }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
+
+        var record = BsonSerializer.Deserialize<BackupRecord>(completed);
+        Assert.True(record.Export!.Attempts == 1, $"one counted attempt\n{second.Output}");
+        Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id)));
+        Assert.Single(Regex.Matches(second.Output, $"Snapshot {id} created:"));
+        var manifest = await AssertArtifactMatchesSourceAsync(database, record);
+        Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
+    }
+
+    // The request's delivery ended before the export did: the broker counted its acknowledgement and holds nothing.
+    private async Task AssertRequestAcknowledgedAsync()
+    {
+        var queue = await TestHosts.EventuallyAsync(async () =>
+                await _vhost!.QueueStateAsync("teleguard-snapshot") is { Acknowledged: >= 1 } state ? $"{state.Messages} messages, {state.Unacknowledged} unacknowledged" : null,
+            TimeSpan.FromSeconds(20), "the broker to count the request's acknowledgement");
+        Assert.Equal("0 messages, 0 unacknowledged", queue);
     }
 
     public async ValueTask DisposeAsync()

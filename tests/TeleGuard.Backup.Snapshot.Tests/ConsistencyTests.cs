@@ -64,7 +64,7 @@ public sealed class ConsistencyTests : IDisposable
     }
 
     [Fact]
-    public async Task An_export_longer_than_the_servers_snapshot_window_fails_saying_so_instead_of_mixing_points_in_time()
+    public async Task An_export_longer_than_the_servers_snapshot_window_completes_without_the_session_and_says_consistency_none()
     {
         TestServices.SkipOnMongoStandIn("the stand-in keeps no snapshot history and never answers SnapshotTooOld");
         var uri = await TestServices.MongoReplicaSetUriAsync();
@@ -90,8 +90,11 @@ public sealed class ConsistencyTests : IDisposable
             }
 
             proxy.ReleaseHeld();
-            var error = await Assert.ThrowsAsync<MongoCommandException>(() => export);
-            Assert.Equal("SnapshotTooOld", error.CodeName);
+            var manifest = await export; // never a mix of points in time presented as one
+            Assert.Equal(SnapshotConsistency.None, manifest.Consistency.Mode);
+            Assert.Null(manifest.Consistency.ClusterTime);
+            Assert.Contains("SnapshotTooOld while reading big", manifest.Consistency.Reason);
+            Assert.Equal(2000, manifest.Collections.Single(c => c.Name == "big").Documents);
         }
         finally
         {

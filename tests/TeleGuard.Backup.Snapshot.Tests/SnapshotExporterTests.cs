@@ -7,6 +7,7 @@ using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Snapshot.Tests;
 
+[Collection(nameof(ServerFailPoint))]
 public sealed class SnapshotExporterTests : IDisposable
 {
     private readonly TemporaryDirectory _temp = new();
@@ -63,6 +64,42 @@ public sealed class SnapshotExporterTests : IDisposable
         Assert.Equal(new BsonDocument { { "tenant", 1 }, { "email", -1 } }, indexes["tenant_email"]["key"]);
         Assert.Equal(30 * 24 * 3600, indexes["seen_ttl"]["expireAfterSeconds"].ToInt64());
         Assert.Equal(new BsonDocument("active", true), indexes["active_tenant"]["partialFilterExpression"]);
+    }
+
+    /// <summary>
+    /// A read in the snapshot session answered SnapshotTooOld (239), as a replica set does once an export outlasts
+    /// minSnapshotHistoryWindowInSeconds (the fail point answers it to users' getMore once, for this client alone): the
+    /// export completes without the session and says so (mode none, with the reason), and what it holds restores equal
+    /// to the source.
+    /// </summary>
+    [Fact]
+    public async Task An_export_whose_snapshot_read_gets_SnapshotTooOld_completes_without_the_session_and_says_consistency_none()
+    {
+        var source = await SourceDatabase.CreateAsync(replicaSet: true, users: 1500); // users takes a getMore (batches of 1,000)
+        var appName = TestServices.UniqueName("tooold");
+        var client = new MongoClient(new MongoUrlBuilder(source.Uri) { ApplicationName = appName }.ToString());
+        var exporter = new SnapshotExporter(client, source.Database.DatabaseNamespace.DatabaseName, NullLogger<SnapshotExporter>.Instance);
+        SnapshotManifest manifest;
+        await using (await FailPoint.SetAsync(source.Uri, appName, ["getMore"], new BsonDocument("times", 1), new BsonDocument("errorCode", 239)))
+        {
+            manifest = await exporter.ExportAsync("20261126T040000Z", _temp.Path, new SnapshotExportOptions(), CancellationToken.None);
+        }
+
+        Assert.Equal(SnapshotConsistency.None, manifest.Consistency.Mode);
+        Assert.Null(manifest.Consistency.ClusterTime);
+        Assert.Contains("SnapshotTooOld while reading users", manifest.Consistency.Reason);
+        var written = SnapshotManifest.Parse(await File.ReadAllBytesAsync(Path.Combine(_temp.Path, SnapshotManifest.FileName)));
+        Assert.Equal(manifest.Consistency, written.Consistency); // the manifest in the archive says it too
+        await SnapshotArchive.VerifyDirectoryAsync(_temp.Path, CancellationToken.None);
+        Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents); // the first batch is not doubled
+
+        var target = source.Database.DatabaseNamespace.DatabaseName + "_restored";
+        await new SnapshotRestorer(NullLogger.Instance).RestoreAsync(_temp.Path, manifest, source.Client, target, new RestoreOptions(), null, CancellationToken.None);
+        var restored = new SourceDatabase { Uri = source.Uri, Client = source.Client, Database = source.Client.GetDatabase(target) };
+        foreach (var collection in manifest.Collections)
+        {
+            Assert.Equal(await source.ReadOrderedAsync(collection.Name), await restored.ReadOrderedAsync(collection.Name));
+        }
     }
 
     [Fact]

@@ -15,6 +15,7 @@ using TeleGuard.Backup.TestSupport;
 namespace TeleGuard.Backup.Snapshot.Tests;
 
 /// <summary>The snapshot service in a host on a real RabbitMQ (a virtual host of its own) against the replica-set server.</summary>
+[Collection(nameof(ServerFailPoint))]
 public sealed class SnapshotServiceTests : IAsyncDisposable
 {
     private readonly TemporaryDirectory _workDirectory = new();
@@ -34,13 +35,14 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
     private readonly ConsumedMessages _consumed = new();
     private readonly PublishedMessages _published = new();
 
-    private async Task<(IHost Host, SourceDatabase Source, ConcurrentQueue<SnapshotCreated> Created)> StartAsync(Dictionary<string, string?>? extra = null)
+    private async Task<(IHost Host, SourceDatabase Source, ConcurrentQueue<SnapshotCreated> Created)> StartAsync(
+        Dictionary<string, string?>? extra = null, int users = 200, string? appName = null)
     {
-        var source = await SourceDatabase.CreateAsync(replicaSet: true, users: 200);
+        var source = await SourceDatabase.CreateAsync(replicaSet: true, users: users);
         _vhost = await TestServices.RabbitMqVirtualHostAsync();
         var settings = new Dictionary<string, string?>
         {
-            ["MONGODB_URI"] = source.Uri,
+            ["MONGODB_URI"] = appName is null ? source.Uri : new MongoUrlBuilder(source.Uri) { ApplicationName = appName }.ToString(),
             ["RABBITMQ_URI"] = _vhost.AmqpUri,
             ["REDIS_URL"] = await TestServices.RedisUrlAsync(),
             ["REDIS_KEY_PREFIX"] = TestServices.UniqueName("test"),
@@ -121,8 +123,12 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.DoesNotContain(second.Manifest!.Collections, c => c.Name.StartsWith("teleguard_artifacts", StringComparison.Ordinal));
         Assert.Contains(second.Manifest.Collections, c => c.Name == BackupsMetaStore.CollectionName);
         await _consumed.WaitForAsync<SnapshotRequested>(3, TimeSpan.FromSeconds(30));
-        Assert.False(Directory.Exists(Path.Combine(_workDirectory.Path, "exports")) && Directory.EnumerateDirectories(Path.Combine(_workDirectory.Path, "exports")).Any(),
-            "export folders are removed once the artifact is stored");
+        // The export runner removes its folder right after recording and announcing (the request's delivery ended long
+        // before): the folders are gone once the second announcement is out.
+        await AnnouncementAsync(created, 2);
+        var exports = Path.Combine(_workDirectory.Path, "exports");
+        await TestHosts.EventuallyAsync(() => Task.FromResult(Directory.Exists(exports) && Directory.EnumerateDirectories(exports).Any() ? null : "removed"),
+            TimeSpan.FromSeconds(10), "the export folders to be removed once the artifacts are stored");
     }
 
     [Fact]
@@ -142,10 +148,14 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Contains("teleguard_artifacts.chunks", artifactCollections);
     }
 
+    /// <summary>
+    /// The request is acknowledged once accepted, so a failing export is retried from backups_meta by the export runner
+    /// (not by redelivery) and, after RETRY_LIMIT retries, recorded as failed for good; its message is not kept.
+    /// </summary>
     [Fact]
-    public async Task An_export_that_keeps_failing_is_recorded_as_failed_and_its_message_kept_in_the_error_queue()
+    public async Task An_export_that_keeps_failing_is_retried_from_backups_meta_and_recorded_as_failed_for_good()
     {
-        var (host, _, created) = await StartAsync(new() { ["BACKUP_COLLECTIONS"] = "users,no_such_collection" });
+        var (host, _, created) = await StartAsync(new() { ["BACKUP_COLLECTIONS"] = "users,no_such_collection", ["SNAPSHOT_LEASE_SECONDS"] = "6" });
         var bus = host.Services.GetRequiredService<IBus>();
         var meta = host.Services.GetRequiredService<BackupsMetaStore>();
         const string id = "20261126T040000Z";
@@ -160,13 +170,50 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Contains("no_such_collection", record.Error);
         Assert.Null(record.Artifact);
         Assert.Equal(2, record.Export!.Attempts); // the first try and RETRY_LIMIT=1 retry
-        // The delivery ended faulted (after its retry) without announcing anything.
+        // The delivery was accepted without a fault; nothing was announced.
         var request = Assert.Single(await _consumed.WaitForAsync<SnapshotRequested>(1, TimeSpan.FromSeconds(30)));
-        Assert.Contains("no_such_collection", request.Fault?.Message);
+        Assert.Null(request.Fault);
         Assert.Empty(_published.Of<SnapshotCreated>());
         Assert.Empty(created);
-        await TestHosts.EventuallyAsync(async () => await _vhost!.CountMessagesAsync("teleguard-snapshot_error") == 1 ? "kept" : null,
-            TimeSpan.FromSeconds(30), "the faulted message in teleguard-snapshot_error");
+    }
+
+    /// <summary>
+    /// An export longer than RabbitMQ's consumer_timeout (30 min) would lose its channel if it held its delivery. The
+    /// export's second batch (getMore) is held by the fail point for 30 s, with a 6 s lease: the request's delivery is
+    /// acknowledged (the broker counts the ack, nothing is left in the queue) while backups_meta shows the export under
+    /// its lease, and the export then completes once, under the same lease renewed throughout.
+    /// </summary>
+    [Fact]
+    public async Task A_long_export_has_its_request_acknowledged_once_tracked_in_backups_meta_and_completes_once()
+    {
+        var appName = TestServices.UniqueName("slowexp");
+        var (host, source, created) = await StartAsync(new() { ["SNAPSHOT_LEASE_SECONDS"] = "6" }, users: 1500, appName: appName);
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        // users holds more documents than the export's first batch (1,000): reading the rest takes a getMore.
+        await using var slow = await FailPoint.SetAsync(source.Uri, appName, ["getMore"], new BsonDocument("times", 1),
+            new BsonDocument { { "blockConnection", true }, { "blockTimeMS", 30_000 } });
+
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var request = Assert.Single(await _consumed.WaitForAsync<SnapshotRequested>(1, TimeSpan.FromSeconds(20)));
+        Assert.Null(request.Fault);
+        var queue = await TestHosts.EventuallyAsync(async () =>
+                await _vhost!.QueueStateAsync("teleguard-snapshot") is { Acknowledged: >= 1 } state ? $"{state.Messages} messages, {state.Unacknowledged} unacknowledged" : null,
+            TimeSpan.FromSeconds(20), "the broker to count the request's acknowledgement");
+        Assert.Equal("0 messages, 0 unacknowledged", queue);
+        var during = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(BackupStatus.Exporting, during.Status); // still reading: acknowledged before the export ended
+        Assert.True(during.Export!.LeaseUntil > DateTime.UtcNow, "the export is held under a live lease");
+        Assert.Empty(_published.Of<SnapshotCreated>());
+
+        var announced = await AnnouncementAsync(created, 1);
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(BackupStatus.Created, record.Status);
+        Assert.Equal(1, record.Export!.Attempts); // the lease was renewed throughout: no second attempt
+        Assert.Equal(announced.ArtifactLocation, record.Artifact!.Location);
+        Assert.Equal(1500, record.Manifest!.Collections.Single(c => c.Name == "users").Documents);
+        Assert.Equal(announced, Assert.Single(_published.Of<SnapshotCreated>()));
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
     }
 
     [Fact]
@@ -246,9 +293,9 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
     }
 
     /// <summary>
-    /// Two instances in one process (the same as a redelivery in the same process): instance A exports through a proxy
-    /// that holds its read of one collection (a slow export) and, from then on, drops every renewal of its lease. A must
-    /// stop at once; the redelivered request on instance B takes the snapshot over once A's lease has expired, and
+    /// Two instances in one process: instance A exports through a proxy that holds its read of one collection (a slow
+    /// export) and, from then on, drops every renewal of its lease. A must stop at once; instance B, asked again, finds
+    /// the export tracked and its runner takes the snapshot over once A's lease has expired, and
     /// whatever A does afterwards, the one artifact recorded and announced stays in the store, intact.
     /// </summary>
     [Fact]
@@ -317,8 +364,8 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
 
     /// <summary>
     /// kill -9 of the snapshot service mid-export, with the default settings (SNAPSHOT_LEASE_SECONDS=60, RETRY_LIMIT=5,
-    /// RETRY_MIN_SECONDS=1, RETRY_MAX_SECONDS=60): RabbitMQ redelivers the request at once, while the dead exporter's
-    /// lease still runs for up to a minute. The redelivered request must export the snapshot once that lease has expired.
+    /// RETRY_MIN_SECONDS=1, RETRY_MAX_SECONDS=60), and the request asked again while the dead exporter's lease still runs
+    /// for up to a minute: the snapshot must be exported (by the export runner's sweep) once that lease has expired.
     /// </summary>
     [Fact]
     public async Task A_request_redelivered_after_its_exporter_was_killed_exports_the_snapshot_with_the_default_settings()
@@ -346,6 +393,68 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         var announced = await AnnouncementAsync(created, 1);
         Assert.Equal(id, Assert.Single(created).SnapshotId);
         Assert.Equal(announced.ArtifactLocation, (await meta.GetAsync(id, CancellationToken.None))!.Artifact!.Location);
+    }
+
+    /// <summary>
+    /// The service's snapshot read answers SnapshotTooOld (the fail point, once, for the service's client alone): the
+    /// export still completes in its first attempt, and both the archive's manifest and backups_meta say consistency
+    /// none, with the reason.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_read_that_gets_SnapshotTooOld_still_creates_the_snapshot_once_recorded_as_consistency_none()
+    {
+        var appName = TestServices.UniqueName("tooold");
+        var (host, source, created) = await StartAsync(users: 1500, appName: appName);
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        await using var tooOld = await FailPoint.SetAsync(source.Uri, appName, ["getMore"], new BsonDocument("times", 1), new BsonDocument("errorCode", 239));
+
+        await host.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(id, DateTimeOffset.UtcNow, "schedule"));
+        var announced = await AnnouncementAsync(created, 1);
+
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.Equal(1, record.Export!.Attempts);
+        Assert.Equal(SnapshotConsistency.None, record.Manifest!.Consistency);
+        Assert.Contains("SnapshotTooOld while reading users", record.Manifest.ConsistencyReason);
+        Assert.Null(record.Manifest.ClusterTime);
+        await using var artifact = await host.Services.GetRequiredService<IArtifactStore>().OpenReadAsync(announced.ArtifactLocation, CancellationToken.None);
+        var manifest = await SnapshotArchive.ReadAsync(artifact, null, CancellationToken.None);
+        Assert.Equal(SnapshotConsistency.None, manifest.Consistency.Mode);
+        Assert.Equal(record.Manifest.ConsistencyReason, manifest.Consistency.Reason);
+        Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
+        Assert.Equal(1, await ArtifactFilesAsync(source, id));
+    }
+
+    /// <summary>
+    /// The exporter recorded the snapshot and died before publishing SnapshotCreated. Its request was acknowledged long
+    /// ago, so nothing is redelivered: the export runner announces it, once, a lease after it was recorded.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_recorded_by_an_exporter_that_died_before_announcing_it_is_announced_once_by_the_runner()
+    {
+        var (host, _, created) = await StartAsync(new() { ["SNAPSHOT_LEASE_SECONDS"] = "6" });
+        var meta = host.Services.GetRequiredService<BackupsMetaStore>();
+        var id = SnapshotIds.FromTime(DateTimeOffset.UtcNow);
+        var stored = await host.Services.GetRequiredService<IArtifactStore>().SaveAsync(id, (s, ct) => s.WriteAsync(new byte[] { 1, 2, 3 }, ct).AsTask(), CancellationToken.None);
+        var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
+        var manifest = new SnapshotManifest
+        {
+            SnapshotId = id, StartedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow,
+            Source = new SnapshotSource("db", ["h:1"], "rs0"), Consistency = new SnapshotConsistency(SnapshotConsistency.None, null), Collections = [],
+        };
+        // What the dead exporter left: accepted, claimed, recorded; never announced.
+        await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
+        Assert.True(await meta.MarkExportQueuedAsync(id, CancellationToken.None));
+        Assert.Equal(ExportClaim.Acquired, (await meta.TryClaimExportAsync(id, "host/4242/died-after-recording", TimeSpan.FromSeconds(6), CancellationToken.None)).Claim);
+        Assert.True(await meta.MarkCreatedAsync(id, "host/4242/died-after-recording", artifact, manifest, CancellationToken.None));
+
+        var announced = await AnnouncementAsync(created, 1);
+        Assert.Equal(id, announced.SnapshotId);
+        Assert.Equal(stored.Location, announced.ArtifactLocation);
+        var record = (await meta.GetAsync(id, CancellationToken.None))!;
+        Assert.NotNull(record.AnnouncedAt);
+        Assert.Equal(1, record.Export!.Attempts); // announced, not exported again
+        Assert.Equal(announced, Assert.Single(_published.Of<SnapshotCreated>()));
     }
 
     /// <summary>

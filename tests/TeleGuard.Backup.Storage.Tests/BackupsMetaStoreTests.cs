@@ -67,6 +67,50 @@ public sealed class BackupsMetaStoreTests
     }
 
     [Fact]
+    public async Task The_exports_to_run_are_the_accepted_the_retried_and_the_abandoned_ones_oldest_first_and_nothing_else()
+    {
+        var (store, _) = await CreateAsync();
+        var lease = TimeSpan.FromSeconds(30);
+        const string announcedOnly = "20261126T010000Z", older = "20261126T020000Z", id = "20261126T030000Z";
+
+        // A requested record no snapshot service accepted (a scheduler's before its publish, a sink's of an announcement).
+        await store.RecordRequestedAsync(announcedOnly, _time.GetUtcNow(), "announced", None);
+        Assert.Null(await store.FindExportToRunAsync(None));
+
+        await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+        Assert.True(await store.MarkExportQueuedAsync(id, None));
+        Assert.Equal(id, (await store.FindExportToRunAsync(None))?.Id);
+
+        // Held under a live lease: not to run; once the lease expired (its exporter died), to run again.
+        Assert.Equal(ExportClaim.Acquired, (await store.TryClaimExportAsync(id, "a", lease, None)).Claim);
+        Assert.False(await store.MarkExportQueuedAsync(id, None)); // a second request changes nothing
+        Assert.Null(await store.FindExportToRunAsync(None));
+        _time.Advance(lease + TimeSpan.FromSeconds(1));
+        Assert.Equal(id, (await store.FindExportToRunAsync(None))?.Id);
+
+        // Given back at a stop: to run at once, the stopped attempt not counted.
+        Assert.Equal(ExportClaim.Acquired, (await store.TryClaimExportAsync(id, "b", lease, None)).Claim);
+        Assert.False(await store.ReleaseExportAsync(id, "a", None)); // only the holder gives it back
+        Assert.True(await store.ReleaseExportAsync(id, "b", None));
+        var released = (await store.GetAsync(id, None))!;
+        Assert.Equal(BackupStatus.Requested, released.Status);
+        Assert.Equal(1, released.Export!.Attempts);
+        Assert.Equal(id, (await store.FindExportToRunAsync(None))?.Id);
+
+        // Oldest first.
+        await store.RecordRequestedAsync(older, _time.GetUtcNow(), "catch-up", None);
+        Assert.True(await store.MarkExportQueuedAsync(older, None));
+        Assert.Equal(older, (await store.FindExportToRunAsync(None))?.Id);
+
+        // Concluded exports are never to run.
+        await store.TryClaimExportAsync(older, "c", lease, None);
+        await store.MarkExportFailedAsync(older, "c", "IOException: disk full", finalAttempt: true, None);
+        await store.TryClaimExportAsync(id, "c", lease, None);
+        Assert.True(await store.MarkCreatedAsync(id, "c", Artifact, Manifest(id), None));
+        Assert.Null(await store.FindExportToRunAsync(None));
+    }
+
+    [Fact]
     public async Task A_failed_attempt_that_will_be_retried_returns_to_requested_and_the_last_one_is_failed()
     {
         var (store, _) = await CreateAsync();

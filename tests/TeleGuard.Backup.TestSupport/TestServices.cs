@@ -175,6 +175,32 @@ public sealed class RabbitMqVirtualHost : IAsyncDisposable
     }
 
     /// <summary>
+    /// A queue's messages (ready and unacknowledged) and the deliveries acknowledged so far, as the management API last
+    /// sampled them (lagging by up to 5 s); null while it has no figures yet. An acknowledgement counted is positive
+    /// evidence that a delivery ended, which a 0 alone is not (it may predate the message).
+    /// </summary>
+    public async Task<(int Messages, int Unacknowledged, long Acknowledged)?> QueueStateAsync(string queue)
+    {
+        var response = await _management.GetAsync($"api/queues/{_name}/{queue}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != System.Text.Json.JsonValueKind.Number
+            || !root.TryGetProperty("messages_unacknowledged", out var unacknowledged) || unacknowledged.ValueKind != System.Text.Json.JsonValueKind.Number)
+        {
+            return null;
+        }
+
+        var acknowledged = root.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("ack", out var ack) ? ack.GetInt64() : 0;
+        return (messages.GetInt32(), unacknowledged.GetInt32(), acknowledged);
+    }
+
+    /// <summary>
     /// The messages waiting in a queue of this vhost as the management API shows them (payloads and every property and
     /// header, e.g. MassTransit's fault headers), left in the queue; empty when the queue does not exist.
     /// </summary>
