@@ -1,3 +1,4 @@
+using TeleGuard.Backup.Export;
 using TeleGuard.Backup.Hosting;
 
 namespace TeleGuard.Backup.Cli;
@@ -16,6 +17,8 @@ public static class RequestingHost
         if (inProcess)
         {
             builder.AddAllBackupServices(includeScheduler: false);
+            // This process exits when its own request is done: its exporter takes no one else's export.
+            builder.Services.Configure<SnapshotExportRunnerOptions>(runner => runner.OnlyRequestsAcceptedHere = true);
         }
 
         return (builder, inProcess);

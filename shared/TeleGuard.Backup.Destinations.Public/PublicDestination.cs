@@ -80,10 +80,27 @@ public sealed class PublicDestination(IOptions<PublicSinkOptions> options) : IBa
             // as the end of that second, a snapshot is never chosen for a time before its data.
             var approximate = index.Snapshots.Where(s => s.DataTime is { } time && time.ToUnixTimeSeconds() is >= 0 and <= uint.MaxValue)
                 .Select(s => new SnapshotStart(s.Id, new ClusterTimestamp((uint)s.DataTime!.Value.ToUnixTimeSeconds(), uint.MaxValue))).ToList();
-            var (candidate, _, _) = PointInTimePlanner.Choose(approximate, links, target, databases);
-
             var snapshotFolder = Path.Combine(folder, "snapshot");
-            var manifest = await FetchSnapshotAsync(download, remote, keys, index, candidate.SnapshotId, snapshotFolder, cancellationToken);
+            SnapshotManifest manifest;
+            while (true)
+            {
+                var (candidate, _, _) = PointInTimePlanner.Choose(approximate, links, target, databases);
+                if (Directory.Exists(snapshotFolder))
+                {
+                    Directory.Delete(snapshotFolder, recursive: true);
+                }
+
+                manifest = await FetchSnapshotAsync(download, remote, keys, index, candidate.SnapshotId, snapshotFolder, cancellationToken);
+                if (manifest.Consistency is { Mode: SnapshotConsistency.Snapshot, ClusterTime: not null })
+                {
+                    break;
+                }
+
+                // Not read at one cluster time (its export outlasted the server's snapshot history): no replay can start
+                // from it, but an older snapshot still can.
+                approximate.RemoveAll(s => s.SnapshotId == candidate.SnapshotId);
+            }
+
             var start = new SnapshotStart(manifest.SnapshotId, IncrementChain.SnapshotTime(manifest));
 
             // The restore is of the snapshot's database (its manifest is authenticated): increments of any other database on

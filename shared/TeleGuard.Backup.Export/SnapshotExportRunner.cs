@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -21,13 +22,21 @@ public sealed partial class SnapshotExportRunner(
     IHostApplicationLifetime lifetime,
     IOptions<SnapshotServiceOptions> options,
     IOptions<BusOptions> bus,
+    IOptions<SnapshotExportRunnerOptions> runnerOptions,
     ILogger<SnapshotExportRunner> logger) : BackgroundService
 {
+    // The snapshots requested through this process (used when OnlyRequestsAcceptedHere).
+    private readonly ConcurrentDictionary<string, bool> _acceptedHere = new(StringComparer.Ordinal);
+
     // One pending wake-up is enough: the runner reads every waiting export from backups_meta when it wakes.
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    /// <summary>Looks for exports at once instead of at the next sweep.</summary>
-    public void Wake() => _wake.Writer.TryWrite(true);
+    /// <summary>Looks for exports at once instead of at the next sweep; <paramref name="snapshotId"/> was requested here.</summary>
+    public void Wake(string snapshotId)
+    {
+        _acceptedHere.TryAdd(snapshotId, true);
+        _wake.Writer.TryWrite(true);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => RunAsync(stoppingToken);
 
@@ -45,6 +54,15 @@ public sealed partial class SnapshotExportRunner(
         }
 
         var sweep = options.Value.Lease / 2;
+        try
+        {
+            await meta.EnsureStatusIndexAsync(stoppingToken);
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogIndexFailed(logger, ErrorText.Describe(e)); // the sweeps still work, reading more
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             bool exported;
@@ -86,26 +104,63 @@ public sealed partial class SnapshotExportRunner(
     }
 
     // True when an export was made; false when there was none to run or it failed (then it waits for the next sweep).
+    // A record that cannot be taken (unreadable, refused by the server) is logged and passed over, so it never holds up
+    // the others.
     private async Task<bool> RunNextAsync(CancellationToken stoppingToken)
     {
         var lease = options.Value.Lease;
-        // Recorded but never announced: the exporter had a whole lease to publish after recording.
-        while (await meta.TryClaimUnannouncedAsync(lease, stoppingToken) is { } recorded)
+        // A one-shot command's in-process runner does only what was requested through it: it exits when that is done, and
+        // would cut off the others' work (its bus is in memory, so nothing it started would be delivered again).
+        var onlyIds = runnerOptions.Value.OnlyRequestsAcceptedHere ? _acceptedHere.Keys.ToList() : null;
+        if (onlyIds is null)
         {
-            await producer.AnnounceRecordedAsync(recorded, services.GetRequiredService<IBus>(), stoppingToken);
+            // Recorded but never announced: the exporter had a whole lease to publish after recording.
+            while (await meta.TryClaimUnannouncedAsync(lease, stoppingToken) is { } recorded)
+            {
+                try
+                {
+                    await producer.AnnounceRecordedAsync(recorded, services.GetRequiredService<IBus>(), stoppingToken);
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogAnnouncementFailed(logger, recorded.Id, ErrorText.Describe(e)); // its claim runs out; tried again then
+                }
+            }
         }
 
-        while (await meta.FindExportToRunAsync(stoppingToken) is { } next)
+        string? after = null;
+        while (await meta.FindExportToRunAsync(onlyIds, after, stoppingToken) is { } next)
         {
+            after = next.Id;
             // One owner per attempt: the lease tells a live attempt from a dead one, whatever the process.
             var owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
-            var (claim, record) = await meta.TryClaimExportAsync(next.Id, owner, lease, stoppingToken);
-            if (claim != ExportClaim.Acquired)
+            BackupRecord? record;
+            try
             {
-                continue; // another instance took it (or finished it) in between
+                ExportClaim claim;
+                (claim, record) = await meta.TryClaimExportAsync(next.Id, owner, lease, stoppingToken);
+                if (claim != ExportClaim.Acquired)
+                {
+                    continue; // another instance took it (or finished it) in between
+                }
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogCannotTake(logger, next.Id, ErrorText.Describe(e));
+                continue;
             }
 
             var attempt = record!.Export!.Attempts;
+            if (attempt > bus.Value.RetryLimit + 1)
+            {
+                // The final attempt's exporter died without recording an outcome (killed, out of memory): exporting again
+                // would only repeat that.
+                await meta.MarkExportFailedAsync(next.Id, owner, $"the exporter stopped without an outcome on its final attempt (last error: {next.Error ?? "none"})",
+                    finalAttempt: true, stoppingToken);
+                LogDiedOnFinalAttempt(logger, next.Id, attempt - 1);
+                continue;
+            }
+
             if (attempt > 1)
             {
                 LogResuming(logger, next.Id, attempt, next.Error);
@@ -136,6 +191,18 @@ public sealed partial class SnapshotExportRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Snapshot {SnapshotId}: export attempt {Attempt} (the last one: {Error})")]
     private static partial void LogResuming(ILogger logger, string snapshotId, int attempt, string? error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: the export runner could not take it ({Error}); passed over until the next sweep")]
+    private static partial void LogCannotTake(ILogger logger, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot {SnapshotId}: its late announcement failed ({Error}); tried again a lease later")]
+    private static partial void LogAnnouncementFailed(ILogger logger, string snapshotId, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Snapshot {SnapshotId}: the exporter stopped without an outcome on its final attempt ({Attempts} attempts); failed for good")]
+    private static partial void LogDiedOnFinalAttempt(ILogger logger, string snapshotId, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot export runner: could not create the backups_meta index its sweeps read by ({Error}); they read the collection instead")]
+    private static partial void LogIndexFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Snapshot export runner: {Error}; looking again at the next sweep")]
     private static partial void LogRunFailed(ILogger logger, string error);

@@ -140,17 +140,16 @@ public sealed partial class SnapshotProducer(
     /// </summary>
     public async Task AnnounceRecordedAsync(BackupRecord record, IPublishEndpoint publish, CancellationToken cancellationToken)
     {
-        try
+        if (record.Manifest is not { } summary || record.Artifact is not { } artifact)
         {
-            var summary = record.Manifest!;
-            await publish.Publish(Announcement(record.Id, record.CreatedAt, record.Artifact!, summary.Collections.Count, summary.Documents), cancellationToken);
-            LogAnnouncedLate(logger, record.Id);
+            throw new InvalidDataException($"Snapshot {record.Id} is recorded as created without its manifest or artifact; it cannot be announced.");
         }
-        catch (Exception)
-        {
-            await meta.UnmarkAnnouncedAsync(record.Id, CancellationToken.None);
-            throw;
-        }
+
+        // A failure leaves the claim to run out (a lease later the next sweep tries again); meanwhile the sweep goes on
+        // with the next one.
+        await publish.Publish(Announcement(record.Id, record.CreatedAt, artifact, summary.Collections.Count, summary.Documents), cancellationToken);
+        await meta.MarkAnnouncedAsync(record.Id, cancellationToken);
+        LogAnnouncedLate(logger, record.Id);
     }
 
     // A stop is not a failure of the export: the lease goes back uncounted. If that write fails, the lease expires on

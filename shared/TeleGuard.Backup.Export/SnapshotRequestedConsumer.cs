@@ -12,10 +12,8 @@ public sealed class SnapshotRequestedConsumer(SnapshotProducer producer, Snapsho
 {
     public async Task Consume(ConsumeContext<SnapshotRequested> context)
     {
-        if (await producer.AcceptAsync(context.Message, context, context.CancellationToken))
-        {
-            runner.Wake();
-        }
+        await producer.AcceptAsync(context.Message, context, context.CancellationToken);
+        runner.Wake(context.Message.SnapshotId); // also for a duplicate: an in-process runner only takes what was requested through it
     }
 }
 

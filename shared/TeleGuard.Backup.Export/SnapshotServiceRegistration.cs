@@ -20,6 +20,7 @@ public static class SnapshotServiceRegistration
             sp.GetRequiredService<IOptions<MongoOptions>>().Value.DatabaseName,
             sp.GetRequiredService<ILogger<SnapshotExporter>>()));
         builder.Services.AddSingleton<SnapshotProducer>();
+        builder.Services.AddOptions<SnapshotExportRunnerOptions>();
         builder.Services.AddSingleton<SnapshotExportRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SnapshotExportRunner>());
         builder.Services.AddSingleton<ArtifactRetention>();

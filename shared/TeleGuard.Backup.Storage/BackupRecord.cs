@@ -23,6 +23,9 @@ public sealed class BackupRecord
 
     /// <summary>When SnapshotCreated was published; null after a crash between recording and announcing.</summary>
     [BsonElement("announcedAt")] public DateTime? AnnouncedAt { get; set; }
+
+    /// <summary>Until when one export runner holds the late announcement of a snapshot recorded but never announced.</summary>
+    [BsonElement("announceClaimedUntil")] [BsonIgnoreIfNull] public DateTime? AnnounceClaimedUntil { get; set; }
     [BsonElement("updatedAt")] public DateTime? UpdatedAt { get; set; }
     [BsonElement("error")] public string? Error { get; set; }
 

@@ -115,16 +115,36 @@ public sealed partial class BackupsMetaStore : IDisposable
     /// Requested records without an export state (a sink's record of an announcement, a request not yet accepted)
     /// are not exports to run.
     /// </summary>
-    public async Task<BackupRecord?> FindExportToRunAsync(CancellationToken cancellationToken)
+    public Task<BackupRecord?> FindExportToRunAsync(CancellationToken cancellationToken) => FindExportToRunAsync(null, null, cancellationToken);
+
+    /// <param name="onlyIds">Only these snapshots (null: any).</param>
+    /// <param name="after">Only snapshots after this id (a sweep goes on past a record it could not take).</param>
+    public async Task<BackupRecord?> FindExportToRunAsync(IReadOnlyCollection<string>? onlyIds, string? after, CancellationToken cancellationToken)
     {
+        if (onlyIds is { Count: 0 })
+        {
+            return null;
+        }
+
         var now = Now;
-        return await _records.FindFirstAsync(
-            Filter.Or(
-                Filter.Eq(r => r.Status, BackupStatus.Requested) & Filter.Ne(r => r.Export, null),
-                Filter.Eq(r => r.Status, BackupStatus.Exporting) & Filter.Lt(r => r.Export!.LeaseUntil, now)),
-            Sort.Ascending(r => r.Id),
-            cancellationToken);
+        var filter = Filter.Or(
+            Filter.Eq(r => r.Status, BackupStatus.Requested) & Filter.Ne(r => r.Export, null),
+            Filter.Eq(r => r.Status, BackupStatus.Exporting) & Filter.Lt(r => r.Export!.LeaseUntil, now));
+        if (onlyIds is not null)
+        {
+            filter &= Filter.In(r => r.Id, onlyIds);
+        }
+
+        if (after is not null)
+        {
+            filter &= Filter.Gt(r => r.Id, after);
+        }
+
+        return await _records.FindFirstAsync(filter, Sort.Ascending(r => r.Id), cancellationToken);
     }
+
+    /// <summary>Creates (if missing) the index the export runner's sweeps read by.</summary>
+    public Task EnsureStatusIndexAsync(CancellationToken cancellationToken) => _records.EnsureStatusIndexAsync(cancellationToken);
 
     /// <summary>
     /// Gives the lease back without counting the attempt (the exporter is shutting down): the snapshot is requested
@@ -206,23 +226,22 @@ public sealed partial class BackupsMetaStore : IDisposable
 
     /// <summary>
     /// Takes the announcement of a snapshot the export runner recorded but never announced (its exporter died, or its
-    /// publish failed, in between) at least <paramref name="grace"/> ago: marks it announced, so one instance announces
-    /// it; the caller publishes, or gives it back with <see cref="UnmarkAnnouncedAsync"/>. Null when there is none.
+    /// publish failed, in between) at least <paramref name="grace"/> ago, for <paramref name="grace"/>: one instance
+    /// announces it and then marks it announced (<see cref="MarkAnnouncedAsync"/>). A claimant that dies before
+    /// publishing (or fails to) leaves it to the next sweep after the claim runs out, so the announcement is never lost (at worst it
+    /// goes out twice, which the destinations take as a redelivery). Null when there is none.
     /// </summary>
     public async Task<BackupRecord?> TryClaimUnannouncedAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
         var now = Now;
         return await _records.FindOneAndUpdateAsync(
             Filter.Eq(r => r.Status, BackupStatus.Created) & Filter.Eq(r => r.AnnouncedAt, null) & Filter.Ne(r => r.Artifact, null)
-            & Filter.Ne(r => r.Export!.QueuedAt, null) & Filter.Lt(r => r.CreatedAt, now - grace),
-            Update.Set(r => r.AnnouncedAt, now),
+            & Filter.Ne(r => r.Export!.QueuedAt, null) & Filter.Lt(r => r.CreatedAt, now - grace)
+            & (Filter.Eq(r => r.AnnounceClaimedUntil, null) | Filter.Lt(r => r.AnnounceClaimedUntil, now)),
+            Update.Set(r => r.AnnounceClaimedUntil, now + grace),
             new FindOneAndUpdateOptions<BackupRecord> { ReturnDocument = ReturnDocument.After, Sort = Sort.Ascending(r => r.Id) },
             cancellationToken);
     }
-
-    /// <summary>Gives back a claimed announcement that could not be published.</summary>
-    public Task UnmarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>
-        _records.UpdateOneAsync(Filter.Eq(r => r.Id, snapshotId), Update.Unset(r => r.AnnouncedAt), cancellationToken: cancellationToken);
 
     /// <summary>Notes that SnapshotCreated went out, so a repeated request does not announce the snapshot again.</summary>
     public Task MarkAnnouncedAsync(string snapshotId, CancellationToken cancellationToken) =>

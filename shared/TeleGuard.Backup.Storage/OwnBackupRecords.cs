@@ -73,6 +73,15 @@ internal sealed partial class OwnBackupRecords(IMongoCollection<BackupRecord> co
     /// Creates the record of <paramref name="snapshotId"/> with <paramref name="insert"/> (<c>$setOnInsert</c>) unless it
     /// exists; returns false when it existed. A foreign document holding that <c>_id</c> is left as it is and reported.
     /// </summary>
+    /// <summary>
+    /// The index the export runner's sweeps use (by status, oldest first): backups_meta also holds every increment's
+    /// record, so without it each sweep would read the whole collection.
+    /// </summary>
+    public Task EnsureStatusIndexAsync(CancellationToken cancellationToken) =>
+        collection.Indexes.CreateOneAsync(
+            new CreateIndexModel<BackupRecord>(Builders<BackupRecord>.IndexKeys.Ascending(r => r.Kind).Ascending(r => r.Status).Ascending(r => r.Id)),
+            cancellationToken: cancellationToken);
+
     public async Task<bool> InsertIfMissingAsync(string snapshotId, UpdateDefinition<BackupRecord> insert, CancellationToken cancellationToken)
     {
         await StampKindOnceAsync(cancellationToken);

@@ -168,9 +168,16 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task Without_rabbitmq_snapshot_runs_the_pipeline_in_process_and_a_standalone_server_has_no_consistency()
+    public async Task Without_rabbitmq_snapshot_runs_the_pipeline_in_process_and_a_standalone_server_has_no_consistency_and_no_other_export_is_taken()
     {
         var (environment, database) = await PrepareAsync(replicaSet: false, rabbit: false);
+        // An older export accepted by a service and waiting for its runner: the one-shot command exits when its own snapshot
+        // is done, so it must leave this one to the service (taking it, it would export it first, oldest first).
+        var meta = new BackupsMetaStore(database, TimeProvider.System);
+        const string pending = "20200101T000000Z";
+        await meta.RecordRequestedAsync(pending, DateTimeOffset.UtcNow, "schedule", CancellationToken.None);
+        Assert.True(await meta.MarkExportQueuedAsync(pending, CancellationToken.None));
+
         var (exitCode, output) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
         Assert.True(exitCode == 0, output);
         Assert.Contains("(in this process)", output);
@@ -180,6 +187,10 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         Assert.Equal(BackupStatus.Complete, record.Status);
         Assert.Equal("none", record.Manifest!.Consistency);
         await AssertArtifactMatchesSourceAsync(database, record);
+        var untouched = await RecordAsync(database, pending);
+        Assert.Equal(BackupStatus.Requested, untouched.Status);
+        Assert.Equal(0, untouched.Export!.Attempts);
+        Assert.Null(untouched.Artifact);
     }
 
     /// <summary>

@@ -12,6 +12,9 @@ namespace TeleGuard.Backup.Snapshot.Tests;
 /// What "consistency: snapshot" promises, checked against a server that isolates reads (a real replica set): the
 /// stand-in accepts snapshot sessions but shows later writes in them, so these tests only run against real MongoDB.
 /// </summary>
+// Lowers the server's snapshot window: never at the same time as the service tests, whose exports it would push into
+// the SnapshotTooOld fallback.
+[Collection(nameof(ServerFailPoint))]
 public sealed class ConsistencyTests : IDisposable
 {
     private readonly TemporaryDirectory _temp = new();

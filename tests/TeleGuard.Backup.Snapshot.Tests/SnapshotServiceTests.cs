@@ -86,12 +86,12 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
             var r = await meta.GetAsync(id, CancellationToken.None);
             return r is { Status: BackupStatus.Created } ? r : null; // no sink runs in this host: it stays created
         }, TimeSpan.FromSeconds(60), "the snapshot to be created");
-        // Both requests were consumed, without a fault, and between them they published one announcement (a consumer
-        // publishes before its delivery ends), which the listener received.
+        // Both requests were consumed, without a fault, and the export published one announcement (after recording the
+        // snapshot, so it is awaited before counting what was published).
         var requests = await _consumed.WaitForAsync<SnapshotRequested>(2, TimeSpan.FromSeconds(30));
         Assert.All(requests, r => Assert.Null(r.Fault));
-        var published = Assert.Single(_published.Of<SnapshotCreated>());
         var announcement = await AnnouncementAsync(created, 1);
+        var published = Assert.Single(_published.Of<SnapshotCreated>());
         Assert.Equal(published, announcement);
         Assert.Equal(record.Artifact!.Location, announcement.ArtifactLocation);
         Assert.Equal(record.Artifact.Sha256, announcement.ArtifactSha256);

@@ -111,6 +111,48 @@ public sealed class BackupsMetaStoreTests
     }
 
     [Fact]
+    public async Task A_sweep_passes_over_a_record_it_cannot_take_and_a_one_shot_runner_sees_only_its_own()
+    {
+        var (store, _) = await CreateAsync();
+        const string first = "20261126T010000Z", second = "20261126T020000Z";
+        foreach (var id in new[] { first, second })
+        {
+            await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+            Assert.True(await store.MarkExportQueuedAsync(id, None));
+        }
+
+        Assert.Equal(first, (await store.FindExportToRunAsync(null, null, None))?.Id);
+        Assert.Equal(second, (await store.FindExportToRunAsync(null, after: first, None))?.Id);
+        Assert.Null(await store.FindExportToRunAsync(null, after: second, None));
+        Assert.Equal(second, (await store.FindExportToRunAsync([second], null, None))?.Id);
+        Assert.Null(await store.FindExportToRunAsync([], null, None));
+    }
+
+    [Fact]
+    public async Task A_late_announcement_is_claimed_by_one_runner_at_a_time_and_claimable_again_until_it_is_marked_announced()
+    {
+        var (store, _) = await CreateAsync([BackupSinks.GitHub]); // a destination that has not copied it: it stays created
+        var lease = TimeSpan.FromSeconds(30);
+        const string id = "20261126T030000Z";
+        await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+        Assert.True(await store.MarkExportQueuedAsync(id, None));
+        await store.TryClaimExportAsync(id, "a", lease, None);
+        Assert.True(await store.MarkCreatedAsync(id, "a", Artifact, Manifest(id), None));
+
+        Assert.Null(await store.TryClaimUnannouncedAsync(lease, None)); // its exporter still has a lease to announce it
+        _time.Advance(lease + TimeSpan.FromSeconds(1));
+        Assert.Equal(id, (await store.TryClaimUnannouncedAsync(lease, None))?.Id);
+        Assert.Null(await store.TryClaimUnannouncedAsync(lease, None)); // claimed: not a second announcer at once
+
+        // The claimant died before publishing (or its publish failed): once its claim ran out, the next one announces it.
+        _time.Advance(lease + TimeSpan.FromSeconds(1));
+        Assert.Equal(id, (await store.TryClaimUnannouncedAsync(lease, None))?.Id);
+        await store.MarkAnnouncedAsync(id, None);
+        _time.Advance(lease + TimeSpan.FromSeconds(1));
+        Assert.Null(await store.TryClaimUnannouncedAsync(lease, None));
+    }
+
+    [Fact]
     public async Task A_failed_attempt_that_will_be_retried_returns_to_requested_and_the_last_one_is_failed()
     {
         var (store, _) = await CreateAsync();
