@@ -216,17 +216,9 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         var artifactsOf = (string snapshotId) => files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", snapshotId));
 
         string id;
-        mongo.HoldRequestsContaining("getMore");
         using (var first = CliProcess.Start(environment, "run"))
         {
-            await TestHosts.EventuallyAsync(() => Task.FromResult(first.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
-            var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
-            Assert.Equal(0, requestCode);
-            id = SnapshotIdIn(requestOutput);
-            await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
-                && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
-                TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{first.Output}");
-            await AssertRequestAcknowledgedAsync();
+            id = await RequestAndHoldExportAsync(first, environment, meta, mongo);
             first.Kill(); // SIGKILL mid-export
         }
 
@@ -239,13 +231,7 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
 
         mongo.ReleaseHeld(); // from now on every read goes through
         using var second = CliProcess.Start(environment, "run");
-        var completed = await TestHosts.EventuallyAsync(async () =>
-        {
-            var document = await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync();
-            return document?["status"] == "complete" ? document : null;
-        }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
-
-        var record = BsonSerializer.Deserialize<BackupRecord>(completed);
+        var record = await CompletedAsync(meta, id);
         Assert.True(record.Export!.Attempts == 2, $"the restarted service took over the dead exporter's lease once\n{second.Output}");
         Assert.Equal(1, await artifactsOf(id));
         Assert.Single(Regex.Matches(second.Output, $"Snapshot {id} created:"));
@@ -271,17 +257,9 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
         var files = ArtifactDatabase(database).GetCollection<BsonDocument>("teleguard_artifacts.files");
 
         string id;
-        mongo.HoldRequestsContaining("getMore");
         using (var first = CliProcess.Start(environment, "run"))
         {
-            await TestHosts.EventuallyAsync(() => Task.FromResult(first.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
-            var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
-            Assert.Equal(0, requestCode);
-            id = SnapshotIdIn(requestOutput);
-            await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
-                && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
-                TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{first.Output}");
-            await AssertRequestAcknowledgedAsync();
+            id = await RequestAndHoldExportAsync(first, environment, meta, mongo);
             first.Terminate();
             Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         }
@@ -295,19 +273,38 @@ public sealed partial class SnapshotCommandTests : IAsyncDisposable
 
         mongo.ReleaseHeld();
         using var second = CliProcess.Start(environment, "run");
-        var completed = await TestHosts.EventuallyAsync(async () =>
-        {
-            var document = await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync();
-            return document?["status"] == "complete" ? document : null;
-        }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart");
-
-        var record = BsonSerializer.Deserialize<BackupRecord>(completed);
+        var record = await CompletedAsync(meta, id);
         Assert.True(record.Export!.Attempts == 1, $"one counted attempt\n{second.Output}");
         Assert.Equal(1, await files.CountDocumentsAsync(new BsonDocument("metadata.snapshotId", id)));
         Assert.Single(Regex.Matches(second.Output, $"Snapshot {id} created:"));
         var manifest = await AssertArtifactMatchesSourceAsync(database, record);
         Assert.Equal(1500, manifest.Collections.Single(c => c.Name == "users").Documents);
     }
+
+    /// <summary>
+    /// With <paramref name="service"/> started: requests a snapshot and waits until its export is held at its second
+    /// batch by <paramref name="mongo"/> and the request's delivery was acknowledged. Returns the snapshot id.
+    /// </summary>
+    private async Task<string> RequestAndHoldExportAsync(CliProcess service, Dictionary<string, string?> environment, IMongoCollection<BsonDocument> meta, FaultProxy mongo)
+    {
+        mongo.HoldRequestsContaining("getMore");
+        await TestHosts.EventuallyAsync(() => Task.FromResult(service.Output.Contains("Bus started") ? "up" : null), TimeSpan.FromSeconds(60), "the service to start");
+        var (requestCode, requestOutput) = await CliProcess.RunAsync(environment, Timeout, "snapshot");
+        Assert.Equal(0, requestCode);
+        var id = SnapshotIdIn(requestOutput);
+        await TestHosts.EventuallyAsync(async () => mongo.HeldRequests > 0
+            && (await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync())?["status"] == "exporting" ? "held" : null,
+            TimeSpan.FromSeconds(60), $"the export to wait for its second batch\n{service.Output}");
+        await AssertRequestAcknowledgedAsync();
+        return id;
+    }
+
+    private static async Task<BackupRecord> CompletedAsync(IMongoCollection<BsonDocument> meta, string id) =>
+        BsonSerializer.Deserialize<BackupRecord>(await TestHosts.EventuallyAsync(async () =>
+        {
+            var document = await meta.Find(new BsonDocument("_id", id)).FirstOrDefaultAsync();
+            return document?["status"] == "complete" ? document : null;
+        }, TimeSpan.FromSeconds(120), "the snapshot to complete after the restart"));
 
     // The request's delivery ended before the export did: the broker counted its acknowledgement and holds nothing.
     private async Task AssertRequestAcknowledgedAsync()
