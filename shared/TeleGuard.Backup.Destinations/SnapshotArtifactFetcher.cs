@@ -15,7 +15,8 @@ public sealed class SnapshotArtifactFetcher(IArtifactStore store)
     /// <summary>
     /// Writes the artifact gzip-compressed to <paramref name="destination"/>, checking it on the way against the announced
     /// size and SHA-256 and every file against the manifest, which it returns (the compressed file is deleted when
-    /// anything does not match).
+    /// anything does not match). The snapshot service stores artifacts compressed, so their bytes are copied as they are;
+    /// the plain tar of an older artifact is compressed here.
     /// </summary>
     public async Task<SnapshotManifest> CompressVerifiedAsync(SnapshotCreated snapshot, string destination, CancellationToken cancellationToken)
     {
@@ -36,10 +37,11 @@ public sealed class SnapshotArtifactFetcher(IArtifactStore store)
             try
             {
                 await using var output = File.Create(destination);
-                await using var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal);
-                await using var copying = new CopyingReadStream(hashing, gzip);
+                var (bytes, isGzip, _) = await ArtifactCompression.PeekAsync(hashing, cancellationToken);
+                await using Stream compressed = isGzip ? output : new System.IO.Compression.GZipStream(output, ArtifactCompression.Level, leaveOpen: true);
+                await using var copying = new CopyingReadStream(bytes, compressed);
                 manifest = await SnapshotArchive.ReadAsync(copying, onFile: null, cancellationToken);
-                await copying.CopyToAsync(Stream.Null, 1 << 20, cancellationToken); // tar padding after the last entry
+                await copying.CopyToAsync(Stream.Null, 1 << 20, cancellationToken); // tar padding (and gzip trailer) after the last entry
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or System.Text.Json.JsonException)
             {

@@ -89,7 +89,7 @@ public sealed partial class SnapshotProducer(
                 PartSizeBytes = settings.PartSizeBytes,
             }, leaseHeld.Token);
 
-            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteAsync(exportDirectory, manifest, stream, ct), leaseHeld.Token);
+            var stored = await artifacts.SaveAsync(id, (stream, ct) => SnapshotArchive.WriteCompressedAsync(exportDirectory, manifest, stream, ct), leaseHeld.Token);
             var artifact = new ArtifactRecord { Location = stored.Location, Size = stored.Size, Sha256 = stored.Sha256 };
             if (!await meta.MarkCreatedAsync(id, owner, artifact, manifest, cancellationToken))
             {

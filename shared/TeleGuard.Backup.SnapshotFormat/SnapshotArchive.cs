@@ -1,12 +1,14 @@
 using System.Formats.Tar;
+using System.IO.Compression;
 using System.Security.Cryptography;
 
 namespace TeleGuard.Backup.SnapshotFormat;
 
 /// <summary>
-/// The snapshot artifact: an uncompressed POSIX (PAX) tar stream with <c>manifest.json</c> first, then every file the
-/// manifest lists, in manifest order. Readers check each file's size and SHA-256 against the manifest while streaming
-/// and reject missing, extra, reordered or altered files.
+/// The snapshot artifact: a POSIX (PAX) tar stream with <c>manifest.json</c> first, then every file the manifest lists,
+/// in manifest order, gzip-compressed (<see cref="ArtifactCompression"/>; readers also take the plain tar of older
+/// artifacts). Readers check each file's size and SHA-256 against the manifest while streaming and reject missing,
+/// extra, reordered or altered files.
 /// </summary>
 public static class SnapshotArchive
 {
@@ -38,6 +40,13 @@ public static class SnapshotArchive
         }
     }
 
+    /// <summary>The artifact as stored: <see cref="WriteAsync"/>'s tar stream, gzip-compressed.</summary>
+    public static async Task WriteCompressedAsync(string snapshotDirectory, SnapshotManifest manifest, Stream output, CancellationToken cancellationToken)
+    {
+        await using var gzip = new GZipStream(output, ArtifactCompression.Level, leaveOpen: true);
+        await WriteAsync(snapshotDirectory, manifest, gzip, cancellationToken);
+    }
+
     private static async Task WriteEntryAsync(TarWriter tar, string name, Stream data, DateTimeOffset modified, CancellationToken cancellationToken)
     {
         var entry = new PaxTarEntry(TarEntryType.RegularFile, name)
@@ -50,7 +59,7 @@ public static class SnapshotArchive
     }
 
     /// <summary>
-    /// Reads an archive, verifying every file against the manifest, and hands each verified file to
+    /// Reads an archive (a tar stream, gzip-compressed or not), verifying every file against the manifest, and hands each verified file to
     /// <paramref name="onFile"/> as a stream to consume (it is checked while it is read; a mismatch throws after).
     /// Use <see cref="ExtractAsync"/> when nothing may be used before everything is verified. A damaged archive throws
     /// <see cref="InvalidDataException"/>.
@@ -60,7 +69,22 @@ public static class SnapshotArchive
     {
         try
         {
-            return await ReadVerifiedAsync(archive, onFile, cancellationToken);
+            var (bytes, isGzip, isEmpty) = await ArtifactCompression.PeekAsync(archive, cancellationToken);
+            if (isEmpty)
+            {
+                throw new InvalidDataException("Snapshot archive is empty.");
+            }
+
+            if (!isGzip)
+            {
+                return await ReadVerifiedAsync(bytes, onFile, cancellationToken);
+            }
+
+            await using var tar = ArtifactCompression.CheckedDecompression(bytes);
+            var manifest = await ReadVerifiedAsync(tar, onFile, cancellationToken);
+            // The rest of the tar (its end blocks), then the gzip trailer is checked against the content.
+            await tar.CopyToAsync(Stream.Null, cancellationToken);
+            return manifest;
         }
         catch (EndOfStreamException e)
         {

@@ -27,6 +27,14 @@ public sealed class PublicSinkTests : IAsyncDisposable
     private IHost? _host;
     private RabbitMqVirtualHost? _vhost;
 
+    /// <summary>SHA-256 of the tar stream inside a snapshot's stored (gzip-compressed) artifact.</summary>
+    private static async Task<string> TarSha256Async(IArtifactStore store, BackupRecord record)
+    {
+        await using var artifact = await store.OpenReadAsync(record.Artifact!.Location, CancellationToken.None);
+        await using var tar = new System.IO.Compression.GZipStream(artifact, System.IO.Compression.CompressionMode.Decompress);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(tar));
+    }
+
     [Fact]
     public async Task Three_snapshots_and_a_cleanup_leave_only_opaque_files_the_index_and_the_readme_and_each_decrypts_to_its_artifact()
     {
@@ -76,7 +84,9 @@ public sealed class PublicSinkTests : IAsyncDisposable
             records.Add(record);
         }
 
-        // Each public file decrypts, with the key, to exactly the snapshot's artifact.
+        // Each public file's plaintext is the stored artifact byte for byte (compressed once, by the snapshot service), and
+        // decrypt turns it into exactly the tar inside that artifact.
+        var store = _host.Services.GetRequiredService<IArtifactStore>();
         var downloads = Path.Combine(_work.Path, "downloads");
         Directory.CreateDirectory(downloads);
         foreach (var record in records)
@@ -87,12 +97,19 @@ public sealed class PublicSinkTests : IAsyncDisposable
             // Format version 2: the header names the snapshot, and decrypt says which one the file is.
             var header = StreamingEncryption.ParseHeader(encrypted);
             Assert.Equal((2, record.Id), (header.Version, header.SnapshotId));
+            using (var plaintext = new MemoryStream())
+            {
+                await StreamingEncryption.DecryptAsync(new MemoryStream(encrypted), plaintext, EncryptionKeySettings.Ring(Convert.ToBase64String(_key), null)!, record.Id, CancellationToken.None);
+                Assert.Equal(record.Artifact!.Sha256, Convert.ToHexStringLower(SHA256.HashData(plaintext.ToArray())));
+                Assert.Equal([0x1f, 0x8b], plaintext.ToArray()[..2]);
+            }
+
             var output = Path.Combine(downloads, $"{record.Id}.tar");
             var (exitCode, text) = await CliProcess.RunAsync(new Dictionary<string, string?> { ["ENCRYPTION_KEY"] = Convert.ToBase64String(_key) },
                 TimeSpan.FromSeconds(60), "decrypt", "--in", file, "--out", output);
             Assert.True(exitCode == 0, text);
             Assert.Contains($"of snapshot {record.Id} encrypted with key {EncryptionKeyRing.KeyIdOf(_key)}", text);
-            Assert.Equal(record.Artifact!.Sha256, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(output))));
+            Assert.Equal(await TarSha256Async(store, record), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(output))));
         }
 
         // decrypt --snapshot refuses a file of another snapshot (here renamed to the asked-for name), naming both.
@@ -114,7 +131,7 @@ public sealed class PublicSinkTests : IAsyncDisposable
             ["ENCRYPTION_PREVIOUS_KEYS"] = $"{Convert.ToBase64String(EncryptionKeyRing.GenerateKey())},{Convert.ToBase64String(_key)}",
         }, TimeSpan.FromSeconds(60), "decrypt", "--in", downloads, "--snapshot", "20261126T020000Z", "--out", rotated);
         Assert.True(rotation.ExitCode == 0, rotation.Output);
-        Assert.Equal(records[1].Artifact!.Sha256, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(rotated))));
+        Assert.Equal(await TarSha256Async(store, records[1]), Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(rotated))));
 
         // A wrong key: exit 1, a clear message, and no output file.
         var refused = Path.Combine(downloads, "refused.tar");

@@ -100,8 +100,15 @@ public sealed class SnapshotServiceTests : IAsyncDisposable
         Assert.Equal(SnapshotConsistency.Snapshot, record.Manifest!.Consistency);
         Assert.Equal(1, await ArtifactFilesAsync(source, id));
 
-        // The artifact in the store is complete and matches what was announced.
+        // The artifact in the store is complete, gzip-compressed (once, here, for every sink) and matches what was announced.
         var store = host.Services.GetRequiredService<IArtifactStore>();
+        await using (var head = await store.OpenReadAsync(announcement.ArtifactLocation, CancellationToken.None))
+        {
+            var magic = new byte[2];
+            await head.ReadExactlyAsync(magic);
+            Assert.Equal([0x1f, 0x8b], magic);
+        }
+
         await using (var artifact = await store.OpenReadAsync(announcement.ArtifactLocation, CancellationToken.None))
         await using (var hashing = new HashingStream(artifact))
         {

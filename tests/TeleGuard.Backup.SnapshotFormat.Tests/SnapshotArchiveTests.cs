@@ -69,6 +69,75 @@ public sealed class SnapshotArchiveTests : IDisposable
         await SnapshotArchive.VerifyDirectoryAsync(destination, TestContext.Current.CancellationToken);
     }
 
+    private static async Task<byte[]> CompressedArchiveAsync(string directory, SnapshotManifest manifest)
+    {
+        using var buffer = new MemoryStream();
+        await SnapshotArchive.WriteCompressedAsync(directory, manifest, buffer, TestContext.Current.CancellationToken);
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// The snapshot service stores the tar gzip-compressed; readers take that and the plain tar of earlier versions, and
+    /// the files they extract are the same.
+    /// </summary>
+    [Fact]
+    public async Task A_compressed_artifact_is_gzip_of_the_tar_and_extracts_to_the_same_files_as_the_plain_tar_of_earlier_versions()
+    {
+        var (directory, manifest) = MakeSnapshot();
+        var plain = await ArchiveAsync(directory, manifest);
+        var compressed = await CompressedArchiveAsync(directory, manifest);
+        Assert.Equal([0x1f, 0x8b], compressed[..2]);
+        Assert.True(compressed.Length * 4 < plain.Length, $"{compressed.Length} bytes compressed, {plain.Length} plain");
+        await using (var gunzip = new System.IO.Compression.GZipStream(new MemoryStream(compressed), System.IO.Compression.CompressionMode.Decompress))
+        using (var tar = new MemoryStream())
+        {
+            await gunzip.CopyToAsync(tar, TestContext.Current.CancellationToken);
+            Assert.Equal(plain, tar.ToArray()); // exactly the tar of the uncompressed format inside
+        }
+
+        foreach (var (name, archive) in new[] { ("plain", plain), ("compressed", compressed) })
+        {
+            var destination = Path.Combine(_temp.Path, name);
+            var read = await SnapshotArchive.ExtractAsync(new MemoryStream(archive), destination, TestContext.Current.CancellationToken);
+            Assert.Equal(manifest.ToJsonBytes(), read.ToJsonBytes());
+            foreach (var (file, _, _) in SnapshotArchive.FilesOf(manifest))
+            {
+                Assert.Equal(File.ReadAllBytes(Path.Combine(directory, file)), File.ReadAllBytes(Path.Combine(destination, file)));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_compressed_artifact_cut_short_or_with_a_changed_byte_is_rejected_and_nothing_is_left_extracted()
+    {
+        var (directory, manifest) = MakeSnapshot();
+        var compressed = await CompressedArchiveAsync(directory, manifest);
+        var damaged = new List<(string What, byte[] Bytes)>
+        {
+            ("cut at half", compressed[..(compressed.Length / 2)]),
+            ("cut inside the deflate data's end", compressed[..(compressed.Length - 12)]),
+            ("gzip trailer cut off", compressed[..(compressed.Length - 8)]),
+        };
+        for (var at = 20; at < compressed.Length - 8; at += compressed.Length / 7)
+        {
+            var flipped = compressed.ToArray();
+            flipped[at] ^= 0x10;
+            damaged.Add(($"byte {at} changed", flipped));
+        }
+
+        var trailer = compressed.ToArray();
+        trailer[^6] ^= 0x01; // the CRC-32 of the tar
+        damaged.Add(("CRC-32 changed", trailer));
+
+        foreach (var (what, bytes) in damaged)
+        {
+            var destination = Path.Combine(_temp.Path, "extracted");
+            var error = await Record.ExceptionAsync(() => SnapshotArchive.ExtractAsync(new MemoryStream(bytes), destination, TestContext.Current.CancellationToken));
+            Assert.True(error is InvalidDataException, $"{what}: {error?.GetType().Name ?? "accepted"} {error?.Message}");
+            Assert.False(Directory.Exists(destination), what);
+        }
+    }
+
     [Fact]
     public async Task A_flipped_byte_in_any_file_is_rejected_naming_the_file_and_nothing_is_left_extracted()
     {

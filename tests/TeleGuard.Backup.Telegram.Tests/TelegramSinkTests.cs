@@ -130,9 +130,32 @@ public sealed class TelegramSinkTests : IAsyncDisposable
 
         var sha256 = Convert.ToHexStringLower(whole.GetHashAndReset());
         Assert.Equal(location.ArchiveSha256, sha256);
+        // Compressed once: what Telegram holds is the stored artifact, byte for byte (the sink did not gzip it again).
+        Assert.Equal((record.Artifact!.Size, record.Artifact.Sha256), (location.ArchiveSize, sha256));
         Assert.Equal(messages.Select(m => m.Id), location.MessageIds!);
         Assert.Equal($"TeleGuard snapshot {id} · part 2/3 · archive {location.ArchiveSize} bytes · sha256 {sha256}", messages.ElementAt(1).Caption);
         Assert.DoesNotContain(telegram.Token, _logs.All);
+    }
+
+    /// <summary>
+    /// An artifact stored by an earlier version is a plain tar: the sink compresses it itself, so the channel still gets
+    /// gzip, and a restore from the channel reads it back to the recorded documents.
+    /// </summary>
+    [Fact]
+    public async Task An_uncompressed_artifact_of_an_earlier_version_is_sent_gzip_compressed_and_restores()
+    {
+        var (host, telegram, meta) = await StartAsync();
+        const string id = "20261126T090000Z";
+        await SyntheticSnapshots.AnnounceAsync(host.Services, _work.Path, id, 2L * 1024 * 1024, compressed: false);
+        var record = await FinishedAsync(meta, id);
+        Assert.True(record.Sinks[BackupSinks.Telegram].Status == SinkStatus.Succeeded, record.Sinks[BackupSinks.Telegram].Error);
+        var location = record.Sinks[BackupSinks.Telegram].LocationAs<TelegramLocation>()!;
+        var sent = telegram.ReadFile(Assert.Single(telegram.Messages));
+        Assert.Equal([0x1f, 0x8b], sent[..2]);
+        Assert.True(location.ArchiveSize < record.Artifact!.Size, $"{location.ArchiveSize} bytes sent for a {record.Artifact.Size}-byte tar");
+
+        var manifest = await FetchFromTelegramAsync(RestoreConfiguration(telegram, localApi: false), meta, id, Path.Combine(_work.Path, "restored"));
+        Assert.Equal((id, record.Manifest!.Documents), (manifest.SnapshotId, manifest.TotalDocuments));
     }
 
     /// <summary>

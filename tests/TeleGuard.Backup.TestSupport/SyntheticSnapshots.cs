@@ -16,8 +16,9 @@ namespace TeleGuard.Backup.TestSupport;
 public static class SyntheticSnapshots
 {
     /// <param name="dataTime">When the data was read (its export's end); now by default.</param>
+    /// <param name="compressed">Stored gzip-compressed as the snapshot service stores it; false for the plain tar of earlier versions.</param>
     public static async Task<SnapshotCreated> AnnounceAsync(IServiceProvider services, string workDirectory, string id, long jsonBytes,
-        long partBytes = 200L * 1024 * 1024, DateTimeOffset? dataTime = null)
+        long partBytes = 200L * 1024 * 1024, DateTimeOffset? dataTime = null, bool compressed = true)
     {
         var readAt = dataTime ?? DateTimeOffset.UtcNow;
         var folder = Path.Combine(workDirectory, $"synthetic-{id}");
@@ -50,7 +51,8 @@ public static class SyntheticSnapshots
         }
 
         var stored = await services.GetRequiredService<IArtifactStore>()
-            .SaveAsync(id, (s, ct) => SnapshotArchive.WriteAsync(folder, manifest, s, ct), CancellationToken.None);
+            .SaveAsync(id, (s, ct) => compressed ? SnapshotArchive.WriteCompressedAsync(folder, manifest, s, ct) : SnapshotArchive.WriteAsync(folder, manifest, s, ct),
+                CancellationToken.None);
         Directory.Delete(folder, recursive: true);
         var meta = services.GetRequiredService<BackupsMetaStore>();
         await meta.RecordRequestedAsync(id, DateTimeOffset.UtcNow, "test", CancellationToken.None);
