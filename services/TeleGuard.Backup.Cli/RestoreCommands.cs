@@ -11,7 +11,7 @@ namespace TeleGuard.Backup.Cli;
 /// <c>restore</c> and <c>verify</c>. Every file is checked against the manifest's SHA-256 before anything is written;
 /// a restore then checks the target, writes, and verifies the result by exporting it and comparing content hashes.
 /// Sources: <c>github</c> (the private repository), <c>public</c> (the encrypted branch), <c>telegram</c> (the parts
-/// recorded in backups_meta), <c>store</c> (the artifact store of MONGODB_URI) and <c>file</c> (an artifact .tar or a
+/// recorded in backups_meta), <c>store</c> (the artifact store of MONGODB_URI) and <c>file</c> (an artifact, .tar or gzip-compressed, or a
 /// snapshot folder).
 /// </summary>
 public static class RestoreCommands

@@ -27,7 +27,7 @@ public sealed record SnapshotSource(string From, string? Path, string Snapshot, 
             Required = true,
         };
         from.CompletionSources.Add(Sources);
-        var path = new Option<string?>("--path") { Description = "with --from file: an artifact .tar or a snapshot folder", HelpName = "P" };
+        var path = new Option<string?>("--path") { Description = "with --from file: an artifact (.tar, or gzip-compressed as the store holds it) or a snapshot folder", HelpName = "P" };
         var snapshot = new Option<string>("--snapshot") { Description = "the snapshot id, or latest", HelpName = "ID|latest", DefaultValueFactory = _ => "latest" };
         var toTime = ToTimeOption(
             "restore to this time instead of a snapshot: UTC as 2026-11-30T13:42:10Z (every change of that second included), or latest (the end of the recorded history); needs a destination that holds increments (store, github, public, telegram)");
@@ -39,7 +39,7 @@ public sealed record SnapshotSource(string From, string? Path, string Snapshot, 
         {
             if (result.GetValue(from) == "file" && result.GetValue(path) is null)
             {
-                result.AddError("--from file needs --path (an artifact .tar or a snapshot folder)");
+                result.AddError("--from file needs --path (an artifact .tar or .tar.gz, or a snapshot folder)");
             }
 
             if (result.GetResult(toTime) is not null && result.GetResult(snapshot) is { Implicit: false })

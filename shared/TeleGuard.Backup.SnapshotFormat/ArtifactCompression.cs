@@ -39,7 +39,7 @@ public static class ArtifactCompression
         private readonly GZipStream _gzip;
         private readonly Crc32 _crc = new();
         private long _length;
-        private bool _checked;
+        private bool _endChecked;
 
         public CheckedGunzipStream(Stream compressed)
         {
@@ -47,35 +47,75 @@ public static class ArtifactCompression
             _gzip = new GZipStream(_compressed, CompressionMode.Decompress, leaveOpen: true);
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => Took(_gzip.Read(buffer, offset, count), buffer.AsSpan(offset));
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            Took(await _gzip.ReadAsync(buffer, cancellationToken), buffer.Span);
+        public override int Read(Span<byte> buffer)
+        {
+            int read;
+            try
+            {
+                read = _gzip.Read(buffer);
+            }
+            catch (InvalidDataException e)
+            {
+                throw Damaged(e);
+            }
+
+            if (read == 0 && buffer.Length > 0 && !_endChecked) // a zero-length read is not the end
+            {
+                CheckEnd(_compressed.Drain());
+            }
+
+            return Took(read, buffer);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int read;
+            try
+            {
+                read = await _gzip.ReadAsync(buffer, cancellationToken);
+            }
+            catch (InvalidDataException e)
+            {
+                throw Damaged(e);
+            }
+
+            if (read == 0 && buffer.Length > 0 && !_endChecked)
+            {
+                CheckEnd(await _compressed.DrainAsync(cancellationToken));
+            }
+
+            return Took(read, buffer.Span);
+        }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         private int Took(int read, ReadOnlySpan<byte> buffer)
         {
-            if (read > 0)
-            {
-                _crc.Append(buffer[..read]);
-                _length += read;
-            }
-            else if (!_checked && buffer.Length > 0) // a zero-length read is not the end
-            {
-                _checked = true;
-                Span<byte> trailer = stackalloc byte[8];
-                if (_compressed.ReadToEndCount() != 0 || !_compressed.TryGetTail(trailer)
-                    || BinaryPrimitives.ReadUInt32LittleEndian(trailer) != _crc.GetCurrentHashAsUInt32()
-                    || BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]) != unchecked((uint)_length))
-                {
-                    throw new InvalidDataException("Snapshot archive's gzip stream is truncated or damaged: it does not end with the CRC-32 and length of its content.");
-                }
-            }
-
+            _crc.Append(buffer[..read]);
+            _length += read;
             return read;
         }
+
+        // At gzip's end: nothing may follow in the input, and its last eight bytes are the trailer of what came out.
+        // Marked checked only when it passed, so every read after a failure fails again.
+        private void CheckEnd(bool inputEnded)
+        {
+            Span<byte> trailer = stackalloc byte[8];
+            if (!inputEnded || !_compressed.TryGetTail(trailer)
+                || BinaryPrimitives.ReadUInt32LittleEndian(trailer) != _crc.GetCurrentHashAsUInt32()
+                || BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]) != unchecked((uint)_length))
+            {
+                throw new InvalidDataException("Snapshot archive's gzip stream is truncated or damaged: it does not end with the CRC-32 and length of its content (or more follows it).");
+            }
+
+            _endChecked = true;
+        }
+
+        private static InvalidDataException Damaged(InvalidDataException e) =>
+            new($"Snapshot archive's gzip stream is damaged: {e.Message}", e);
 
         protected override void Dispose(bool disposing)
         {
@@ -100,7 +140,7 @@ public static class ArtifactCompression
         private readonly byte[] _tail = new byte[8];
         private long _total;
 
-        public override int Read(byte[] buffer, int offset, int count) => Keep(inner.Read(buffer, offset, count), buffer.AsSpan(offset));
+        public override int Read(byte[] buffer, int offset, int count) => Keep(inner.Read(buffer, offset, count), buffer.AsSpan(offset, count));
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             Keep(await inner.ReadAsync(buffer, cancellationToken), buffer.Span);
@@ -125,19 +165,10 @@ public static class ArtifactCompression
             return read;
         }
 
-        /// <summary>Bytes left after the gzip stream (there must be none).</summary>
-        public int ReadToEndCount()
-        {
-            var left = 0;
-            var buffer = new byte[4096];
-            int read;
-            while ((read = Read(buffer, 0, buffer.Length)) > 0 && left < 1 << 20)
-            {
-                left += read;
-            }
+        /// <summary>Whether the input has ended (gzip has normally read it all by then); reads at most one more buffer.</summary>
+        public bool Drain() => Read(new byte[4096], 0, 4096) == 0;
 
-            return left;
-        }
+        public async ValueTask<bool> DrainAsync(CancellationToken cancellationToken) => await ReadAsync(new byte[4096], cancellationToken) == 0;
 
         public bool TryGetTail(Span<byte> tail)
         {

@@ -12,6 +12,9 @@ namespace TeleGuard.Backup.SnapshotFormat;
 /// </summary>
 public static class SnapshotArchive
 {
+    // A tar ends with two zero blocks, padded by some writers to a 10 KiB record; nothing legitimate comes near this.
+    private const long MaxBytesAfterLastEntry = 1024 * 1024;
+
     /// <summary>Files of a snapshot in archive order, after the manifest.</summary>
     public static IEnumerable<(string File, long Bytes, string Sha256)> FilesOf(SnapshotManifest manifest)
     {
@@ -82,8 +85,19 @@ public static class SnapshotArchive
 
             await using var tar = ArtifactCompression.CheckedDecompression(bytes);
             var manifest = await ReadVerifiedAsync(tar, onFile, cancellationToken);
-            // The rest of the tar (its end blocks), then the gzip trailer is checked against the content.
-            await tar.CopyToAsync(Stream.Null, cancellationToken);
+            // The rest of the tar (its end blocks), then the gzip trailer is checked against the content. Bounded: a
+            // hostile archive could follow its last entry with endless compressed zeros.
+            var rest = new byte[64 * 1024];
+            long after = 0;
+            int read;
+            while ((read = await tar.ReadAsync(rest, cancellationToken)) > 0)
+            {
+                if ((after += read) > MaxBytesAfterLastEntry)
+                {
+                    throw new InvalidDataException($"Snapshot {manifest.SnapshotId}: more than {MaxBytesAfterLastEntry} bytes follow the archive's last entry.");
+                }
+            }
+
             return manifest;
         }
         catch (EndOfStreamException e)

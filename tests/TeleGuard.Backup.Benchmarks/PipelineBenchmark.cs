@@ -98,7 +98,9 @@ public static class PipelineBenchmark
                 BenchmarkResult.Report($"pipeline.peak_mib.{name.Split('.').Last().ToLowerInvariant()}", PeakResidentMiB(process.Id));
             }
 
-            // Each sink alone on the same snapshot (fresh branches; the others stopped), for export + slowest sink.
+            // Each sink alone on the same snapshot (the others stopped), for export + slowest sink: each in a fresh repository
+            // with a fresh clone, as the parallel run's first push was (on the same repository the server and the clone would
+            // already hold every blob of this snapshot, and the GitHub sink would send almost nothing).
             foreach (var (_, process) in processes.Skip(1))
             {
                 process.Kill();
@@ -107,9 +109,12 @@ public static class PipelineBenchmark
             var alone = new Dictionary<string, double>();
             foreach (var (sink, assembly) in Sinks)
             {
+                var (ownRepository, _) = git.CreateRepository();
                 var own = new Dictionary<string, string?>(settings)
                 {
-                    ["GITHUB_BACKUP_BRANCH"] = $"alone-{sink}", ["GITHUB_PUBLIC_BRANCH"] = $"alone-public-{sink}",
+                    ["GITHUB_REPO"] = ownRepository.ToString(),
+                    ["GITHUB_PUBLIC_REPO"] = ownRepository.ToString(),
+                    ["SNAPSHOT_DIR"] = Path.Combine(work.Path, $"alone-{sink}"),
                 };
                 using var process = CliProcess.StartService(assembly, own);
                 await process.WaitForOutputAsync("Application started", TimeSpan.FromMinutes(1));

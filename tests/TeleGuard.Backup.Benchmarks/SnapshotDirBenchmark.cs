@@ -12,7 +12,7 @@ namespace TeleGuard.Backup.Benchmarks;
 /// <c>snapshot-dir [--mb 20] [--hours 48] [--cleanup-hours 8] [--churn 0.01]</c>: the local disk over simulated hourly
 /// snapshots (the services in this process on an in-memory bus, a database of about that size, a repository on the git
 /// server; see <see cref="HourlySnapshotSimulation"/>). Prints SNAPSHOT_DIR's size after each hour and its peak during
-/// it, in MiB and in snapshots (artifacts), so the bound is visible: it must not grow with the number of hours.
+/// it, in MiB and in snapshots (one snapshot: its JSON, about its tar before compression), so the bound is visible: it must not grow with the number of hours.
 /// </summary>
 public static class SnapshotDirBenchmark
 {
@@ -37,14 +37,14 @@ public static class SnapshotDirBenchmark
             },
             record => record.Sinks[BackupSinks.Public].LocationAs<PublicLocation>()!.Size!.Value,
             hour => Console.WriteLine(
-                $"hour {hour.Hour:D2}{(hour.Cleanup ? " + cleanup" : "          ")}: SNAPSHOT_DIR {Mib(hour.SnapshotDirBytes),7:F2} MiB = {hour.SnapshotDirBytes / (double)hour.ArtifactBytes,5:F2} snapshots "
-                + $"(peak {Mib(hour.PeakBytes),7:F2} MiB = {hour.PeakBytes / (double)hour.ArtifactBytes,5:F2}); artifact {Mib(hour.ArtifactBytes):F2} MiB, public copy {Mib(hour.PublicBytes):F2} MiB"));
+                $"hour {hour.Hour:D2}{(hour.Cleanup ? " + cleanup" : "          ")}: SNAPSHOT_DIR {Mib(hour.SnapshotDirBytes),7:F2} MiB = {hour.SnapshotDirBytes / (double)hour.SnapshotBytes,5:F2} snapshots "
+                + $"(peak {Mib(hour.PeakBytes),7:F2} MiB = {hour.PeakBytes / (double)hour.SnapshotBytes,5:F2}); snapshot {Mib(hour.SnapshotBytes):F2} MiB of JSON, public copy {Mib(hour.PublicBytes):F2} MiB"));
 
-        var snapshot = figures.Max(f => f.ArtifactBytes);
+        var snapshot = figures.Max(f => f.SnapshotBytes);
         var largest = figures.Max(f => f.SnapshotDirBytes) / (double)snapshot;
         var peak = figures.Max(f => f.PeakBytes) / (double)snapshot;
         var lastDay = figures.Where(f => f.Hour > hours - 24).Max(f => f.SnapshotDirBytes) / (double)snapshot;
-        Console.WriteLine($"one snapshot: {Mib(snapshot):F2} MiB artifact; churn {churn:P1} per hour, cleanup every {cleanupHours} h, {hours} hours");
+        Console.WriteLine($"one snapshot: {Mib(snapshot):F2} MiB of JSON; churn {churn:P1} per hour, cleanup every {cleanupHours} h, {hours} hours");
         Console.WriteLine($"SNAPSHOT_DIR after an hour: at most {largest:F2} snapshots (last 24 hours: {lastDay:F2}); peak while working: {peak:F2} snapshots");
         BenchmarkResult.Report("snapshotdir.snapshot_mib", Mib(snapshot));
         BenchmarkResult.Report("snapshotdir.max_snapshots", largest);

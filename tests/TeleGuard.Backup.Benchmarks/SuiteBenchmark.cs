@@ -105,7 +105,7 @@ public static class SuiteBenchmark
         };
         foreach (var codec in new[] { "gzip-fastest", "gzip-optimal", "gzip-smallest", "brotli-fastest", "brotli-optimal", "zlib-optimal" })
         {
-            rows.Add([$"Compression {codec}{(codec == "gzip-optimal" ? " (used by the sinks)" : "")}",
+            rows.Add([$"Compression {codec}{(codec == "gzip-optimal" ? " (the stored artifact's)" : "")}",
                 $"{F($"compression.{codec}.compress_mbps")} MB/s in, {F($"compression.{codec}.decompress_mbps")} MB/s out, ratio {F($"compression.{codec}.ratio", "F2")}", "", ""]);
         }
 

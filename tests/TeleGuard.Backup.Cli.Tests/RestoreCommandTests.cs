@@ -1,6 +1,8 @@
+using System.IO.Compression;
 using System.Text.RegularExpressions;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using MongoDB.Driver.GridFS;
 using TeleGuard.Backup.TestSupport;
 
 namespace TeleGuard.Backup.Cli.Tests;
@@ -67,16 +69,27 @@ public sealed partial class RestoreCommandTests : IDisposable
     public async Task A_corrupted_part_makes_verify_and_restore_fail_before_writing_anything_naming_the_snapshot_and_the_part()
     {
         var (environment, source, id) = await BackUpAsync();
-        // Flip one byte of the stored artifact inside the users collection's JSON (GridFS chunks are plain BSON binaries),
-        // in the database artifacts go to by default.
-        var artifacts = source.Client.GetDatabase(source.DatabaseNamespace.DatabaseName + "_backup");
-        var chunks = artifacts.GetCollection<BsonDocument>("teleguard_artifacts.chunks");
-        var chunk = await chunks.Find(FilterDefinition<BsonDocument>.Empty).Sort(new BsonDocument("n", 1)).ToListAsync();
-        var (document, data, offset) = chunk.Select(c => (c, c["data"].AsBsonBinaryData.Bytes))
-            .Select(t => (t.c, t.Bytes, Offset: t.Bytes.AsSpan().IndexOf("u250@example.org"u8)))
-            .First(t => t.Offset >= 0);
-        data[offset] ^= 0x20;
-        await chunks.ReplaceOneAsync(new BsonDocument("_id", document["_id"]), document.Set("data", new BsonBinaryData(data)));
+        // Flip one byte of the users collection's JSON inside the stored artifact (a gzip-compressed tar in GridFS, in the
+        // database artifacts go to by default) and store it again, compressed, under the same file id.
+        var artifacts = new GridFSBucket(source.Client.GetDatabase(source.DatabaseNamespace.DatabaseName + "_backup"),
+            new GridFSBucketOptions { BucketName = "teleguard_artifacts" });
+        var file = await (await artifacts.FindAsync(FilterDefinition<GridFSFileInfo>.Empty)).SingleAsync();
+        var tar = new MemoryStream();
+        await using (var gunzip = new GZipStream(new MemoryStream(await artifacts.DownloadAsBytesAsync(file.Id)), CompressionMode.Decompress))
+        {
+            await gunzip.CopyToAsync(tar);
+        }
+
+        var bytes = tar.ToArray();
+        bytes[bytes.AsSpan().IndexOf("u250@example.org"u8)] ^= 0x20;
+        var damaged = new MemoryStream();
+        await using (var gzip = new GZipStream(damaged, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            await gzip.WriteAsync(bytes);
+        }
+
+        await artifacts.DeleteAsync(file.Id);
+        await artifacts.UploadFromBytesAsync(file.Id, file.Filename, damaged.ToArray());
 
         var verify = await CliProcess.RunAsync(environment, Timeout, "verify", "--from", "store", "--snapshot", id);
         Assert.Equal(1, verify.ExitCode);

@@ -10,9 +10,10 @@ namespace TeleGuard.Backup.Reliability.Tests;
 public sealed class DiskBoundTests
 {
     /// <summary>
-    /// What SNAPSHOT_DIR may hold, in artifacts ("one snapshot"): the private branch's clone (at most twice the snapshot it
-    /// holds) and the public branch's clone (at most twice its encrypted copies: those of the retention window plus the
-    /// hours since the last cleanup, each about a fifth of an artifact here), with room for the fixed slack of each.
+    /// What SNAPSHOT_DIR may hold, in snapshots (the snapshot's JSON, about its tar before compression): the private
+    /// branch's clone (at most twice the snapshot it holds) and the public branch's clone (at most twice its encrypted
+    /// copies: those of the retention window plus the hours since the last cleanup, each about a fifth of a snapshot
+    /// here), with room for the fixed slack of each.
     /// </summary>
     private const double BoundInSnapshots = 8;
 
@@ -31,9 +32,9 @@ public sealed class DiskBoundTests
             },
             record => record.Sinks[BackupSinks.Public].LocationAs<PublicLocation>()!.Size!.Value,
             hour => output?.WriteLine($"hour {hour.Hour:D2}{(hour.Cleanup ? " + cleanup" : "          ")}: SNAPSHOT_DIR {hour.SnapshotDirBytes / 1048576.0,6:F2} MiB "
-                                      + $"(peak {hour.PeakBytes / 1048576.0,6:F2}), artifact {hour.ArtifactBytes / 1048576.0:F2} MiB, public copy {hour.PublicBytes / 1048576.0:F2} MiB"));
+                                      + $"(peak {hour.PeakBytes / 1048576.0,6:F2}), snapshot {hour.SnapshotBytes / 1048576.0:F2} MiB of JSON, public copy {hour.PublicBytes / 1048576.0:F2} MiB"));
 
-        var snapshot = figures.Max(f => f.ArtifactBytes);
+        var snapshot = figures.Max(f => f.SnapshotBytes);
         var worst = figures.MaxBy(f => f.SnapshotDirBytes)!;
         output?.WriteLine($"largest SNAPSHOT_DIR after an hour: {worst.SnapshotDirBytes / (double)snapshot:F2} snapshots (hour {worst.Hour}); "
                           + $"largest peak: {figures.Max(f => f.PeakBytes) / (double)snapshot:F2} snapshots");

@@ -128,6 +128,20 @@ public sealed class SnapshotArchiveTests : IDisposable
         var trailer = compressed.ToArray();
         trailer[^6] ^= 0x01; // the CRC-32 of the tar
         damaged.Add(("CRC-32 changed", trailer));
+        damaged.Add(("bytes after the gzip stream", [.. compressed, .. "garbage"u8]));
+
+        // A hostile archive: a valid snapshot followed, inside the same gzip stream, by megabytes of zeros (a tar reader
+        // stops at the end blocks; the trailer check must not decompress without bound to reach the end).
+        using (var bomb = new MemoryStream())
+        {
+            await using (var gzip = new System.IO.Compression.GZipStream(bomb, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            {
+                await gzip.WriteAsync(await ArchiveAsync(directory, manifest), TestContext.Current.CancellationToken);
+                await gzip.WriteAsync(new byte[8 * 1024 * 1024], TestContext.Current.CancellationToken);
+            }
+
+            damaged.Add(("8 MiB of zeros after the last entry", bomb.ToArray()));
+        }
 
         foreach (var (what, bytes) in damaged)
         {

@@ -117,7 +117,7 @@ public static class HourlySnapshotSimulation
                 }
             }
 
-            var figure = new SimulatedHour(hour, id, record.Artifact!.Size, publicCopyBytes(record), DirectorySize(simulation.SnapshotDirectory), sampler.Stop(), cleanup);
+            var figure = new SimulatedHour(hour, id, record.Manifest!.Bytes, publicCopyBytes(record), DirectorySize(simulation.SnapshotDirectory), sampler.Stop(), cleanup);
             figures.Add(figure);
             onHour?.Invoke(figure);
         }
@@ -190,8 +190,8 @@ public static class HourlySnapshotSimulation
 /// <param name="Churn">Fraction of the documents rewritten each hour.</param>
 public sealed record SimulationSettings(string SnapshotDirectory, int Hours, int CleanupEveryHours, double Churn, int Documents, int DocumentBytes);
 
-/// <param name="ArtifactBytes">The snapshot's artifact (uncompressed tar): "one snapshot".</param>
+/// <param name="SnapshotBytes">The snapshot's JSON (its manifest's bytes, about its tar before compression): "one snapshot".</param>
 /// <param name="PublicBytes">Its encrypted, compressed public copy.</param>
 /// <param name="SnapshotDirBytes">SNAPSHOT_DIR once the hour's copies (and cleanup) were done.</param>
 /// <param name="PeakBytes">The largest SNAPSHOT_DIR seen while the hour ran.</param>
-public sealed record SimulatedHour(int Hour, string SnapshotId, long ArtifactBytes, long PublicBytes, long SnapshotDirBytes, long PeakBytes, bool Cleanup);
+public sealed record SimulatedHour(int Hour, string SnapshotId, long SnapshotBytes, long PublicBytes, long SnapshotDirBytes, long PeakBytes, bool Cleanup);
