@@ -41,6 +41,7 @@ public static class StatusJson
         ["documents"] = record.Manifest?.Documents,
         ["bytes"] = record.Manifest?.Bytes,
         ["consistency"] = record.Manifest?.Consistency,
+        ["consistencyReason"] = record.Manifest?.ConsistencyReason,
         ["collections"] = record.Manifest is { } manifest ? new JsonArray(manifest.Collections.Select(c => (JsonNode)new JsonObject
         {
             ["name"] = c.Name, ["documents"] = c.Documents, ["bytes"] = c.Bytes, ["sha256"] = c.Sha256,

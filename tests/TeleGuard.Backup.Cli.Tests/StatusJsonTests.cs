@@ -74,4 +74,21 @@ public sealed class StatusJsonTests
         Assert.Equal("recorded", mirror["where"]!.GetValue<string>());
         Assert.Equal("https://mirror.example/x", mirror["location"]!["url"]!.GetValue<string>());
     }
+
+    /// <summary>A snapshot that fell back from its snapshot session says so, and why, in <c>status --json</c> as in the text status.</summary>
+    [Fact]
+    public void A_snapshot_read_without_one_cluster_time_shows_its_consistency_and_the_reason()
+    {
+        const string why = "SnapshotTooOld while reading big after 312 s; the rest was read without the snapshot session";
+        var fellBack = new BackupRecord { Id = "20261126T040000Z", Manifest = new ManifestSummary { Consistency = "none", ConsistencyReason = why } };
+        var consistent = new BackupRecord { Id = "20261126T050000Z", Manifest = new ManifestSummary { Consistency = "snapshot" } };
+
+        var snapshots = JsonNode.Parse(StatusJson.Render([fellBack, consistent], null, null, [], Destinations))!["snapshots"]!.AsArray();
+
+        var first = snapshots.Single(s => s!["id"]!.GetValue<string>() == fellBack.Id)!;
+        Assert.Equal(("none", why), (first["consistency"]!.GetValue<string>(), first["consistencyReason"]!.GetValue<string>()));
+        var second = snapshots.Single(s => s!["id"]!.GetValue<string>() == consistent.Id)!;
+        Assert.Equal("snapshot", second["consistency"]!.GetValue<string>());
+        Assert.Null(second["consistencyReason"]);
+    }
 }
