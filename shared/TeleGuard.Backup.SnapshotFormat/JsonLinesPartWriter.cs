@@ -48,6 +48,9 @@ public sealed class JsonLinesPartWriter : IDisposable
         Documents++;
     }
 
+    /// <summary>Ends the current part here: the next line starts a new one (part boundaries chosen by content).</summary>
+    public void EndPart() => FinishPart();
+
     /// <summary>Closes the last part. An empty collection has no parts, and the SHA-256 of zero bytes.</summary>
     public (IReadOnlyList<PartEntry> Parts, string Sha256) Complete()
     {

@@ -22,6 +22,9 @@ public static class GitGrowthBenchmark
         var megabytes = BenchmarkOptions.Number(args, "--mb", 100.0);
         var hours = (int)BenchmarkOptions.Number(args, "--hours", 24.0);
         var churn = BenchmarkOptions.Number(args, "--churn", 0.01);
+        // --split-by-id K: a part also ends after a document whose _id hashes to 0 mod K (boundaries chosen by content:
+        // an update or insert moves no boundary after it), as well as at 45 MiB. 0: only at 45 MiB (what the sink does).
+        var splitById = (uint)BenchmarkOptions.Number(args, "--split-by-id", 0);
         var baseUrl = Environment.GetEnvironmentVariable("GIT_HTTP_BASE") ?? throw new InvalidOperationException("GIT_HTTP_BASE is not set (source services.env).");
         var root = Environment.GetEnvironmentVariable("GIT_HTTP_ROOT")!;
         var token = Environment.GetEnvironmentVariable("GIT_HTTP_TOKEN")!;
@@ -60,11 +63,15 @@ public static class GitGrowthBenchmark
             using (var parts = new JsonLinesPartWriter(folder, "collections/users", 45L * 1024 * 1024))
             {
                 var json = new CanonicalJsonWriter();
-                foreach (var document in documents)
+                for (var i = 0; i < documents.Length; i++)
                 {
                     json.Reset();
-                    json.WriteLine(document);
+                    json.WriteLine(documents[i]);
                     parts.WriteLine(json.Written);
+                    if (splitById > 0 && unchecked((uint)i * 2654435761u) % splitById == 0)
+                    {
+                        parts.EndPart(); // document i's _id is a function of i: a stable hash of the _id
+                    }
                 }
 
                 parts.Complete();
@@ -97,7 +104,8 @@ public static class GitGrowthBenchmark
         var gc = Stopwatch.StartNew();
         Git(bare, "gc", "--quiet");
         var afterGc = DirectorySize(Path.Combine(bare, "objects"));
-        Console.WriteLine($"snapshot: {count:N0} documents, {oneSnapshotBytes / 1048576.0:F1} MiB of JSONL, gzip -6 {oneSnapshotGzip / 1048576.0:F1} MiB; churn {churn:P1} per hour, {hours} hours");
+        Console.WriteLine($"snapshot: {count:N0} documents, {oneSnapshotBytes / 1048576.0:F1} MiB of JSONL, gzip -6 {oneSnapshotGzip / 1048576.0:F1} MiB; churn {churn:P1} per hour, {hours} hours"
+                          + (splitById > 0 ? $"; parts also end where the _id hashes to 0 mod {splitById}" : ""));
         Console.WriteLine($"commit + push per hour: first {times[0]:F2} s, median of the rest {Median(times.Skip(1)):F2} s, max {times.Skip(1).DefaultIfEmpty(0).Max():F2} s");
         Console.WriteLine($"server repository: {beforeGc / 1048576.0:F1} MiB before gc, objects {afterGc / 1048576.0:F1} MiB after git gc ({gc.Elapsed.TotalSeconds:F0} s); "
                           + $"ratio to one gzip snapshot: {afterGc / (double)oneSnapshotGzip:F2} (target <= 2.0)");
