@@ -328,7 +328,9 @@ public sealed partial class ChangeRecorder(
 
         var snapshot = await meta.GetAsync(chain, cancellationToken)
             ?? throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, has no record in backups_meta.");
-        var snapshotTime = ChangeEventLine.ToClusterTimestamp(snapshot.Manifest!.ClusterTime!);
+        var snapshotTime = snapshot.Manifest?.ClusterTime is { } clusterTime
+            ? ChangeEventLine.ToClusterTimestamp(clusterTime)
+            : throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, was not read at one cluster time.");
         LogChainStarting(logger, Database, snapshot.Id);
         return new ChainPosition(snapshot.Id, 1, snapshotTime, null, null, snapshotTime, openGap?.Id);
     }
@@ -339,15 +341,26 @@ public sealed partial class ChangeRecorder(
     {
         var requested = gap?.RequestedSnapshotId ?? _requestedForFirstChain;
         var waitingSince = time.GetUtcNow();
+        string? alertedUnusable = null;
         while (true)
         {
             var snapshot = await meta.FindNewestWithClusterTimeAsync(gap?.CoveredTo, atOrBefore: null, cancellationToken);
-            if (snapshot is not null)
+            if (snapshot?.Manifest?.ClusterTime is not null)
             {
                 return snapshot;
             }
 
-            if (requested is null || (await meta.GetAsync(requested, cancellationToken))?.Status == BackupStatus.Failed)
+            var requestedRecord = requested is null ? null : await meta.GetAsync(requested, cancellationToken);
+            if (requestedRecord?.Manifest is { ClusterTime: null } unusable && requested != alertedUnusable)
+            {
+                // Exported, but not at one cluster time (it outlasted the server's snapshot window): no chain can start
+                // from it, and asking again at once would most likely end the same way. Said once per such snapshot; the
+                // next scheduled snapshot read at one cluster time starts the chain.
+                await AlertNoBaseAsync(requestedRecord.Id, unusable.ConsistencyReason, cancellationToken);
+                alertedUnusable = requested;
+            }
+
+            if (requested is null || requestedRecord?.Status == BackupStatus.Failed)
             {
                 requested = await RequestSnapshotAsync(gap is null ? "recorder-start" : "history-lost", cancellationToken);
                 if (gap is not null)
@@ -397,6 +410,16 @@ public sealed partial class ChangeRecorder(
         await AlertGapAsync(gap, cancellationToken);
     }
 
+    private async Task AlertNoBaseAsync(string snapshotId, string? reason, CancellationToken cancellationToken)
+    {
+        LogSnapshotNotABase(logger, Database, snapshotId, reason ?? "consistency none");
+        await bus.Publish(new BackupAlertRaised($"no-base:{Database}:{snapshotId}", "no-base", snapshotId,
+            $"Recording the change history of {Database} cannot start: snapshot {snapshotId} was not read at one cluster time ({reason ?? "consistency none"}). " +
+            "No restore to a time is possible until a snapshot is: its export must finish within the server's snapshot history window (minSnapshotHistoryWindowInSeconds). " +
+            "Full restores from that snapshot are not affected.",
+            time.GetUtcNow()), cancellationToken);
+    }
+
     // Raised until it is known to be out (a crash between recording the gap and alerting alerts on the next start).
     private async Task AlertGapAsync(HistoryGapRecord gap, CancellationToken cancellationToken)
     {
@@ -443,6 +466,9 @@ public sealed partial class ChangeRecorder(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting a chain of increments of {Database} from snapshot {SnapshotId}")]
     private static partial void LogChainStarting(ILogger logger, string database, string snapshotId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Snapshot {SnapshotId} of {Database} was not read at one cluster time ({Reason}): no chain of increments can start from it")]
+    private static partial void LogSnapshotNotABase(ILogger logger, string database, string snapshotId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Waiting for a snapshot of {Database} taken on a replica set to start recording from")]
     private static partial void LogWaitingForSnapshot(ILogger logger, string database);

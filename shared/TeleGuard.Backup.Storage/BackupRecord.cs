@@ -85,7 +85,10 @@ public sealed class ManifestSummary
 
     /// <summary>Why a replica set's snapshot is <c>none</c> (it fell back from its snapshot session); null otherwise.</summary>
     [BsonElement("consistencyReason")] [BsonIgnoreIfNull] public string? ConsistencyReason { get; set; }
-    [BsonElement("clusterTime")] public BsonTimestamp? ClusterTime { get; set; }
+
+    // BsonValue-typed properties: without BsonIgnoreIfNull the driver writes null as {_csharpnull: true}, a document that
+    // "$exists" and "$ne: null" both match. Records written that way are still read back as null.
+    [BsonElement("clusterTime")] [BsonIgnoreIfNull] public BsonTimestamp? ClusterTime { get; set; }
 
     /// <summary>When the data was read (see <c>SnapshotManifest.DataTime</c>): "latest" sorts by it. Null in older records.</summary>
     [BsonElement("dataTime")] public DateTime? DataTime { get; set; }
@@ -138,7 +141,7 @@ public sealed class SinkRecord
     /// Where the copy is, as stored (status --json shows it whole). The destination that wrote it reads it as its own
     /// type with <see cref="LocationAs{T}"/>.
     /// </summary>
-    [BsonElement("location")] public BsonDocument? LocationDocument { get; set; }
+    [BsonElement("location")] [BsonIgnoreIfNull] public BsonDocument? LocationDocument { get; set; }
 
     /// <summary>The instance making the copy now, and until when its claim holds (absent once an outcome is recorded).</summary>
     [BsonElement("owner")] public string? Owner { get; set; }
@@ -148,7 +151,7 @@ public sealed class SinkRecord
     [BsonElement("removedAt")] public DateTime? RemovedAt { get; set; }
 
     /// <summary>What retention removed and what the destination refused to remove, as stored; read it with <see cref="RemovalAs{T}"/>.</summary>
-    [BsonElement("removal")] public BsonDocument? RemovalDocument { get; set; }
+    [BsonElement("removal")] [BsonIgnoreIfNull] public BsonDocument? RemovalDocument { get; set; }
 
     /// <summary>Messages left in the destination outside the copy (an attempt that lost its lease); retention deletes them with it.</summary>
     [BsonElement("orphanMessageIds")] public List<int>? OrphanMessageIds { get; set; }

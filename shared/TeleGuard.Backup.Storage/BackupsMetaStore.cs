@@ -529,7 +529,8 @@ public sealed partial class BackupsMetaStore : IDisposable
     /// </summary>
     public async Task<List<BackupRecord>> ListSinkCopiesBeforeAsync(string sink, string beforeSnapshotId, CancellationToken cancellationToken) =>
         await _records.FindAsync(
-            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true) & RemovableCopy(sink),
+            Filter.Lt(r => r.Id, beforeSnapshotId) & Filter.Exists($"sinks.{sink}.location", true)
+            & Filter.Ne($"sinks.{sink}.location._csharpnull", true) & RemovableCopy(sink), // a null written by earlier versions is no copy
             Sort.Ascending(r => r.Id), limit: null, cancellationToken);
 
     /// <summary>Snapshots whose copy in <paramref name="sink"/> is being made or retried (status <c>running</c>), oldest first.</summary>
@@ -689,9 +690,14 @@ public sealed partial class BackupsMetaStore : IDisposable
     /// <paramref name="after"/> or at most <paramref name="atOrBefore"/>: where a chain of increments can start, and the
     /// base an increment is filed under.
     /// </summary>
+    // A timestamp there, by a comparison (which matches values of the same BSON type only): a record of a snapshot read at
+    // no cluster time may hold {_csharpnull: true} there (written by earlier versions), which "$exists" and "$ne: null"
+    // both match.
+    private static readonly FilterDefinition<BackupRecord> HasClusterTime = Filter.Gte("manifest.clusterTime", new BsonTimestamp(0, 1));
+
     public async Task<BackupRecord?> FindNewestWithClusterTimeAsync(BsonTimestamp? after, BsonTimestamp? atOrBefore, CancellationToken cancellationToken)
     {
-        var filter = Filter.Ne(r => r.Artifact, null) & Filter.Exists("manifest.clusterTime") & Filter.Ne("manifest.clusterTime", BsonNull.Value);
+        var filter = Filter.Ne(r => r.Artifact, null) & HasClusterTime;
         if (after is not null)
         {
             filter &= Filter.Gt("manifest.clusterTime", after);
@@ -716,7 +722,7 @@ public sealed partial class BackupsMetaStore : IDisposable
     public async Task<BackupRecord?> FindOldestStoredWithClusterTimeAsync(CancellationToken cancellationToken) =>
         await _records.FindFirstAsync(
             Filter.Ne(r => r.Artifact, null) & Filter.Eq(r => r.Artifact!.DeletedAt, null)
-            & Filter.Exists("manifest.clusterTime") & Filter.Ne("manifest.clusterTime", BsonNull.Value),
+            & HasClusterTime,
             Sort.Ascending("manifest.clusterTime"), cancellationToken);
 
     /// <summary>The complete snapshot with the newest data.</summary>

@@ -21,7 +21,7 @@ public sealed class HistoryGapRecord
     [BsonElement("chain")] public string Chain { get; set; } = "";
 
     /// <summary>The last cluster time the ended chain covers; the gap runs from here to the next chain's snapshot.</summary>
-    [BsonElement("coveredTo")] public BsonTimestamp? CoveredTo { get; set; }
+    [BsonElement("coveredTo")] [BsonIgnoreIfNull] public BsonTimestamp? CoveredTo { get; set; }
     [BsonElement("detectedAt")] public DateTime DetectedAt { get; set; }
     [BsonElement("reason")] public string Reason { get; set; } = "";
 

@@ -23,7 +23,7 @@ public sealed class IncrementRecord
     [BsonElement("events")] public long Events { get; set; }
 
     /// <summary>The cluster time of its last event (null when it has none).</summary>
-    [BsonElement("lastEventTime")] public BsonTimestamp? LastEventTime { get; set; }
+    [BsonElement("lastEventTime")] [BsonIgnoreIfNull] public BsonTimestamp? LastEventTime { get; set; }
     [BsonElement("sha256")] public string Sha256 { get; set; } = "";
     [BsonElement("previousSha256")] public string? PreviousSha256 { get; set; }
     [BsonElement("closedAt")] public DateTime ClosedAt { get; set; }

@@ -1,3 +1,5 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using TeleGuard.Backup.Contracts;
@@ -167,6 +169,41 @@ public sealed class ChangeRecorderTests
         var pointInTime = System.Text.Json.Nodes.JsonNode.Parse(json.StandardOutput)!["pointInTime"]!;
         Assert.Equal(gap.NextChain, pointInTime["gaps"]![0]!["nextChain"]!.GetValue<string>());
         Assert.Equal(2, pointInTime["windows"]!["store"]!.AsArray().Count); // the ended chain's window and the new one
+    }
+
+    /// <summary>
+    /// The snapshot the recorder asked for to start its first chain was exported without one cluster time (its read got
+    /// SnapshotTooOld, as an export longer than the server's snapshot window does): no chain can start from it, and the
+    /// recorder says so in one alert naming the snapshot and why, instead of only waiting. The next snapshot read at one
+    /// cluster time starts the chain.
+    /// </summary>
+    [Fact]
+    public async Task A_requested_snapshot_not_read_at_one_cluster_time_is_alerted_once_and_the_next_consistent_one_starts_the_chain()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        await deployment.Database.GetCollection<BsonDocument>("items").InsertManyAsync(
+            Enumerable.Range(0, 1500).Select(i => new BsonDocument { { "_id", i }, { "v", i } })); // more than one batch: the read needs a getMore
+        var exporter = TestServices.UniqueName("nobase");
+        await using var tooOld = await FailPoint.SetAsync(deployment.Uri, exporter, ["getMore"], new BsonDocument("times", 1), new BsonDocument("errorCode", 239));
+        deployment.Settings["MONGODB_URI"] = new MongoUrlBuilder(deployment.Uri) { ApplicationName = exporter }.ToString();
+        var snapshotService = await deployment.StartHostAsync(snapshotService: true, recorder: false);
+        deployment.Settings["MONGODB_URI"] = deployment.Uri; // the recorder's own client is not hit
+        await deployment.StartHostAsync(snapshotService: false, recorder: true);
+
+        var alert = await TestHosts.EventuallyAsync(
+            () => Task.FromResult(deployment.Published.Of<BackupAlertRaised>().SingleOrDefault(a => a.Kind == "no-base")), Patience, "the recorder's alert");
+        var request = Assert.Single(deployment.Published.Of<SnapshotRequested>(), r => r.Reason == "recorder-start");
+        Assert.Equal(request.SnapshotId, alert.SnapshotId);
+        Assert.Contains($"{databaseName} cannot start: snapshot {request.SnapshotId} was not read at one cluster time (SnapshotTooOld while reading items", alert.Text);
+        Assert.Null(await deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None));
+
+        // The next snapshot, as the schedule would ask for it, is read at one cluster time: the chain starts from it.
+        var next = SnapshotIds.FromTime(DateTimeOffset.UtcNow.AddMinutes(1));
+        await snapshotService.Services.GetRequiredService<IBus>().Publish(new SnapshotRequested(next, DateTimeOffset.UtcNow, "schedule"));
+        var first = await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+        Assert.Equal(next, first.Chain);
+        Assert.Single(deployment.Published.Of<BackupAlertRaised>()); // the recorder polled many times meanwhile: said once
     }
 
     [Fact]

@@ -253,6 +253,35 @@ public sealed class BackupsMetaStoreTests
         Assert.Equal([2, 3], (await store.GetAsync(id, None))!.Sinks["telegram"].OrphanMessageIds!);
     }
 
+    /// <summary>
+    /// A snapshot read at no cluster time is never taken for one read at a cluster time (a chain of increments would start
+    /// from it): not as written now (no clusterTime field) nor as earlier versions wrote its null ({_csharpnull: true}).
+    /// </summary>
+    [Fact]
+    public async Task Only_snapshots_read_at_a_cluster_time_are_found_as_such_also_beside_nulls_written_by_earlier_versions()
+    {
+        var (store, raw) = await CreateAsync();
+        async Task CreatedAsync(string id, SnapshotConsistency consistency)
+        {
+            await store.RecordRequestedAsync(id, _time.GetUtcNow(), "schedule", None);
+            await store.TryClaimExportAsync(id, "a", TimeSpan.FromSeconds(30), None);
+            Assert.True(await store.MarkCreatedAsync(id, "a", Artifact, Manifest(id) with { Consistency = consistency }, None));
+        }
+
+        var fellBack = new SnapshotConsistency(SnapshotConsistency.None, null, "SnapshotTooOld while reading users");
+        await CreatedAsync("20261126T010000Z", new SnapshotConsistency(SnapshotConsistency.Snapshot, new ClusterTimestamp(1000, 1)));
+        await CreatedAsync("20261126T020000Z", fellBack);
+        await CreatedAsync("20261126T030000Z", fellBack);
+        await raw.UpdateOneAsync(new BsonDocument("_id", "20261126T030000Z"),
+            new BsonDocument("$set", new BsonDocument("manifest.clusterTime", new BsonDocument("_csharpnull", true))));
+
+        var written = await raw.Find(new BsonDocument("_id", "20261126T020000Z")).SingleAsync();
+        Assert.False(written["manifest"].AsBsonDocument.Contains("clusterTime"));
+        Assert.Equal("20261126T010000Z", (await store.FindNewestWithClusterTimeAsync(null, null, None))?.Id);
+        Assert.Equal("20261126T010000Z", (await store.FindOldestStoredWithClusterTimeAsync(None))?.Id);
+        Assert.Null((await store.GetAsync("20261126T030000Z", None))!.Manifest!.ClusterTime);
+    }
+
     [Fact]
     public async Task With_no_sinks_a_created_snapshot_is_complete_with_its_manifest_summary()
     {
