@@ -328,9 +328,16 @@ public sealed partial class ChangeRecorder(
 
         var snapshot = await meta.GetAsync(chain, cancellationToken)
             ?? throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, has no record in backups_meta.");
-        var snapshotTime = snapshot.Manifest?.ClusterTime is { } clusterTime
-            ? ChangeEventLine.ToClusterTimestamp(clusterTime)
-            : throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, was not read at one cluster time.");
+        if (snapshot.Manifest?.ClusterTime is not { } clusterTime)
+        {
+            // Chosen by an earlier version, which took a snapshot read at no cluster time for one that was (no increment of
+            // its chain exists, or recording would have continued above): the choice is withdrawn and made again.
+            await AlertNoBaseAsync(snapshot.Id, snapshot.Manifest?.ConsistencyReason, cancellationToken);
+            await increments.ReleaseChainStartAsync(Database, startKey, chain, cancellationToken);
+            throw new InvalidOperationException($"Snapshot {chain}, chosen to start the chain of increments, was not read at one cluster time; a snapshot that was will be chosen instead.");
+        }
+
+        var snapshotTime = ChangeEventLine.ToClusterTimestamp(clusterTime);
         LogChainStarting(logger, Database, snapshot.Id);
         return new ChainPosition(snapshot.Id, 1, snapshotTime, null, null, snapshotTime, openGap?.Id);
     }
@@ -410,10 +417,27 @@ public sealed partial class ChangeRecorder(
         await AlertGapAsync(gap, cancellationToken);
     }
 
+    // Once per snapshot across restarts and instances (claimed in Redis; without Redis possibly once per recorder start).
     private async Task AlertNoBaseAsync(string snapshotId, string? reason, CancellationToken cancellationToken)
     {
+        var alertId = $"no-base:{Database}:{snapshotId}";
+        bool first;
+        try
+        {
+            first = await locks.TryClaimOnceAsync($"alert:{alertId}", TimeSpan.FromDays(7), cancellationToken);
+        }
+        catch (RedisUnavailableException)
+        {
+            first = true;
+        }
+
         LogSnapshotNotABase(logger, Database, snapshotId, reason ?? "consistency none");
-        await bus.Publish(new BackupAlertRaised($"no-base:{Database}:{snapshotId}", "no-base", snapshotId,
+        if (!first)
+        {
+            return;
+        }
+
+        await bus.Publish(new BackupAlertRaised(alertId, "no-base", snapshotId,
             $"Recording the change history of {Database} cannot start: snapshot {snapshotId} was not read at one cluster time ({reason ?? "consistency none"}). " +
             "No restore to a time is possible until a snapshot is: its export must finish within the server's snapshot history window (minSnapshotHistoryWindowInSeconds). " +
             "Full restores from that snapshot are not affected.",

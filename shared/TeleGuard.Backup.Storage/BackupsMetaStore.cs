@@ -685,16 +685,16 @@ public sealed partial class BackupsMetaStore : IDisposable
         return await _records.FindAsync(Filter.Empty, Sort.Descending(r => r.Id), limit, cancellationToken);
     }
 
-    /// <summary>
-    /// The exported snapshot (its artifact was made) with the newest cluster time, optionally only those newer than
-    /// <paramref name="after"/> or at most <paramref name="atOrBefore"/>: where a chain of increments can start, and the
-    /// base an increment is filed under.
-    /// </summary>
     // A timestamp there, by a comparison (which matches values of the same BSON type only): a record of a snapshot read at
     // no cluster time may hold {_csharpnull: true} there (written by earlier versions), which "$exists" and "$ne: null"
     // both match.
     private static readonly FilterDefinition<BackupRecord> HasClusterTime = Filter.Gte("manifest.clusterTime", new BsonTimestamp(0, 1));
 
+    /// <summary>
+    /// The exported snapshot (its artifact was made) with the newest cluster time, optionally only those newer than
+    /// <paramref name="after"/> or at most <paramref name="atOrBefore"/>: where a chain of increments can start, and the
+    /// base an increment is filed under.
+    /// </summary>
     public async Task<BackupRecord?> FindNewestWithClusterTimeAsync(BsonTimestamp? after, BsonTimestamp? atOrBefore, CancellationToken cancellationToken)
     {
         var filter = Filter.Ne(r => r.Artifact, null) & HasClusterTime;

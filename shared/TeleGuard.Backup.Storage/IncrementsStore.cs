@@ -120,6 +120,14 @@ public sealed partial class IncrementsStore(IMongoDatabase database)
         return found?["chain"].AsString;
     }
 
+    /// <summary>
+    /// Withdraws the decision that the chain after <paramref name="startKey"/> starts from <paramref name="snapshotId"/>
+    /// (only that decision: another one is left alone), so that it is decided again.
+    /// </summary>
+    public Task ReleaseChainStartAsync(string databaseName, string startKey, string snapshotId, CancellationToken cancellationToken) =>
+        _chainStarts.DeleteOneAsync(new BsonDocument { { "_id", ChainStartId(databaseName, startKey) }, { "kind", ChainStartKind }, { "chain", snapshotId } },
+            cancellationToken);
+
     private static string ChainStartId(string databaseName, string startKey) => $"chainstart:{databaseName}:{startKey}";
 
     /// <summary>

@@ -51,10 +51,20 @@ public sealed class StagedRestoreTests : IDisposable
         using (var restore = CliProcess.Start(Environment(), "restore", "--from", "file", "--path", folder, "--to-uri", proxy.Through(targetUri), "--drop"))
         {
             await WaitUntilAsync(() => Task.FromResult(proxy.StalledRequests > 0), "the insert holding the marker to reach the proxy", restore);
-            var staged = (await ListAsync(target)).Where(RestoreWorkCollections.IsWorkCollection).ToList();
-            Assert.NotEmpty(staged); // positive evidence that the restore was writing when it was killed
-            Assert.True(await target.GetCollection<BsonDocument>(staged.First(n => n.EndsWith(".new.1", StringComparison.Ordinal)))
-                .CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty) >= 1000);
+            // Positive evidence that the restore was writing when it was killed: a batch before the held one has landed.
+            // Waited for: with several batches in flight, the held one can reach the proxy before an earlier one lands.
+            await WaitUntilAsync(async () =>
+            {
+                foreach (var staged in (await ListAsync(target)).Where(RestoreWorkCollections.IsWorkCollection))
+                {
+                    if (await target.GetCollection<BsonDocument>(staged).CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty) >= 1000)
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }, "a batch before the held one to land in a work collection", restore);
             restore.Kill();
         }
 

@@ -77,7 +77,7 @@ public sealed class StatusJsonTests
 
     /// <summary>A snapshot that fell back from its snapshot session says so, and why, in <c>status --json</c> as in the text status.</summary>
     [Fact]
-    public void A_snapshot_read_without_one_cluster_time_shows_its_consistency_and_the_reason()
+    public void A_snapshot_that_fell_back_to_consistency_none_shows_the_reason_and_one_that_did_not_shows_null()
     {
         const string why = "SnapshotTooOld while reading big after 312 s; the rest was read without the snapshot session";
         var fellBack = new BackupRecord { Id = "20261126T040000Z", Manifest = new ManifestSummary { Consistency = "none", ConsistencyReason = why } };
@@ -89,6 +89,7 @@ public sealed class StatusJsonTests
         Assert.Equal(("none", why), (first["consistency"]!.GetValue<string>(), first["consistencyReason"]!.GetValue<string>()));
         var second = snapshots.Single(s => s!["id"]!.GetValue<string>() == consistent.Id)!;
         Assert.Equal("snapshot", second["consistency"]!.GetValue<string>());
+        Assert.True(second.AsObject().ContainsKey("consistencyReason")); // present, and null
         Assert.Null(second["consistencyReason"]);
     }
 }

@@ -206,6 +206,43 @@ public sealed class ChangeRecorderTests
         Assert.Single(deployment.Published.Of<BackupAlertRaised>()); // the recorder polled many times meanwhile: said once
     }
 
+    /// <summary>
+    /// An earlier version took a snapshot read at no cluster time (stored with its null cluster time as
+    /// {_csharpnull: true}) for the start of the first chain and then failed on every start. Now that choice is withdrawn,
+    /// alerted, and the chain starts from a snapshot that was read at one cluster time.
+    /// </summary>
+    [Fact]
+    public async Task A_first_chain_decided_on_a_snapshot_without_a_cluster_time_by_an_earlier_version_is_decided_again()
+    {
+        await using var deployment = await RecorderDeployment.CreateAsync();
+        var databaseName = deployment.Database.DatabaseNamespace.DatabaseName;
+        const string legacy = "20261126T040000Z";
+        await deployment.Database.GetCollection<BsonDocument>(BackupsMetaStore.CollectionName).InsertOneAsync(new BsonDocument
+        {
+            { "_id", legacy }, { "kind", BackupRecord.SnapshotKind }, { "status", BackupStatus.Complete }, { "sinks", new BsonDocument() }, { "requestedAt", SnapshotIds.ToTime(legacy).UtcDateTime }, { "reason", "schedule" },
+            { "updatedAt", SnapshotIds.ToTime(legacy).UtcDateTime },
+            { "artifact", new BsonDocument { { "location", "gridfs:x/teleguard_artifacts/000000000000000000000000" }, { "size", 10L }, { "sha256", "00" } } },
+            {
+                "manifest", new BsonDocument
+                {
+                    { "formatVersion", 2 }, { "consistency", "none" }, { "consistencyReason", "SnapshotTooOld while reading items" },
+                    { "clusterTime", new BsonDocument("_csharpnull", true) }, { "documents", 1L }, { "bytes", 10L }, { "collections", new BsonArray() },
+                }
+            },
+        });
+        Assert.Equal(legacy, await deployment.Increments.ClaimChainStartAsync(databaseName, "first", legacy, CancellationToken.None));
+
+        await deployment.StartHostAsync();
+
+        var first = await TestHosts.EventuallyAsync(() => deployment.Increments.FindLatestAsync(databaseName, CancellationToken.None), Patience, "the first increment");
+        var request = Assert.Single(deployment.Published.Of<SnapshotRequested>(), r => r.Reason == "recorder-start");
+        Assert.Equal(request.SnapshotId, first.Chain);
+        Assert.Equal(request.SnapshotId, await deployment.Increments.FindChainStartAsync(databaseName, "first", CancellationToken.None));
+        var alert = Assert.Single(deployment.Published.Of<BackupAlertRaised>());
+        Assert.Equal(("no-base", legacy), (alert.Kind, alert.SnapshotId));
+        Assert.Contains("SnapshotTooOld while reading items", alert.Text);
+    }
+
     [Fact]
     public async Task A_new_chain_decided_after_a_gap_is_started_by_the_next_recorder_when_the_first_died_before_recording_it()
     {

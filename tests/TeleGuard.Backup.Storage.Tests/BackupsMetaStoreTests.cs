@@ -269,12 +269,16 @@ public sealed class BackupsMetaStoreTests
         }
 
         var fellBack = new SnapshotConsistency(SnapshotConsistency.None, null, "SnapshotTooOld while reading users");
-        await CreatedAsync("20261126T010000Z", new SnapshotConsistency(SnapshotConsistency.Snapshot, new ClusterTimestamp(1000, 1)));
         await CreatedAsync("20261126T020000Z", fellBack);
         await CreatedAsync("20261126T030000Z", fellBack);
         await raw.UpdateOneAsync(new BsonDocument("_id", "20261126T030000Z"),
             new BsonDocument("$set", new BsonDocument("manifest.clusterTime", new BsonDocument("_csharpnull", true))));
 
+        // Only such snapshots (a recorder's first start after exports that outlasted the snapshot window): none is a base.
+        Assert.Null(await store.FindNewestWithClusterTimeAsync(null, null, None));
+        Assert.Null(await store.FindOldestStoredWithClusterTimeAsync(None));
+
+        await CreatedAsync("20261126T010000Z", new SnapshotConsistency(SnapshotConsistency.Snapshot, new ClusterTimestamp(1000, 1)));
         var written = await raw.Find(new BsonDocument("_id", "20261126T020000Z")).SingleAsync();
         Assert.False(written["manifest"].AsBsonDocument.Contains("clusterTime"));
         Assert.Equal("20261126T010000Z", (await store.FindNewestWithClusterTimeAsync(null, null, None))?.Id);
