@@ -11,7 +11,7 @@ public sealed record RestoreOptions
     /// <summary>Report what would be written, write nothing.</summary>
     public bool DryRun { get; init; }
 
-    /// <summary>Documents per insert (also bounded by <see cref="SnapshotRestorer.MaxBatchBytes"/>).</summary>
+    /// <summary>Documents per insert (also bounded by <see cref="InsertCommand.MaxCommandBytes"/>).</summary>
     public int BatchSize { get; init; } = 1000;
 
     /// <summary>Insert batches of one collection in flight at the same time (a time-series collection always takes one).</summary>

@@ -20,9 +20,6 @@ public sealed partial class SnapshotRestorer(ILogger logger)
     /// <summary>The system's own records: restored only when named, never over the live ones by default.</summary>
     public const string LiveMetadataCollection = "backups_meta";
 
-    /// <summary>One insert carries at most this much (the server's message limit is 48 MB).</summary>
-    public const int MaxBatchBytes = 16 * 1024 * 1024;
-
     /// <summary>The collection options (listCollections' <c>options</c>) a restore passes to <c>create</c>.</summary>
     public static readonly IReadOnlySet<string> CollectionOptions = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -305,7 +302,7 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         }
 
         var target = database.GetCollection<RawBsonDocument>(staged);
-        var inserted = await InsertAsync(snapshotDirectory, manifest, collection, target, options, cancellationToken);
+        var inserted = await InsertAsync(snapshotDirectory, manifest, collection, database, staged, options, cancellationToken);
         var indexes = metadata["indexes"].AsBsonArray
             .Select(i => i.AsBsonDocument)
             .Where(i => i.GetValue("name", "").AsString != "_id_")
@@ -331,17 +328,16 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         return new CollectionRestoreResult(collection.Name, inserted, indexes.Count, verified, action);
     }
 
-    // Decodes the parts straight into BSON and inserts them in batches, several in flight while the next is decoded
-    // (unordered: a collection's order does not matter; a time-series collection takes one batch at a time, in order).
-    private static async Task<long> InsertAsync(string snapshotDirectory, SnapshotManifest manifest, CollectionEntry collection, IMongoCollection<RawBsonDocument> target,
-        RestoreOptions options, CancellationToken cancellationToken)
+    // Decodes the parts straight into BSON, copied into insert commands of up to BatchSize documents, several in
+    // flight while the next is decoded (unordered: a collection's order does not matter; a time-series collection
+    // takes one batch at a time, in order).
+    private static async Task<long> InsertAsync(string snapshotDirectory, SnapshotManifest manifest, CollectionEntry collection, IMongoDatabase database,
+        string staged, RestoreOptions options, CancellationToken cancellationToken)
     {
         var timeSeries = collection.Type == SnapshotExporter.TimeSeriesType;
-        var insertOptions = new InsertManyOptions { IsOrdered = timeSeries, BypassDocumentValidation = true };
         var maxInFlight = timeSeries ? 1 : Math.Max(1, options.BatchesInFlight);
         var inFlight = new Queue<Task>();
-        var batch = new List<RawBsonDocument>(options.BatchSize);
-        var batchBytes = 0;
+        var batch = new InsertCommand(staged, ordered: timeSeries);
         long inserted = 0;
 
         async ValueTask SendAsync()
@@ -353,22 +349,20 @@ public sealed partial class SnapshotRestorer(ILogger logger)
 
             var sending = batch;
             inserted += sending.Count;
-            inFlight.Enqueue(target.InsertManyAsync(sending, insertOptions, cancellationToken));
-            batch = new List<RawBsonDocument>(options.BatchSize);
-            batchBytes = 0;
+            inFlight.Enqueue(sending.SendAsync(database, cancellationToken));
+            batch = new InsertCommand(staged, ordered: timeSeries);
         }
 
         try
         {
             await SnapshotContent.DecodeAsync(snapshotDirectory, manifest, collection, async (bson, _) =>
             {
-                if (batch.Count > 0 && (batch.Count >= options.BatchSize || batchBytes + bson.Length > MaxBatchBytes))
+                if (batch.Count > 0 && (batch.Count >= options.BatchSize || !batch.Fits(bson.Length)))
                 {
                     await SendAsync();
                 }
 
-                batch.Add(new RawBsonDocument(bson.ToArray()));
-                batchBytes += bson.Length;
+                batch.Add(bson.Span);
             }, cancellationToken);
             if (batch.Count > 0)
             {
