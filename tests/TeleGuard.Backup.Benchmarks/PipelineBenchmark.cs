@@ -134,6 +134,11 @@ public static class PipelineBenchmark
             BenchmarkResult.Report("pipeline.end_to_end_s", endToEnd);
             BenchmarkResult.Report("pipeline.slowest_sink_alone_s", slowest.Value);
             BenchmarkResult.Report("pipeline.ratio", endToEnd / (export + slowest.Value));
+            foreach (var (sink, _) in Sinks)
+            {
+                BenchmarkResult.Report($"pipeline.parallel_s.{sink}", parallel[sink]);
+                BenchmarkResult.Report($"pipeline.alone_s.{sink}", alone[sink]);
+            }
             return 0;
         }
         finally

@@ -9,6 +9,8 @@ return args.FirstOrDefault() switch
     "telegram-upload" => await TelegramUploadBenchmark.RunAsync(args[1..]),
     "fake-telegram" => await TelegramUploadBenchmark.ServeFakeAsync(),
     "restore-mongo" => await RestoreBenchmark.RunAsync(args[1..]),
+    "restore-decode" => await DecodeBenchmark.RunAsync(args[1..]),
+    "mongo-absorb-inserts" => await AbsorbInsertsMode.RunAsync(),
     "compression" => CompressionBenchmark.Run(args[1..]),
     "pipeline" => await PipelineBenchmark.RunAsync(args[1..]),
     "seed-baseline" => await SeedBaselineBenchmark.RunSeedAsync(args[1..]),
@@ -25,7 +27,8 @@ static int Usage()
 {
     Console.Error.WriteLine("""
         usage: dotnet run -c Release --project tests/TeleGuard.Backup.Benchmarks -- MODE [options]
-          suite [--quick] [--out docs/benchmark-results.md]
+          suite [--quick] [--out docs/benchmark-results.md] [--before-restore DLL] [--before-pipeline DLL]
+                                     (--before-*: earlier builds' harnesses for round two's before columns, see Before/README.md)
                                      every mode below in its own process, then one Markdown table against the targets
           writer [--mb 512]          canonical JSONL + SHA-256 from in-process BSON, one thread; and the driver's JsonWriter
           export-mongo [--mb 1024]   export a collection of that size from MONGODB_URI (filled if needed); peak memory
@@ -51,8 +54,14 @@ static int Usage()
                                      the change recorder as a process on MONGODB_RS_URI while a writer inserts and updates
                                      (--rate events/s, 0: as fast as it can): events/s recorded, write-to-record lag, peak memory;
                                      --destinations: also the GitHub and Telegram services, and the lag to each
-          restore-mongo [--documents 1000000] [--no-verify]
-                                     restore a snapshot of that many small documents into MONGODB_URI; documents/s, memory
+          restore-mongo [--documents 1000000] [--collections 1] [--parallel-collections 4] [--in-flight 4] [--no-verify]
+                                     restore a snapshot of that many small documents into MONGODB_URI; documents/s, client
+                                     CPU s per GiB, memory
+          restore-decode [--documents 1000000] [--synthetic]
+                                     the restore's decode alone (JSONL to the BSON it inserts, with its checks), one thread
+          mongo-absorb-inserts       a wire proxy in front of MONGODB_URI that answers a restore's bulk inserts itself (a
+                                     server that inserts at once) and forwards the rest; prints LISTENING uri, runs until
+                                     its standard input closes
         """);
     return 64;
 }

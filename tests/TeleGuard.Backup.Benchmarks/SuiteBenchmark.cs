@@ -17,10 +17,16 @@ public static class SuiteBenchmark
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : "docs/benchmark-results.md";
         var big = quick ? 256 : 1024; // "1 GiB" figures; --quick uses 256 MiB
+        // Round two's "before" columns: harnesses built at earlier commits (tests/TeleGuard.Backup.Benchmarks/Before/README.md),
+        // run here on the same data, servers and machine as this build.
+        var beforeRestore = Option(args, "--before-restore");
+        var beforePipeline = Option(args, "--before-pipeline");
         string[] drop = ["drop-bench-databases"]; // between large runs: the MongoDB stand-in holds everything in memory
         // The 1 GiB figures come from one mode per service: the MongoDB stand-in cannot serve the 1 GiB pipeline (it
         // copies whole query results and stops answering), see docs/performance.md.
         var runs = new List<(string Prefix, string[] Args)> { ("", drop) };
+        string[] restoreStandIn = ["restore-mongo", "--documents", RestoreStandInDocuments.ToString(CultureInfo.InvariantCulture), "--collections", "4", "--no-verify"];
+        string[] restoreAbsorbed = ["restore-mongo", "--documents", RestoreAbsorbedDocuments.ToString(CultureInfo.InvariantCulture), "--collections", "4", "--no-verify"];
         runs.AddRange(
         [
             ("", ["writer", "--mb", quick ? "128" : "512"]),
@@ -39,15 +45,33 @@ public static class SuiteBenchmark
             ("", ["seed-baseline", "--mb", "100"]),
             ("", ["ours-baseline", "--mb", "100"]),
             ("", drop),
+            // Round two (issue 19).
+            ("r.", restoreStandIn),
+            ("ra.", [AbsorbedMarker, .. restoreAbsorbed]),
+            ("", ["restore-decode", "--documents", "1000000"]),
+            ("p1024.", ["pipeline", "--mb", big.ToString(CultureInfo.InvariantCulture)]),
+            ("", drop),
         ]);
+        if (beforeRestore is not null)
+        {
+            runs.Add(("br.", [BeforeMarker, beforeRestore, .. restoreStandIn]));
+            runs.Add(("bra.", [AbsorbedMarker, BeforeMarker, beforeRestore, .. restoreAbsorbed]));
+        }
+
+        if (beforePipeline is not null)
+        {
+            runs.Add(("bp10.", [BeforeMarker, beforePipeline, "pipeline", "--mb", "10"]));
+            runs.Add(("bp100.", [BeforeMarker, beforePipeline, "pipeline", "--mb", "100"]));
+            runs.Add(("", drop));
+        }
 
         var results = new Dictionary<string, double>();
         var failures = new List<string>();
         var started = Stopwatch.StartNew();
-        foreach (var (prefix, childArgs) in runs)
+        foreach (var (prefix, runArgs) in runs)
         {
-            Console.WriteLine($"== {string.Join(' ', childArgs)}");
-            var (exitCode, lines) = await RunChildAsync(childArgs);
+            Console.WriteLine($"== {string.Join(' ', runArgs)}");
+            var (exitCode, lines) = await RunMarkedAsync(runArgs);
             foreach (var line in lines.Where(l => l.StartsWith(BenchmarkResult.Prefix, StringComparison.Ordinal)))
             {
                 var parts = line[BenchmarkResult.Prefix.Length..].Split(' ');
@@ -56,7 +80,7 @@ public static class SuiteBenchmark
 
             if (exitCode != 0)
             {
-                failures.Add($"`{string.Join(' ', childArgs)}` exited {exitCode}");
+                failures.Add($"`{string.Join(' ', runArgs)}` exited {exitCode}");
             }
         }
 
@@ -69,10 +93,68 @@ public static class SuiteBenchmark
         return failures.Count == 0 ? 0 : 1;
     }
 
-    private static async Task<(int ExitCode, List<string> Lines)> RunChildAsync(string[] args)
+    private const string AbsorbedMarker = "@absorbed"; // run with MONGODB_URI through mongo-absorb-inserts
+    private const string BeforeMarker = "@before"; // followed by the path of an earlier build's harness
+    private const int RestoreStandInDocuments = 1_000_000;
+    private const int RestoreAbsorbedDocuments = 3_000_000;
+    private static readonly string[] PipelineServices = ["snapshot", "github", "public", "telegram"];
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? Path.GetFullPath(args[i + 1]) : null;
+    }
+
+    // A run's markers: through the insert-absorbing proxy, with an earlier build's harness.
+    private static async Task<(int ExitCode, List<string> Lines)> RunMarkedAsync(string[] args)
+    {
+        string? harness = null;
+        var environment = new Dictionary<string, string>();
+        Process? absorber = null;
+        try
+        {
+            if (args[0] == AbsorbedMarker)
+            {
+                args = args[1..];
+                absorber = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "TeleGuard.Backup.Benchmarks.dll"), "mongo-absorb-inserts"])
+                {
+                    RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false,
+                })!;
+                var listening = await absorber.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("mongo-absorb-inserts did not start.");
+                environment["MONGODB_URI"] = listening.Split(' ')[1];
+            }
+
+            if (args[0] == BeforeMarker)
+            {
+                harness = args[1];
+                args = args[2..];
+            }
+
+            var result = await RunChildAsync(args, harness, environment);
+            if (absorber is not null)
+            {
+                absorber.StandardInput.Close();
+                result.Lines.Add("   " + await absorber.StandardOutput.ReadToEndAsync());
+                await absorber.WaitForExitAsync();
+            }
+
+            return result;
+        }
+        finally
+        {
+            absorber?.Dispose();
+        }
+    }
+
+    private static async Task<(int ExitCode, List<string> Lines)> RunChildAsync(string[] args, string? harness = null, Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "TeleGuard.Backup.Benchmarks.dll"));
+        start.ArgumentList.Add(harness ?? Path.Combine(AppContext.BaseDirectory, "TeleGuard.Backup.Benchmarks.dll"));
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -88,6 +170,71 @@ public static class SuiteBenchmark
 
         await process.WaitForExitAsync();
         return (process.ExitCode, lines);
+    }
+
+    // Issue 19's targets, each with its "before" measured in this run by an earlier build's harness where one was given.
+    private static string RoundTwoTable(Dictionary<string, double> r, int big)
+    {
+        string F(string key, string format = "F0") => r.TryGetValue(key, out var v) ? v.ToString(format, CultureInfo.InvariantCulture) : "—";
+        double? V(string key) => r.TryGetValue(key, out var v) ? v : null;
+        string Ratio(double? after, double? before, string format = "F2") => after is { } a && before is { } b && b > 0 ? (a / b).ToString(format, CultureInfo.InvariantCulture) + " ×" : "—";
+        string Met(double? value, Func<double, bool> ok) => value is { } v ? (ok(v) ? "met" : "**not met**") : "not measured";
+        string PerSecond(double? seconds, int documents) => seconds is { } s && s > 0 ? (documents / s).ToString("N0", CultureInfo.InvariantCulture) : "—";
+        double? Rate(double? seconds, int documents) => seconds is { } s && s > 0 ? documents / s : null;
+
+        var beforeStandIn = Rate(V("br.restore.seconds"), RestoreStandInDocuments);
+        var afterStandIn = Rate(V("r.restore.seconds"), RestoreStandInDocuments);
+        var beforeAbsorbed = Rate(V("bra.restore.seconds"), RestoreAbsorbedDocuments);
+        var afterAbsorbed = Rate(V("ra.restore.seconds"), RestoreAbsorbedDocuments);
+        var rows = new List<string[]>
+        {
+            new[] { $"1. Restore, {RestoreAbsorbedDocuments:N0} small documents in 4 collections, into a server that inserts at once (`mongo-absorb-inserts`): documents/s",
+                PerSecond(V("bra.restore.seconds"), RestoreAbsorbedDocuments), PerSecond(V("ra.restore.seconds"), RestoreAbsorbedDocuments),
+                Ratio(afterAbsorbed, beforeAbsorbed), "≥ 3 ×", Met(afterAbsorbed / beforeAbsorbed, v => v >= 3) },
+            new[] { $"1. Restore, {RestoreStandInDocuments:N0} small documents in 4 collections, into the MongoDB stand-in: documents/s",
+                PerSecond(V("br.restore.seconds"), RestoreStandInDocuments), PerSecond(V("r.restore.seconds"), RestoreStandInDocuments),
+                Ratio(afterStandIn, beforeStandIn), "(the stand-in's lock)", "" },
+            new[] { "1. Restore's client CPU (user + system) per GiB of JSONL, into the server that inserts at once / the stand-in", "—",
+                $"{F("ra.restore.cpu_s_per_gib", "F1")} / {F("r.restore.cpu_s_per_gib", "F1")} s", "", "", "" },
+            new[] { $"1. Restore's peak resident memory, {RestoreAbsorbedDocuments:N0} documents / {RestoreStandInDocuments:N0}", "—",
+                $"{F("ra.restore.peak_mib")} / {F("r.restore.peak_mib")} MiB", "", "independent of size", "" },
+            new[] { "1. Decode alone (canonical JSONL to the BSON inserted, with its checks), one thread", "—",
+                $"{F("decode.small.mb_per_second")} MB/s = {F("decode.small.documents_per_second", "N0")} documents/s", "", "", "" },
+        };
+        foreach (var (sink, label) in new[] { ("public", "public (encrypted) sink"), ("telegram", "Telegram sink"), ("github", "GitHub sink") })
+        {
+            rows.Add([$"2. Compress once: {label} alone / in parallel, 100 MB database", $"{F($"bp100.pipeline.alone_s.{sink}", "F2")} / {F($"bp100.pipeline.parallel_s.{sink}", "F2")} s",
+                $"{F($"p100.pipeline.alone_s.{sink}", "F2")} / {F($"p100.pipeline.parallel_s.{sink}", "F2")} s", Ratio(V($"bp100.pipeline.parallel_s.{sink}"), V($"p100.pipeline.parallel_s.{sink}")), "", ""]);
+        }
+
+        foreach (var (size, target) in new[] { ("10", 1.25), ("100", 1.1) })
+        {
+            rows.Add([$"3. End to end / (export + slowest sink alone), {size} MB database",
+                $"{F($"bp{size}.pipeline.ratio", "F2")} ({F($"bp{size}.pipeline.end_to_end_s", "F2")} s)", $"{F($"p{size}.pipeline.ratio", "F2")} ({F($"p{size}.pipeline.end_to_end_s", "F2")} s)",
+                Ratio(V($"bp{size}.pipeline.end_to_end_s"), V($"p{size}.pipeline.end_to_end_s")), $"≤ {target.ToString(CultureInfo.InvariantCulture)} ×", Met(V($"p{size}.pipeline.ratio"), v => v <= target)]);
+        }
+
+        rows.Add(["4. Private repository after 24 hourly snapshots at 1 % churn, × one gzip snapshot (after `git gc`); commit + push per hour",
+            "1.64 (as filed; the layout is unchanged)", $"{F("git.ratio", "F2")}; {F("git.push_median_s", "F1")} s", "", "≤ 1.3 ×", Met(V("git.ratio"), v => v <= 1.3)]);
+        rows.Add(["5. Export's client CPU (user + system) per GiB of JSONL", "—", $"{F("export.cpu_s_per_gib", "F1")} s", "", "", ""]);
+        rows.Add([$"5. Pipeline of a {big} MiB database: export, end to end, ratio", "—",
+            $"{F("p1024.pipeline.export_s", "F1")} s, {F("p1024.pipeline.end_to_end_s", "F1")} s, {F("p1024.pipeline.ratio", "F2")} ×", "", "finishes", Met(V("p1024.pipeline.ratio"), _ => true)]);
+        rows.Add([$"5. Pipeline of a {big} MiB database: peak resident memory, snapshot / GitHub / public / Telegram services", "—",
+            $"{F("p1024.pipeline.peak_mib.snapshot")} / {F("p1024.pipeline.peak_mib.github")} / {F("p1024.pipeline.peak_mib.public")} / {F("p1024.pipeline.peak_mib.telegram")} MiB", "", "< 256 MiB",
+            Met(PipelineServices.Select(n => V($"p1024.pipeline.peak_mib.{n}")).Max(), v => v < 256)]);
+
+        var text = new StringBuilder();
+        text.AppendLine("Round two (issue 19): \"before\" is an earlier build's harness run in this same suite on the same data (restore: the seed's");
+        text.AppendLine("restorer, 4da9fbb; compress once and end to end: 31eec02, the commit before it; see tests/TeleGuard.Backup.Benchmarks/Before/README.md).");
+        text.AppendLine();
+        text.AppendLine("| what | before | after | × faster | target | |");
+        text.AppendLine("|---|---|---|---|---|---|");
+        foreach (var row in rows)
+        {
+            text.AppendLine($"| {string.Join(" | ", row)} |");
+        }
+
+        return text.ToString();
     }
 
     private static string Table(Dictionary<string, double> r, bool quick, int big, TimeSpan elapsed, List<string> failures)
@@ -152,6 +299,8 @@ public static class SuiteBenchmark
             text.AppendLine($"| {string.Join(" | ", row)} |");
         }
 
+        text.AppendLine();
+        text.Append(RoundTwoTable(r, big));
         foreach (var failure in failures)
         {
             text.AppendLine();
