@@ -30,6 +30,10 @@ public sealed class InsertCommand
     // An array element's type byte, its key (at most six digits below MaxDocuments) and the key's terminator.
     private const int KeyOverhead = 1 + 6 + 1;
 
+    // Server errors after which the same insert may be sent once more (the driver's retryable-write codes: a primary
+    // stepping down or shutting down, a node recovering, network trouble).
+    private static readonly HashSet<int> RetryableCodes = [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436];
+
     private readonly string _collection;
     private byte[] _buffer;
     private int _length;
@@ -37,13 +41,18 @@ public sealed class InsertCommand
     private readonly byte[] _key = new byte[12];
     private bool _complete;
 
-    public InsertCommand(string collection, bool ordered, int initialCapacity = 64 * 1024)
+    /// <param name="target">The collection written (a restore's staged collection).</param>
+    /// <param name="collection">The collection's name in the snapshot, for messages.</param>
+    /// <param name="ordered">Stop at the first refused document (a time-series collection); otherwise insert every other.</param>
+    /// <param name="writeConcern">The target's write concern when it is not the server's default (w:0 is sent acknowledged: the answer is checked).</param>
+    /// <param name="initialCapacity">Bytes to start with, e.g. the previous batch's size.</param>
+    public InsertCommand(string target, string collection, bool ordered, WriteConcern? writeConcern = null, int initialCapacity = 64 * 1024)
     {
         _collection = collection;
         _buffer = new byte[Math.Max(initialCapacity, 256)];
         _length = 4; // the command's length, written by ToCommand
         AppendElementName(0x02, "insert"u8);
-        var name = Encoding.UTF8.GetBytes(collection);
+        var name = Encoding.UTF8.GetBytes(target);
         AppendInt32(name.Length + 1);
         Append(name);
         Append(0);
@@ -52,6 +61,12 @@ public sealed class InsertCommand
         // What was exported passed the source's validation once; a restore writes it back as it was.
         AppendElementName(0x08, "bypassDocumentValidation"u8);
         Append(1);
+        if (writeConcern is { IsServerDefault: false, IsAcknowledged: true })
+        {
+            AppendElementName(0x03, "writeConcern"u8);
+            Append(writeConcern.ToBsonDocument().ToBson());
+        }
+
         AppendElementName(0x04, "documents"u8);
         _arrayStart = _length;
         AppendInt32(0);
@@ -59,6 +74,9 @@ public sealed class InsertCommand
 
     /// <summary>Documents added so far.</summary>
     public int Count { get; private set; }
+
+    /// <summary>Bytes of the command so far.</summary>
+    public int Length => _length;
 
     /// <summary>Whether a document of this many bytes may join the command (the first always may).</summary>
     public bool Fits(int documentLength) =>
@@ -72,9 +90,9 @@ public sealed class InsertCommand
             throw new InvalidOperationException("The command was already built.");
         }
 
-        if (document.Length < 5 || BinaryPrimitives.ReadInt32LittleEndian(document) != document.Length)
+        if (document.Length < 5 || BinaryPrimitives.ReadInt32LittleEndian(document) != document.Length || document.Length > SnapshotContent.MaxDocumentBytes)
         {
-            throw new ArgumentException("Not one BSON document.", nameof(document));
+            throw new ArgumentException("Not one BSON document of at most 16 MiB.", nameof(document));
         }
 
         FormatKey(Count, out var keyLength);
@@ -84,33 +102,67 @@ public sealed class InsertCommand
     }
 
     /// <summary>
-    /// Sends the command and checks the answer: every document inserted, no write error and no write-concern error.
-    /// Throws <see cref="InvalidOperationException"/> naming the first refused document's index and the server's
-    /// message otherwise.
+    /// Sends the command and checks the answer: every document inserted, no write error and no write-concern error;
+    /// otherwise throws <see cref="InvalidOperationException"/> naming the collection, the first refused document's
+    /// index and the server's message. A command that failed on the way (connection lost, primary stepped down) is
+    /// sent once more, as the driver retries a write: documents the first attempt had already inserted are then found
+    /// by their <c>_id</c> (duplicate key) and counted as inserted; the restore reads everything back before it is
+    /// used, so a snapshot that really holds one <c>_id</c> twice is still refused there.
     /// </summary>
     public async Task SendAsync(IMongoDatabase database, CancellationToken cancellationToken)
     {
         var command = ToCommand();
-        var answer = await database.RunCommandAsync(new BsonDocumentCommand<BsonDocument>(command), ReadPreference.Primary, cancellationToken);
-        if (answer.TryGetValue("writeErrors", out var errors) && errors is BsonArray { Count: > 0 } list)
+        BsonDocument answer;
+        var retried = false;
+        try
         {
-            var first = list[0].AsBsonDocument;
-            throw new InvalidOperationException(
-                $"Collection {_collection}: the server refused {list.Count} of {Count} documents of an insert; the first (index {first.GetValue("index", -1)}): "
-                + $"code {first.GetValue("code", 0)}, {first.GetValue("errmsg", "").ToString()}");
+            answer = await RunAsync(database, command, cancellationToken);
+        }
+        catch (Exception e) when (IsRetryable(e) && !cancellationToken.IsCancellationRequested)
+        {
+            retried = true;
+            answer = await RunAsync(database, command, cancellationToken);
         }
 
-        if (answer.TryGetValue("writeConcernError", out var concern) && concern is BsonDocument concernError)
+        var refused = answer.GetValue("writeErrors", new BsonArray()).AsBsonArray.Select(e => e.AsBsonDocument)
+            .Where(e => !(retried && e.GetValue("code", 0).ToInt32() == DuplicateKey)).ToList();
+        var inserted = answer.GetValue("n", -1).ToInt64();
+        var found = answer.GetValue("writeErrors", new BsonArray()).AsBsonArray.Count - refused.Count;
+        if (refused.Count > 0)
         {
+            var first = refused[0];
             throw new InvalidOperationException(
-                $"Collection {_collection}: an insert was not acknowledged as asked: code {concernError.GetValue("code", 0)}, {concernError.GetValue("errmsg", "").ToString()}");
+                $"Collection {_collection}: the server refused {refused.Count} of {Count} documents of an insert ({inserted} inserted); "
+                + $"the first (index {first.GetValue("index", -1)}): code {first.GetValue("code", 0)}, {first.GetValue("errmsg", "")}");
         }
 
-        if (answer.GetValue("n", -1).ToInt64() != Count)
+        if (inserted + found != Count)
         {
-            throw new InvalidOperationException($"Collection {_collection}: the server inserted {answer.GetValue("n", -1)} of the {Count} documents sent.");
+            throw new InvalidOperationException($"Collection {_collection}: the server inserted {inserted} of the {Count} documents sent{(retried ? $" ({found} found from a first attempt)" : "")}.");
         }
     }
+
+    private const int DuplicateKey = 11000;
+
+    private async Task<BsonDocument> RunAsync(IMongoDatabase database, RawBsonDocument command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await database.RunCommandAsync(new BsonDocumentCommand<BsonDocument>(command), ReadPreference.Primary, cancellationToken);
+        }
+        catch (MongoWriteConcernException e)
+        {
+            // The driver throws on a writeConcernError before the answer is seen: say which collection.
+            throw new InvalidOperationException($"Collection {_collection}: an insert was not acknowledged as asked: {e.Message}", e);
+        }
+    }
+
+    private static bool IsRetryable(Exception e) => e switch
+    {
+        MongoConnectionException or MongoNotPrimaryException or MongoNodeIsRecoveringException => true,
+        MongoCommandException command => RetryableCodes.Contains(command.Code),
+        _ => false,
+    };
 
     /// <summary>The command's BSON (built once; no document may be added after).</summary>
     public RawBsonDocument ToCommand()

@@ -13,6 +13,9 @@ public static class SnapshotContent
     /// <summary>Longest line accepted: a 16 MiB document written as JSON can grow (escapes, base64), a hostile line cannot.</summary>
     public const int MaxLineBytes = 128 * 1024 * 1024;
 
+    /// <summary>MongoDB's largest document: a line that decodes to more could never have been exported.</summary>
+    public const int MaxDocumentBytes = 16 * 1024 * 1024;
+
     /// <summary>Decodes every line of every collection and every metadata file; throws naming the collection, file and line.</summary>
     public static async Task VerifyAsync(string snapshotDirectory, SnapshotManifest manifest, Action<string>? progress, CancellationToken cancellationToken)
     {
@@ -92,6 +95,11 @@ public static class SnapshotContent
                 catch (FormatException e)
                 {
                     throw new InvalidDataException($"Collection {collection.Name}: {part.File} line {lineNumber} cannot be restored: {e.Message}", e);
+                }
+
+                if (bson.Length > MaxDocumentBytes)
+                {
+                    throw new InvalidDataException($"Collection {collection.Name}: {part.File} line {lineNumber} decodes to {bson.Length} bytes of BSON, more than MongoDB's 16 MiB document limit.");
                 }
 
                 bsonHash.AppendData(bson.Span);

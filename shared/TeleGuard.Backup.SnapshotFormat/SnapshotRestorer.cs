@@ -337,7 +337,8 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         var timeSeries = collection.Type == SnapshotExporter.TimeSeriesType;
         var maxInFlight = timeSeries ? 1 : Math.Max(1, options.BatchesInFlight);
         var inFlight = new Queue<Task>();
-        var batch = new InsertCommand(staged, ordered: timeSeries);
+        var writeConcern = database.Settings.WriteConcern;
+        var batch = new InsertCommand(staged, collection.Name, ordered: timeSeries, writeConcern);
         long inserted = 0;
 
         async ValueTask SendAsync()
@@ -350,7 +351,7 @@ public sealed partial class SnapshotRestorer(ILogger logger)
             var sending = batch;
             inserted += sending.Count;
             inFlight.Enqueue(sending.SendAsync(database, cancellationToken));
-            batch = new InsertCommand(staged, ordered: timeSeries);
+            batch = new InsertCommand(staged, collection.Name, ordered: timeSeries, writeConcern, initialCapacity: sending.Length);
         }
 
         try
@@ -371,8 +372,8 @@ public sealed partial class SnapshotRestorer(ILogger logger)
         }
         finally
         {
-            // Inserts still in flight must land (or fail) before the caller drops the work collection, or they would
-            // recreate it after the drop.
+            // Inserts still in flight are awaited before the caller drops the work collection (one cancelled here may
+            // still run on the server and recreate it: the next restore removes what a run left behind).
             try
             {
                 await Task.WhenAll(inFlight);

@@ -27,7 +27,7 @@ public sealed class InsertCommandTests : IDisposable
             new() { { "_id", new ObjectId("65a1b2c3d4e5f60718293a4b") }, { "bytes", new BsonBinaryData([1, 2, 3], BsonBinarySubType.Binary) } },
             new() { { "_id", "three" }, { "d", new Decimal128(1.5m) }, { "$odd", true } },
         ];
-        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", ordered: false);
+        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", "people", ordered: false);
         foreach (var document in documents)
         {
             command.Add(document.ToBson());
@@ -44,7 +44,8 @@ public sealed class InsertCommandTests : IDisposable
         // The array's keys as BSON requires them: "0", "1", "2".
         var keyed = new BsonDocument(documents.Select((d, i) => new BsonElement(i.ToString(System.Globalization.CultureInfo.InvariantCulture), d)));
         Assert.Equal(keyed.ToBson(), ExtractArray(bytes));
-        Assert.Throws<ArgumentException>(() => new InsertCommand("c", ordered: true).Add([5, 0, 0, 0]));
+        Assert.Throws<ArgumentException>(() => new InsertCommand("c", "c", ordered: true).Add([5, 0, 0, 0]));
+        Assert.Throws<ArgumentException>(() => new InsertCommand("c", "c", ordered: true).Add(Document(16 * 1024 * 1024 + 1)));
     }
 
     // Filled as the restore fills it (while Fits), a command stays under the server's 16 MiB + 16 KiB with room for
@@ -57,7 +58,7 @@ public sealed class InsertCommandTests : IDisposable
     public void A_command_filled_while_documents_fit_stays_under_the_servers_limit(int documentBytes)
     {
         var document = Document(documentBytes);
-        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", ordered: false);
+        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", "people", ordered: false);
         while (command.Fits(document.Length))
         {
             command.Add(document);
@@ -73,11 +74,11 @@ public sealed class InsertCommandTests : IDisposable
     [Fact]
     public void A_document_of_16_MiB_goes_alone_and_stays_under_the_limit()
     {
-        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", ordered: false);
+        var command = new InsertCommand("teleguard.restore.0123456789ab.new.1", "people", ordered: false);
         command.Add(Document(16 * 1024));
         Assert.False(command.Fits(16 * 1024 * 1024));
 
-        var alone = new InsertCommand("teleguard.restore.0123456789ab.new.1", ordered: false);
+        var alone = new InsertCommand("teleguard.restore.0123456789ab.new.1", "people", ordered: false);
         Assert.True(alone.Fits(16 * 1024 * 1024));
         alone.Add(Document(16 * 1024 * 1024));
         Assert.InRange(alone.ToCommand().Slice.Length, 16 * 1024 * 1024, InsertCommand.MaxCommandBytes - InsertCommand.DriverFieldsReserve);
@@ -99,7 +100,7 @@ public sealed class InsertCommandTests : IDisposable
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => new SnapshotRestorer(NullLogger.Instance).RestoreAsync(
             folder, manifest, client, target.DatabaseNamespace.DatabaseName, new RestoreOptions { Drop = true }, null, CancellationToken.None));
 
-        Assert.Contains("the server refused 1 of 3 documents of an insert", error.Message);
+        Assert.Contains("Collection people: the server refused 1 of 3 documents of an insert (2 inserted)", error.Message);
         Assert.Contains("code 11000", error.Message);
         Assert.Equal(["people"], await (await target.ListCollectionNamesAsync()).ToListAsync());
         var kept = await target.GetCollection<BsonDocument>("people").Find(FilterDefinition<BsonDocument>.Empty).ToListAsync();
@@ -125,6 +126,88 @@ public sealed class InsertCommandTests : IDisposable
         Assert.True(restored.Single().Verified);
         var large = await target.GetCollection<BsonDocument>("mixed").Find(new BsonDocument("_id", 1200)).SingleAsync();
         Assert.Equal(documents[1200].ToBson(), large.ToBson());
+    }
+
+    // A command whose connection drops on the way is sent once more; what the first attempt had written (here inserted
+    // beforehand, as a first attempt that wrote before its connection dropped would have) is found by _id and counted.
+    [Fact]
+    public async Task A_dropped_connection_is_sent_again_and_documents_a_first_attempt_wrote_count_as_inserted()
+    {
+        var (uri, appName, database) = await ClientWithNameAsync();
+        var written = database.GetCollection<BsonDocument>("written");
+        BsonDocument[] documents = [new() { { "_id", 1 }, { "n", 1 } }, new() { { "_id", 2 }, { "n", 2 } }, new() { { "_id", 3 }, { "n", 3 } }];
+        await written.InsertOneAsync(documents[0], cancellationToken: TestContext.Current.CancellationToken);
+        var command = new InsertCommand("written", "people", ordered: false);
+        foreach (var document in documents)
+        {
+            command.Add(document.ToBson());
+        }
+
+        await using (await FailPoint.SetAsync(uri, appName, ["insert"], new BsonDocument("times", 1), new BsonDocument("closeConnection", true)))
+        {
+            await command.SendAsync(database, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(documents, await written.Find(FilterDefinition<BsonDocument>.Empty).SortBy(d => d["_id"]).ToListAsync(TestContext.Current.CancellationToken));
+    }
+
+    // Without a failure on the way, a document already there is a refusal, not something to count.
+    [Fact]
+    public async Task A_document_already_there_is_refused_when_nothing_failed_on_the_way()
+    {
+        var (_, _, database) = await ClientWithNameAsync();
+        var written = database.GetCollection<BsonDocument>("written");
+        await written.InsertOneAsync(new BsonDocument { { "_id", 1 }, { "other", true } }, cancellationToken: TestContext.Current.CancellationToken);
+        var command = new InsertCommand("written", "people", ordered: false);
+        for (var i = 1; i <= 3; i++)
+        {
+            command.Add(new BsonDocument { { "_id", i }, { "n", i } }.ToBson());
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => command.SendAsync(database, TestContext.Current.CancellationToken));
+
+        Assert.Contains("Collection people: the server refused 1 of 3 documents of an insert (2 inserted); the first (index 0): code 11000", error.Message);
+    }
+
+    [Fact]
+    public async Task A_write_concern_error_stops_the_insert_naming_the_collection()
+    {
+        var (uri, appName, database) = await ClientWithNameAsync();
+        var command = new InsertCommand("written", "people", ordered: false);
+        command.Add(new BsonDocument("_id", 1).ToBson());
+
+        InvalidOperationException error;
+        await using (await FailPoint.SetAsync(uri, appName, ["insert"], new BsonDocument("times", 1),
+            new BsonDocument("writeConcernError", new BsonDocument { { "code", 64 }, { "codeName", "WriteConcernFailed" }, { "errmsg", "waiting for replication timed out" } })))
+        {
+            error = await Assert.ThrowsAsync<InvalidOperationException>(() => command.SendAsync(database, TestContext.Current.CancellationToken));
+        }
+
+        Assert.Contains("Collection people: an insert was not acknowledged as asked", error.Message);
+        Assert.Contains("waiting for replication timed out", error.Message);
+    }
+
+    // No MongoDB document is over 16 MiB: a crafted line that decodes to more fails verify as it fails restore.
+    [Fact]
+    public async Task A_line_that_decodes_past_16_MiB_fails_verify()
+    {
+        var folder = Path.Combine(_work.Path, "oversized");
+        var oversized = new BsonDocument { { "_id", 1 }, { "text", new string('o', 16 * 1024 * 1024) } };
+        var manifest = await WriteSnapshotAsync(folder, "big", [oversized]);
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => SnapshotContent.VerifyAsync(folder, manifest, null, TestContext.Current.CancellationToken));
+
+        Assert.Contains("Collection big: collections/big/", error.Message);
+        Assert.Contains($"line 1 decodes to {oversized.ToBson().Length} bytes of BSON, more than MongoDB's 16 MiB document limit", error.Message);
+    }
+
+    private static async Task<(string Uri, string AppName, IMongoDatabase Database)> ClientWithNameAsync()
+    {
+        var uri = await TestServices.MongoUriAsync();
+        var appName = TestServices.UniqueName("insert");
+        var settings = MongoClientSettings.FromConnectionString(uri);
+        settings.ApplicationName = appName;
+        return (uri, appName, new MongoClient(settings).GetDatabase(TestServices.UniqueName("insert")));
     }
 
     private static byte[] Document(int bytes)
