@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using MongoDB.Bson;
 using MongoDB.Bson.Serialization;
@@ -224,38 +222,6 @@ public sealed class InsertCommandTests : IDisposable
         return command.AsSpan(at, length).ToArray();
     }
 
-    // A snapshot folder as the exporter writes it (canonical JSONL, part hashes, BSON hash), for documents the test chooses.
-    private static async Task<SnapshotManifest> WriteSnapshotAsync(string folder, string name, IReadOnlyList<BsonDocument> documents)
-    {
-        var directory = SnapshotPaths.CollectionDirectory(name);
-        Directory.CreateDirectory(Path.Combine(folder, directory));
-        var metadata = CanonicalJsonWriter.ToCanonicalJson(new BsonDocument
-        {
-            { "name", name }, { "type", "collection" }, { "options", new BsonDocument() }, { "indexes", new BsonArray() },
-        }) + "\n";
-        await File.WriteAllTextAsync(Path.Combine(folder, SnapshotPaths.MetadataFile(directory)), metadata);
-        var writer = new CanonicalJsonWriter();
-        using var bsonHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var parts = new JsonLinesPartWriter(folder, directory, SnapshotExportOptions.DefaultPartSizeBytes);
-        foreach (var document in documents)
-        {
-            var bson = document.ToBson();
-            bsonHash.AppendData(bson);
-            writer.Reset();
-            writer.WriteLine(bson);
-            parts.WriteLine(writer.Written);
-        }
-
-        var (partList, sha) = parts.Complete();
-        var metadataBytes = Encoding.UTF8.GetBytes(metadata);
-        var entry = new CollectionEntry(name, "collection", directory, parts.Documents, parts.Bytes, sha,
-            new FileEntry(SnapshotPaths.MetadataFile(directory), metadataBytes.Length, Convert.ToHexStringLower(SHA256.HashData(metadataBytes))), partList,
-            Convert.ToHexStringLower(bsonHash.GetHashAndReset()));
-        return new SnapshotManifest
-        {
-            SnapshotId = "20261201T070000Z", StartedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow,
-            Source = new SnapshotSource("crafted", ["localhost"], null), Consistency = new SnapshotConsistency(SnapshotConsistency.None, null),
-            Collections = [entry],
-        };
-    }
+    private static Task<SnapshotManifest> WriteSnapshotAsync(string folder, string name, IReadOnlyList<BsonDocument> documents) =>
+        SnapshotFolders.WriteAsync(folder, "20261201T070000Z", [(name, documents)]);
 }
