@@ -30,6 +30,8 @@ public sealed class InsertCommand
     // An array element's type byte, its key (at most six digits below MaxDocuments) and the key's terminator.
     private const int KeyOverhead = 1 + 6 + 1;
 
+    private const int DuplicateKey = 11000;
+
     // Server errors after which the same insert may be sent once more (the driver's retryable-write codes: a primary
     // stepping down or shutting down, a node recovering, network trouble).
     private static readonly HashSet<int> RetryableCodes = [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436];
@@ -124,10 +126,10 @@ public sealed class InsertCommand
             answer = await RunAsync(database, command, cancellationToken);
         }
 
-        var refused = answer.GetValue("writeErrors", new BsonArray()).AsBsonArray.Select(e => e.AsBsonDocument)
-            .Where(e => !(retried && e.GetValue("code", 0).ToInt32() == DuplicateKey)).ToList();
+        var errors = answer.GetValue("writeErrors", new BsonArray()).AsBsonArray.Select(e => e.AsBsonDocument).ToList();
+        var refused = errors.Where(e => !(retried && e.GetValue("code", 0).ToInt32() == DuplicateKey)).ToList();
         var inserted = answer.GetValue("n", -1).ToInt64();
-        var found = answer.GetValue("writeErrors", new BsonArray()).AsBsonArray.Count - refused.Count;
+        var found = errors.Count - refused.Count;
         if (refused.Count > 0)
         {
             var first = refused[0];
@@ -141,8 +143,6 @@ public sealed class InsertCommand
             throw new InvalidOperationException($"Collection {_collection}: the server inserted {inserted} of the {Count} documents sent{(retried ? $" ({found} found from a first attempt)" : "")}.");
         }
     }
-
-    private const int DuplicateKey = 11000;
 
     private async Task<BsonDocument> RunAsync(IMongoDatabase database, RawBsonDocument command, CancellationToken cancellationToken)
     {

@@ -46,6 +46,25 @@ public sealed class InsertCommandTests : IDisposable
         Assert.Throws<ArgumentException>(() => new InsertCommand("c", "c", ordered: true).Add(Document(16 * 1024 * 1024 + 1)));
     }
 
+    // The target's write concern travels with every insert unless it is the server's default; an unacknowledged one is
+    // left out (the answer is needed), so the server's default applies.
+    [Fact]
+    public void The_targets_write_concern_is_sent_unless_it_is_the_default_or_unacknowledged()
+    {
+        BsonValue? Sent(WriteConcern? concern)
+        {
+            var command = new InsertCommand("written", "people", ordered: false, concern);
+            command.Add(new BsonDocument("_id", 1).ToBson());
+            return BsonSerializer.Deserialize<BsonDocument>(command.ToCommand().ToBson()).GetValue("writeConcern", null);
+        }
+
+        Assert.Equal(new BsonDocument("w", "majority"), Sent(WriteConcern.WMajority));
+        Assert.Equal(new BsonDocument { { "w", 2 }, { "j", true } }, Sent(new WriteConcern(2, journal: true)));
+        Assert.Null(Sent(WriteConcern.Acknowledged));
+        Assert.Null(Sent(WriteConcern.Unacknowledged));
+        Assert.Null(Sent(null));
+    }
+
     // Filled as the restore fills it (while Fits), a command stays under the server's 16 MiB + 16 KiB with room for
     // the driver's own fields, whatever the documents' sizes: 167-byte documents reach the byte limit before the
     // 100,000-document one only when the array's keys are counted too.
